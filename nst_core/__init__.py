@@ -1,0 +1,16 @@
+"""nst_core: optimization-based neural style transfer (Gatys et al.) on a real VGG19, with a
+choice of what is optimized (pixels, Fourier coefficients, a Deep Image Prior generator).
+
+Never prints and never imports a UI toolkit: callers get progress records and decide.
+"""
+from .engine import NonFiniteLossError, Progress, evaluate, prepare, resolve_device, run, stylize
+from .images import ImageError, load_image, read_png_settings, save_png
+from .losses import STYLE_LOSSES
+from .optim import OPTIMIZERS
+from .params import PARAMETERIZATIONS
+from .settings import PRESETS, Settings, from_preset
+
+__all__ = ["Settings", "PRESETS", "from_preset", "stylize", "run", "prepare", "evaluate",
+           "Progress", "NonFiniteLossError", "resolve_device", "load_image", "save_png",
+           "read_png_settings", "ImageError", "PARAMETERIZATIONS", "OPTIMIZERS", "STYLE_LOSSES"]
+__version__ = "0.1.0"

@@ -1,0 +1,261 @@
+"""The optimization loop, as a generator of progress records.
+
+``stylize(content, style, settings)`` prepares targets once, then runs the chosen optimizer on
+the chosen parameterization for ``settings.steps`` objective evaluations, yielding a
+:class:`Progress` after every step (a preview image every ``preview_every`` steps) and a final
+record with the result. Closing the generator (``gen.close()``, or a web app cancelling the job)
+stops the work at the next step boundary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import torch
+from PIL import Image
+
+from . import color, images, vgg
+from .losses import Objective
+from .optim import make_optimizer
+from .params import count_parameters, get_param
+from .settings import Settings, validate
+
+LOSS_TERMS = ("content", "style", "tv", "total")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The objective became NaN or infinite; the message says at which step."""
+
+
+@dataclass
+class Progress:
+    """One report from a running job."""
+
+    step: int  # objective evaluations done so far
+    total: int  # the step budget
+    elapsed: float  # seconds since the optimization started (set-up excluded)
+    losses: dict[str, float]  # weighted content, style, tv and their total, at this step
+    preview: Image.Image | None = None  # the current image, every preview_every steps
+    done: bool = False  # True on the last record only
+    image: Image.Image | None = None  # the result, on the last record
+    info: dict[str, Any] = field(default_factory=dict)  # run facts: size, device, params, ...
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current pace (None before the first step)."""
+        if self.step <= 0 or self.done:
+            return None if self.step <= 0 else 0.0
+        return self.elapsed / self.step * (self.total - self.step)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an unavailable explicit device raises ValueError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was asked for but MPS is not available")
+    return device
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, computed once: images at working size, objective, views."""
+
+    settings: Settings
+    device: torch.device
+    content: torch.Tensor  # 1x3xHxW in [0, 1], the content at output size
+    styles: list[torch.Tensor]  # style images as the loss sees them (colour-adjusted)
+    objective: Objective
+    init: torch.Tensor | None  # starting image, or None for the parameterization's noise
+    seed: int
+    setup_seconds: float
+
+    def view(self, image: torch.Tensor) -> torch.Tensor:
+        """What VGG sees of an image (its luminance, in luminance mode)."""
+        s = self.settings
+        if s.preserve_color == "luminance":
+            return color.gray3(color.luminance(image, s.luminance_space))
+        return image
+
+    def output(self, image: torch.Tensor) -> torch.Tensor:
+        """The image a user gets (the content's chroma put back, in luminance mode)."""
+        s = self.settings
+        if s.preserve_color == "luminance":
+            return color.with_chroma(color.luminance(image, s.luminance_space), self.content,
+                                     s.luminance_space)
+        return image
+
+
+def _as_list(style: Any) -> list[Any]:
+    if isinstance(style, (list, tuple)):
+        return list(style)
+    return [style]
+
+
+def prepare(content: images.ImageSource, style: Any, settings: Settings) -> Prepared:
+    """Load and check the inputs, resize them, and compute the loss targets once."""
+    start = time.perf_counter()
+    s = settings
+    styles_src = _as_list(style) if style is not None else []
+    validate(s, n_styles=len(styles_src))
+    if s.style_weight > 0 and not styles_src:
+        raise ValueError("style_weight > 0 needs at least one style image")
+    if s.size > images.MAX_SIDE:
+        raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
+    device = resolve_device(s.device)
+
+    content_img = images.load_image(content, name="content image")
+    width, height = images.fit_size(*content_img.size, s.size)
+    content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
+    style_area = width * height * s.style_scale ** 2
+    styles = []
+    for i, src in enumerate(styles_src):
+        img = images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
+                                else "style image")
+        styles.append(images.to_tensor(images.resize(img, images.area_size(*img.size,
+                                                                            style_area)), device))
+
+    if s.preserve_color == "histogram":
+        styles = [color.match_histogram(t, content_t) for t in styles]
+    if s.preserve_color == "luminance":
+        content_y = color.luminance(content_t, s.luminance_space)
+        content_view = color.gray3(content_y)
+        styles_view = [color.gray3(color.match_luminance(color.luminance(t, s.luminance_space),
+                                                         content_y)) for t in styles]
+    else:
+        content_view, styles_view = content_t, styles
+
+    layers = (s.content_layers if s.content_weight > 0 else ()) + \
+        (s.style_layers if s.style_weight > 0 and styles else ())
+    if not layers and s.tv_weight <= 0:
+        raise ValueError("every loss weight is 0: nothing to optimize")
+    net = vgg.get_vgg(s.weights, s.pooling, device)
+    extractor = vgg.FeatureExtractor(net, layers or ("relu1_1",))
+    objective = Objective(extractor, content_view, styles_view, s,
+                          blend=s.style_blend_weights)
+
+    if s.init == "content":
+        init = content_t
+    elif s.init == "style":
+        if not styles:
+            raise ValueError("init 'style' needs a style image")
+        init = torch.nn.functional.interpolate(styles[0], size=(height, width), mode="bilinear",
+                                               align_corners=False, antialias=True).clamp(0, 1)
+    else:
+        init = None
+    seed = s.seed if s.seed is not None else random.randrange(2 ** 31)
+    return Prepared(s, device, content_t, styles, objective, init, seed,
+                    time.perf_counter() - start)
+
+
+def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(terms[k]) for k in LOSS_TERMS}
+
+
+def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
+    """The objective of an (output) image, without gradients."""
+    with torch.no_grad():
+        return _floats(prepared.objective(prepared.view(image.to(prepared.device))))
+
+
+def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None,
+            **overrides: Any) -> Iterator[Progress]:
+    """Run style transfer, yielding a :class:`Progress` per step and a final one with the image.
+
+    ``style`` is one image source or a list of them (blended by ``style_blend_weights``).
+    Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
+    """
+    s = dataclasses.replace(settings or Settings(), **overrides)
+    prepared = prepare(content, style, s)
+    yield from optimize(prepared)
+
+
+def optimize(prepared: Prepared) -> Iterator[Progress]:
+    """The loop of :func:`stylize` on prepared targets."""
+    s, device = prepared.settings, prepared.device
+    param = get_param(s.param)
+    generator = torch.Generator().manual_seed(prepared.seed)
+    torch.manual_seed(prepared.seed)  # parameterizations that build modules draw from it
+    _, _, height, width = prepared.content.shape
+    params, image_fn = param.make((1, 3, height, width), prepared.init, generator=generator,
+                                  device=device, **dict(s.param_options))
+    lr = s.lr if s.lr is not None else param.default_lr(s.optimizer, (1, 3, height, width))
+    optimizer = make_optimizer(s.optimizer, params, lr)
+    info = {"size": [width, height], "device": str(device), "param": s.param,
+            "optimizer": s.optimizer, "lr": lr, "seed": prepared.seed,
+            "parameters": count_parameters(params), "setup_seconds": prepared.setup_seconds}
+
+    step = 0
+    last: dict[str, Any] = {}
+
+    def closure() -> torch.Tensor:
+        nonlocal step
+        optimizer.zero_grad(set_to_none=True)
+        image = image_fn()
+        terms = prepared.objective(prepared.view(image))
+        terms["total"].backward()
+        step += 1
+        # Kept for the report and the preview, so neither costs another forward pass.
+        last["terms"] = {k: v.detach() for k, v in terms.items()}
+        last["image"] = image.detach()
+        return terms["total"]
+
+    with torch.no_grad():
+        first = image_fn()
+        yield Progress(0, s.steps, 0.0, _floats(prepared.objective(prepared.view(first))),
+                       preview=images.to_pil(prepared.output(first)) if s.preview_every else None,
+                       info=dict(info))
+    start = time.perf_counter()
+    while step < s.steps:
+        optimizer.step(closure)
+        losses = _floats(last["terms"])
+        if not all(map(_finite, losses.values())):
+            raise NonFiniteLossError(
+                f"the loss became {losses['total']} at step {step} "
+                f"({s.optimizer} on {s.param}, lr {lr:g}); try a smaller learning rate or "
+                "smaller loss weights")
+        preview = None
+        if s.preview_every and step % s.preview_every == 0 and step < s.steps:
+            with torch.no_grad():
+                preview = images.to_pil(prepared.output(last["image"]))
+        yield Progress(step, s.steps, time.perf_counter() - start, losses, preview=preview)
+
+    with torch.no_grad():
+        final = images.quantize(prepared.output(image_fn()))
+    elapsed = time.perf_counter() - start
+    # The reported result is scored on exactly the 8-bit image the user saves.
+    losses = evaluate(prepared, final)
+    info.update(seconds=elapsed, seconds_per_step=elapsed / max(step, 1))
+    result = images.to_pil(final)
+    yield Progress(step, s.steps, elapsed, losses, preview=result, done=True, image=result,
+                   info=info)
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+def run(content: images.ImageSource, style: Any, settings: Settings | None = None,
+        **overrides: Any) -> Progress:
+    """Run to the end and return the final record (``.image``, ``.losses``, ``.info``)."""
+    record = None
+    for record in stylize(content, style, settings, **overrides):
+        pass
+    assert record is not None and record.done
+    return record
+

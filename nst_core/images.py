@@ -1,0 +1,221 @@
+"""Image input/output: any source and mode in, validated RGB out; tensors in [0, 1].
+
+Every problem with an input raises :class:`ImageError` (a ValueError) whose message names the
+input and the problem, so the CLI and the app can show it as it is.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+# Largest decoded input we accept. PIL's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP) only
+# warns below twice its limit; we refuse earlier and with our own message.
+MAX_INPUT_PIXELS = 64_000_000
+# Largest output side the engine accepts unless a caller raises it (tiling handles larger).
+MAX_SIDE = 8192
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor]
+
+
+class ImageError(ValueError):
+    """An input image that cannot be used; the message says why."""
+
+
+def _describe(src: Any, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src)
+    return type(src).__name__
+
+
+def _from_array(arr: np.ndarray, label: str) -> Image.Image:
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # CHW -> HWC
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise ImageError(f"{label}: array of shape {arr.shape} is not an image "
+                         "(expected HxW, HxWx3 or HxWx4)")
+    if arr.size == 0:
+        raise ImageError(f"{label}: empty array")
+    if arr.dtype == np.uint8:
+        pass
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{label}: array holds NaN or infinite values")
+        # Floats are taken as [0, 1] unless they are clearly 0-255.
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale, 0, 255).round().astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        top = 1 if arr.dtype == np.bool_ else (65535 if arr.max() > 255 else 255)
+        arr = np.clip(arr.astype(np.float64) * (255.0 / top), 0, 255).round().astype(np.uint8)
+    else:
+        raise ImageError(f"{label}: unsupported array type {arr.dtype}")
+    return Image.fromarray(arr)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparency is composited over white."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # PIL's own convert("RGB") clips these to 0-255; rescale by the type's range instead.
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "F":
+            top = 1.0 if np.nanmax(arr) <= 1.0 else 255.0
+        else:
+            top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(np.nan_to_num(arr) * (255.0 / top), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(arr).convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, img).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(src: ImageSource, *, name: str | None = None,
+               max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """Load any supported source into an RGB PIL image, EXIF orientation applied.
+
+    Accepts a path, bytes, a PIL image, a NumPy array (HxW, HxWxC or CxHxW; uint8, uint16 or
+    float in [0, 1]) or a tensor (CHW/NCHW in [0, 1]).
+    """
+    label = _describe(src, name)
+    if src is None:
+        raise ImageError(f"{name or 'image'}: no image given")
+    if isinstance(src, torch.Tensor):
+        t = src.detach().float().cpu()
+        if t.ndim == 4:
+            if t.shape[0] != 1:
+                raise ImageError(f"{label}: a batch of {t.shape[0]} images; pass one")
+            t = t[0]
+        return load_image(t.numpy(), name=label, max_pixels=max_pixels)
+    if isinstance(src, np.ndarray):
+        img = _from_array(src, label)
+    elif isinstance(src, Image.Image):
+        img = src
+    else:
+        if isinstance(src, (bytes, bytearray)):
+            if not src:
+                raise ImageError(f"{label}: empty file")
+            fp: Any = io.BytesIO(src)
+        elif isinstance(src, (str, os.PathLike)):
+            path = Path(src)
+            if not path.is_file():
+                raise ImageError(f"{label}: file not found")
+            if path.stat().st_size == 0:
+                raise ImageError(f"{label}: empty file")
+            fp = path
+        else:
+            raise ImageError(f"{label}: cannot read an image from a {type(src).__name__}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(fp)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"{label}: image is too large to decode safely "
+                             "(decompression bomb guard)") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{label}: not an image file (or a format Pillow cannot read)") \
+                from None
+        except OSError as exc:
+            raise ImageError(f"{label}: could not open image: {exc}") from None
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageError(f"{label}: image has no pixels ({w}x{h})")
+    if w * h > max_pixels:
+        raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the limit is "
+                         f"{max_pixels / 1e6:.0f} megapixels")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return _to_rgb(img)
+    except OSError as exc:  # truncated or corrupt data shows up when pixels are decoded
+        raise ImageError(f"{label}: image data is corrupt or truncated ({exc})") from None
+
+
+def fit_size(width: int, height: int, longest: int) -> tuple[int, int]:
+    """(w, h) scaled so that the longest side is `longest`, each side at least 1."""
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def area_size(width: int, height: int, pixels: float) -> tuple[int, int]:
+    """(w, h) with the aspect ratio of (width, height) and about `pixels` pixels."""
+    h = math.sqrt(pixels * height / width)
+    return max(1, round(width * h / height)), max(1, round(h))
+
+
+def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if img.size == tuple(size):
+        return img
+    # LANCZOS when shrinking avoids aliasing that the style loss would read as texture.
+    return img.resize(tuple(size), Image.Resampling.LANCZOS)
+
+
+def to_tensor(img: Image.Image, device: str | torch.device = "cpu") -> torch.Tensor:
+    """RGB PIL image -> 1x3xHxW float tensor in [0, 1]."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def quantize(t: torch.Tensor) -> torch.Tensor:
+    """[0, 1] tensor -> the tensor an 8-bit PNG of it would load back as."""
+    return (t.detach().clamp(0, 1) * 255.0).round() / 255.0
+
+
+def to_pil(t: torch.Tensor) -> Image.Image:
+    """1x3xHxW (or 3xHxW) tensor in [0, 1] -> RGB PIL image."""
+    if t.ndim == 4:
+        t = t[0]
+    arr = (t.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
+    return Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
+
+
+SETTINGS_PNG_KEY = "nst_settings"
+
+
+def save_png(img: Image.Image, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Save as PNG; `metadata` is embedded as JSON in a text chunk (see :func:`read_png_settings`)."""
+    info = PngImagePlugin.PngInfo()
+    if metadata is not None:
+        info.add_text(SETTINGS_PNG_KEY, json.dumps(metadata, sort_keys=True))
+    img.save(path, format="PNG", pnginfo=info)
+
+
+def png_bytes(img: Image.Image, metadata: dict | None = None) -> bytes:
+    buf = io.BytesIO()
+    save_png(img, buf, metadata)
+    return buf.getvalue()
+
+
+def read_png_settings(src: ImageSource) -> dict:
+    """The metadata dict :func:`save_png` embedded; ImageError if there is none."""
+    label = _describe(src, None)
+    try:
+        img = src if isinstance(src, Image.Image) else Image.open(
+            io.BytesIO(src) if isinstance(src, (bytes, bytearray)) else src)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"{label}: not an image file ({exc})") from None
+    text = getattr(img, "text", {}) or img.info
+    raw = text.get(SETTINGS_PNG_KEY)
+    if raw is None:
+        raise ImageError(f"{label}: holds no settings (only PNGs saved by this tool do)")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise ImageError(f"{label}: its settings text is not valid JSON") from None

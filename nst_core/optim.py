@@ -1,0 +1,38 @@
+"""Optimizers by name. Every entry makes exactly one objective evaluation (one forward and one
+backward pass) per ``step(closure)`` call, so a step budget means the same work for all of them.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+OptimizerFactory = Callable[[Sequence[torch.Tensor], float], torch.optim.Optimizer]
+
+# L-BFGS memory: torch's default of 100 correction pairs, as pastiche and jcjohnson/neural-style
+# use. Without a line search and with max_iter=1, each step() evaluates the closure once.
+LBFGS_HISTORY = 100
+# Heavy-ball momentum for SGD; 0.9 is the usual choice (and Ulyanov et al.'s DIP code's).
+SGD_MOMENTUM = 0.9
+
+
+def _lbfgs(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=LBFGS_HISTORY,
+                             tolerance_grad=0.0, tolerance_change=0.0)
+
+
+def _adam(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr)
+
+
+def _sgd(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM)
+
+
+OPTIMIZERS: dict[str, OptimizerFactory] = {"lbfgs": _lbfgs, "adam": _adam, "sgd": _sgd}
+
+
+def make_optimizer(name: str, params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](params, lr)

@@ -1,0 +1,40 @@
+"""Shared fixtures: small real images from examples/ and the real VGG19 (loaded once)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+CONTENT = EXAMPLES / "astronaut.png"
+STYLE = EXAMPLES / "starry_night.jpg"
+STYLE2 = EXAMPLES / "the_scream.jpg"
+
+
+@pytest.fixture(scope="session")
+def content_path() -> Path:
+    return CONTENT
+
+
+@pytest.fixture(scope="session")
+def style_path() -> Path:
+    return STYLE
+
+
+@pytest.fixture(scope="session")
+def style2_path() -> Path:
+    return STYLE2
+
+
+@pytest.fixture(scope="session")
+def vgg():
+    from nst_core.vgg import get_vgg
+
+    return get_vgg()

@@ -1,0 +1,213 @@
+"""The engine on the real VGG19 at small sizes (64 px)."""
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from nst_core import NonFiniteLossError, Settings, color, images, run, stylize
+from nst_core.losses import gram
+from nst_core.optim import OPTIMIZERS
+from nst_core.params import PARAMETERIZATIONS
+
+SMALL = Settings(size=64, steps=12, preview_every=4)
+
+
+def content_at(path, size):
+    img = images.load_image(path)
+    return images.to_tensor(images.resize(img, images.fit_size(*img.size, size)))
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("param", list(PARAMETERIZATIONS))
+def test_losses_fall_for_every_param_and_optimizer(param, optimizer, content_path, style_path):
+    records = list(stylize(content_path, style_path, SMALL, param=param, optimizer=optimizer))
+    first, final = records[0], records[-1]
+    assert final.done and final.step == SMALL.steps
+    assert final.losses["total"] < 0.9 * first.losses["total"]
+    assert set(final.losses) == {"content", "style", "tv", "total"}
+    assert final.image.size == (64, 64)
+
+
+def test_records_stream_steps_previews_and_final(content_path, style_path):
+    records = list(stylize(content_path, style_path, SMALL))
+    steps = [r.step for r in records]
+    assert steps == list(range(0, 13)) + [12]
+    previews = [r.step for r in records if r.preview is not None and not r.done]
+    assert previews == [0, 4, 8]
+    assert records[-1].image is not None and records[-1].info["seconds_per_step"] > 0
+    assert records[5].eta is not None and records[5].eta > 0
+    assert records[0].info["parameters"] == 64 * 64 * 3
+
+
+def test_final_image_is_valid_and_its_loss_is_what_was_reported(content_path, style_path):
+    """The reported final loss is the loss of the saved 8-bit image, not of hidden values."""
+    final = run(content_path, style_path, SMALL, optimizer="adam", lr=0.2)
+    arr = np.asarray(final.image)
+    assert arr.dtype == np.uint8 and arr.shape == (64, 64, 3)
+    from nst_core.engine import evaluate, prepare
+
+    prepared = prepare(content_path, style_path, dataclasses.replace(SMALL, optimizer="adam"))
+    again = evaluate(prepared, images.to_tensor(final.image))
+    assert again["total"] == pytest.approx(final.losses["total"], rel=1e-4)
+
+
+RECONSTRUCT = Settings(size=64, steps=60, style_weight=0, tv_weight=0, init="noise",
+                       preview_every=0)
+
+
+def reconstruction_error(content_path, layer):
+    target = content_at(content_path, 64)
+    out = images.to_tensor(run(content_path, None, RECONSTRUCT, content_layers=(layer,)).image)
+    return float((out - target).square().mean())
+
+
+@pytest.fixture(scope="module")
+def relu5_error(content_path):
+    return reconstruction_error(content_path, "relu5_1")
+
+
+@pytest.mark.parametrize("layer, limit", [("relu1_1", 0.01), ("relu2_1", 0.03), ("relu3_1", 0.05)])
+def test_content_reconstruction_from_noise(layer, limit, content_path, relu5_error):
+    """Gatys et al. fig. 1: low layers reconstruct the photo almost exactly, relu5 does not."""
+    mse = reconstruction_error(content_path, layer)
+    assert mse < limit
+    assert relu5_error > 2 * mse
+
+
+def test_texture_synthesis_matches_gram_statistics(style_path):
+    """Content weight 0 from noise: every style layer's Gram matrix moves towards the style's."""
+    from nst_core.engine import prepare
+
+    s = Settings(size=64, steps=60, content_weight=0, init="noise", preview_every=60)
+    records = list(stylize(style_path, style_path, s))
+    assert records[-1].losses["content"] == 0
+    assert records[-1].losses["style"] < records[0].losses["style"] / 50
+    objective = prepare(style_path, style_path, s).objective
+    with torch.no_grad():
+        out = objective.extractor(images.to_tensor(records[-1].image))
+        start = objective.extractor(images.to_tensor(records[0].preview))
+    for layer, loss in objective.style_losses.items():
+        err = torch.linalg.norm(gram(out[layer]) - loss.target)
+        err0 = torch.linalg.norm(gram(start[layer]) - loss.target)
+        assert err < 0.5 * err0, layer
+
+
+def test_luminance_mode_keeps_the_content_chroma(content_path, style_path):
+    final = run(content_path, style_path, SMALL, preserve_color="luminance")
+    content = content_at(content_path, 64)
+    out = images.to_tensor(final.image)
+    chroma_out = color.to_space(out, "yiq")[:, 1:]
+    chroma_in = color.to_space(content, "yiq")[:, 1:]
+    # Equal up to 8-bit rounding and clamping of out-of-gamut pixels.
+    assert float((chroma_out - chroma_in).abs().mean()) < 0.01
+    plain = images.to_tensor(run(content_path, style_path, SMALL).image)
+    assert float((color.to_space(plain, "yiq")[:, 1:] - chroma_in).abs().mean()) > 0.02
+
+
+def test_histogram_mode_gives_the_style_the_content_colours(content_path, style_path):
+    from nst_core.engine import prepare
+
+    prepared = prepare(content_path, style_path,
+                       dataclasses.replace(SMALL, preserve_color="histogram"))
+    style, content = prepared.styles[0], prepared.content
+    # Clamping to [0, 1] trims the tails a little; the means and spreads stay close.
+    assert torch.allclose(style.mean((2, 3)), content.mean((2, 3)), atol=0.03)
+    assert torch.allclose(style.std((2, 3)), content.std((2, 3)), atol=0.06)
+    raw_style = images.to_tensor(images.load_image(style_path))
+    exact = color.match_histogram(raw_style, content, clamp=False)
+    flat_out, flat_ref = exact[0].reshape(3, -1), content[0].reshape(3, -1)
+    torch.testing.assert_close(flat_out.mean(1), flat_ref.mean(1), atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.cov(flat_out), torch.cov(flat_ref), atol=1e-4, rtol=0)
+
+
+def test_seed_reproduces(content_path, style_path):
+    s = dataclasses.replace(SMALL, init="noise", seed=7, steps=5)
+    a = np.asarray(run(content_path, style_path, s).image)
+    b = np.asarray(run(content_path, style_path, s).image)
+    c = np.asarray(run(content_path, style_path, dataclasses.replace(s, seed=8)).image)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_closing_the_generator_stops_work(content_path, style_path):
+    gen = stylize(content_path, style_path, Settings(size=64, steps=10_000))
+    for record in gen:
+        if record.step == 3:
+            break
+    start = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(content_path, style_path, monkeypatch):
+    from nst_core import losses
+
+    original = losses.Objective.forward
+
+    def poisoned(self, image):
+        terms = original(self, image)
+        terms["total"] = terms["total"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(losses.Objective, "forward", poisoned)
+    with pytest.raises(NonFiniteLossError, match="step 1"):
+        list(stylize(content_path, style_path, SMALL, optimizer="adam"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("param", "voxels", "choose from: pixels"),
+    ("optimizer", "newton", "choose from: lbfgs"),
+    ("style_loss", "nope", "choose from: gram"),
+    ("init", "zeros", "content, noise, style"),
+    ("preserve_color", "sepia", "none, luminance, histogram"),
+    ("style_layers", ("relu9_1",), "unknown VGG19 layer"),
+    ("steps", 0, "steps"),
+    ("size", 8, "size"),
+    ("style_weight", -1.0, "style_weight"),
+    ("style_blend_weights", (1.0, 2.0), "style_blend_weights"),
+])
+def test_bad_settings_fail_before_any_work(field, value, message, content_path, style_path):
+    with pytest.raises(ValueError, match=message):
+        next(stylize(content_path, style_path, SMALL, **{field: value}))
+
+
+def test_bad_images_fail_with_their_name(content_path, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    with pytest.raises(images.ImageError, match="style image: not an image"):
+        next(stylize(content_path, bad, SMALL))
+    with pytest.raises(images.ImageError, match="content image: file not found"):
+        next(stylize(tmp_path / "none.png", content_path, SMALL))
+
+
+def test_style_scale_and_init_style(content_path, style_path):
+    from nst_core.engine import prepare
+
+    p = prepare(content_path, style_path, dataclasses.replace(SMALL, style_scale=0.5,
+                                                              init="style"))
+    _, _, h, w = p.styles[0].shape
+    assert abs(h * w - 0.25 * 64 * 64) < 64
+    assert p.init.shape == p.content.shape
+
+
+def test_several_styles_blend(content_path, style_path, style2_path):
+    """Blend weights 1:0 give the same target as the first style alone."""
+    from nst_core.engine import prepare
+
+    one = prepare(content_path, style_path, SMALL)
+    both = prepare(content_path, [style_path, style2_path],
+                   dataclasses.replace(SMALL, style_blend_weights=(1.0, 0.0)))
+    for name, loss in one.objective.style_losses.items():
+        torch.testing.assert_close(both.objective.style_losses[name].target, loss.target)
+    mixed = prepare(content_path, [style_path, style2_path], SMALL)
+    assert not torch.allclose(mixed.objective.style_losses["relu1_1"].target,
+                              one.objective.style_losses["relu1_1"].target)
+
+
+def test_avg_pooling_runs(content_path, style_path):
+    final = run(content_path, style_path, dataclasses.replace(SMALL, steps=3, pooling="avg"))
+    assert final.done
