@@ -107,8 +107,13 @@ def _as_list(style: Any) -> list[Any]:
     return [style]
 
 
-def prepare(content: images.ImageSource, style: Any, settings: Settings) -> Prepared:
-    """Load and check the inputs, resize them, and compute the loss targets once."""
+def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
+            init_image: images.ImageSource | None = None) -> Prepared:
+    """Load and check the inputs, resize them, and compute the loss targets once.
+
+    ``init_image`` (any image source, resized to the output size) overrides ``settings.init``;
+    multi-scale runs pass the upsampled previous level here.
+    """
     start = time.perf_counter()
     s = settings
     styles_src = _as_list(style) if style is not None else []
@@ -149,7 +154,9 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings) -> Prep
     objective = Objective(extractor, content_view, styles_view, s,
                           blend=s.style_blend_weights)
 
-    if s.init == "content":
+    if init_image is not None:
+        init = _init_tensor(init_image, (height, width), device)
+    elif s.init == "content":
         init = content_t
     elif s.init == "style":
         if not styles:
@@ -163,6 +170,17 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings) -> Prep
                     time.perf_counter() - start)
 
 
+def _init_tensor(src: images.ImageSource, size: tuple[int, int],
+                 device: torch.device) -> torch.Tensor:
+    if isinstance(src, torch.Tensor) and src.ndim == 4:
+        t = src.detach().float().to(device)
+    else:
+        t = images.to_tensor(images.load_image(src, name="init image"), device)
+    if t.shape[-2:] != size:
+        t = torch.nn.functional.interpolate(t, size=size, mode="bicubic", align_corners=False)
+    return t.clamp(0, 1)
+
+
 def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
     return {k: float(terms[k]) for k in LOSS_TERMS}
 
@@ -173,15 +191,16 @@ def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
         return _floats(prepared.objective(prepared.view(image.to(prepared.device))))
 
 
-def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None,
-            **overrides: Any) -> Iterator[Progress]:
+def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
+            init_image: images.ImageSource | None = None, **overrides: Any
+            ) -> Iterator[Progress]:
     """Run style transfer, yielding a :class:`Progress` per step and a final one with the image.
 
     ``style`` is one image source or a list of them (blended by ``style_blend_weights``).
     Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
-    prepared = prepare(content, style, s)
+    prepared = prepare(content, style, s, init_image=init_image)
     yield from optimize(prepared)
 
 

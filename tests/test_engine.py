@@ -211,3 +211,12 @@ def test_several_styles_blend(content_path, style_path, style2_path):
 def test_avg_pooling_runs(content_path, style_path):
     final = run(content_path, style_path, dataclasses.replace(SMALL, steps=3, pooling="avg"))
     assert final.done
+
+
+def test_init_image_overrides_init(content_path, style_path):
+    from nst_core.engine import prepare
+
+    start = torch.full((1, 3, 32, 32), 0.25)
+    p = prepare(content_path, style_path, SMALL, init_image=start)
+    assert p.init.shape == p.content.shape
+    torch.testing.assert_close(p.init, torch.full_like(p.content, 0.25))
