@@ -1,0 +1,367 @@
+"""Run several (optimizer, parameterization) methods on the same inputs and compare them.
+
+A method is written ``optimizer:param`` (``adam:fft``). Every method gets the same settings and
+the same step budget (objective evaluations), so differences come from what is optimized and
+how. :func:`compare_stream` interleaves the runs one step at a time (a UI can show all results
+growing side by side) and times each method with its own stopwatch; :func:`summarize` turns the
+final records into a labelled grid, loss curves and a table.
+
+CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels adam:fft
+--steps N --size PX --out DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from . import images
+from .cli import COMMANDS, CliError, add_settings_arguments, history_row, settings_from_args
+from .engine import NonFiniteLossError, Progress, optimize, prepare
+from .optim import OPTIMIZERS
+from .params import PARAMETERIZATIONS
+from .settings import Settings
+
+DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
+OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
+PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP"}
+
+
+def parse_method(text: str) -> tuple[str, str]:
+    """``"adam:fft"`` -> ``("adam", "fft")``; ValueError naming the choices otherwise."""
+    optimizer, sep, param = str(text).strip().partition(":")
+    if not sep:
+        raise ValueError(f"method {text!r} is not OPTIMIZER:PARAM (e.g. adam:fft); optimizers: "
+                         f"{', '.join(OPTIMIZERS)}; parameterizations: "
+                         f"{', '.join(PARAMETERIZATIONS)}")
+    optimizer, param = optimizer.strip().lower(), param.strip().lower()
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"method {text!r}: unknown optimizer {optimizer!r}; choose from: "
+                         f"{', '.join(OPTIMIZERS)}")
+    if param not in PARAMETERIZATIONS:
+        raise ValueError(f"method {text!r}: unknown parameterization {param!r}; choose from: "
+                         f"{', '.join(PARAMETERIZATIONS)}")
+    return optimizer, param
+
+
+def method_label(optimizer: str, param: str) -> str:
+    """Human label, e.g. ``"Adam · FFT"``."""
+    return f"{OPTIMIZER_LABELS.get(optimizer, optimizer)} · {PARAM_LABELS.get(param, param)}"
+
+
+def _check_methods(methods: Sequence[str]) -> list[tuple[str, str, str]]:
+    if isinstance(methods, str):
+        methods = [methods]
+    if not methods:
+        raise ValueError("no methods to compare; give at least one OPTIMIZER:PARAM "
+                         f"(e.g. {' '.join(DEFAULT_METHODS)})")
+    parsed, seen = [], set()
+    for m in methods:
+        optimizer, param = parse_method(m)
+        key = f"{optimizer}:{param}"
+        if key in seen:
+            raise ValueError(f"method {key} is listed twice")
+        seen.add(key)
+        parsed.append((key, optimizer, param))
+    return parsed
+
+
+def compare_stream(content: Any, style: Any, settings: Settings,
+                   methods: Sequence[str]) -> Iterator[tuple[str, Progress]]:
+    """Yield ``(method, Progress)`` for every record of every method, round-robin by step.
+
+    The inputs are loaded and the loss targets computed once; each method then runs
+    :func:`nst_core.engine.optimize` with ``optimizer`` and ``param`` replaced. A record's
+    ``elapsed`` (and the final ``info["seconds"]``/``["seconds_per_step"]``) counts only the
+    time spent inside that method's own steps, not the other methods' turns. Closing the
+    generator closes every run. A method whose loss becomes non-finite raises
+    :class:`NonFiniteLossError` naming it (the other runs are closed).
+    """
+    parsed = _check_methods(methods)
+    base = prepare(content, style, settings)
+    gens: dict[str, Iterator[Progress]] = {}
+    for key, optimizer, param in parsed:
+        s = dataclasses.replace(base.settings, optimizer=optimizer, param=param)
+        gens[key] = optimize(dataclasses.replace(base, settings=s))
+    clocks = {key: 0.0 for key in gens}
+    active = list(gens)
+    try:
+        while active:
+            for key in list(active):
+                start = time.perf_counter()
+                try:
+                    record = next(gens[key])
+                except NonFiniteLossError as exc:
+                    raise NonFiniteLossError(f"{key}: {exc}") from None
+                spent = time.perf_counter() - start
+                if record.step == 0 and not record.done:
+                    # Set-up (building the parameterization, a DIP warm-up, the first score) is
+                    # not optimization time, as in the engine's own clock.
+                    spent = 0.0
+                clocks[key] += spent
+                if record.done:
+                    active.remove(key)
+                    info = dict(record.info, seconds=clocks[key],
+                                seconds_per_step=clocks[key] / max(record.step, 1))
+                    record = dataclasses.replace(record, elapsed=clocks[key], info=info)
+                else:
+                    record = dataclasses.replace(record, elapsed=clocks[key])
+                yield key, record
+    finally:
+        for gen in gens.values():
+            gen.close()
+
+
+@dataclass
+class CompareResult:
+    """What a comparison produces (see :func:`summarize`)."""
+
+    grid: Image.Image  # content, style, one labelled result per method
+    curves: Image.Image  # total loss vs step and vs seconds (log scale)
+    rows: list[dict[str, Any]]  # one per method: losses, seconds, seconds_per_step, parameters
+    markdown: str  # the rows as a markdown table
+    histories: dict[str, list[dict[str, float]]]  # method -> rows of step, seconds, losses
+    settings: dict[str, Any]  # the shared settings (optimizer/param are per method)
+    images: dict[str, Image.Image] = field(default_factory=dict)  # method -> final image
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"settings": self.settings, "methods": [r["method"] for r in self.rows],
+                "rows": self.rows, "histories": self.histories}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def save(self, out_dir: str | os.PathLike) -> dict[str, str]:
+        """Write grid.png, curves.png, table.md, results.json and one PNG per method."""
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {name: os.path.join(out_dir, name)
+                 for name in ("grid.png", "curves.png", "table.md", "results.json")}
+        self.grid.save(paths["grid.png"])
+        self.curves.save(paths["curves.png"])
+        with open(paths["table.md"], "w") as fh:
+            fh.write(self.markdown)
+        with open(paths["results.json"], "w") as fh:
+            fh.write(self.to_json())
+        for row in self.rows:
+            method = row["method"]
+            if method in self.images:
+                path = os.path.join(out_dir, method.replace(":", "_") + ".png")
+                settings = dict(self.settings, optimizer=row["optimizer"], param=row["param"])
+                images.save_png(self.images[method], path,
+                                {"settings": settings, "losses": row["losses"]})
+                paths[method] = path
+        return paths
+
+
+def _row(method: str, final: Progress) -> dict[str, Any]:
+    info = final.info
+    row = {"method": method, "label": method_label(info["optimizer"], info["param"]),
+           "optimizer": info["optimizer"], "param": info["param"], "steps": final.step,
+           "losses": dict(final.losses), "seconds": info["seconds"],
+           "seconds_per_step": info["seconds_per_step"], "parameters": info["parameters"],
+           "lr": info["lr"]}
+    for key in ("warmup_steps", "warmup_seconds", "warmup_mse"):
+        if key in info:
+            row[key] = info[key]
+    return row
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow built without FreeType: a fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _fit(img: Image.Image, box: tuple[int, int]) -> Image.Image:
+    """``img`` scaled to fit ``box``, centred on white."""
+    scale = min(box[0] / img.width, box[1] / img.height)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    tile = Image.new("RGB", box, "white")
+    tile.paste(img.convert("RGB").resize(size, Image.Resampling.LANCZOS),
+               ((box[0] - size[0]) // 2, (box[1] - size[1]) // 2))
+    return tile
+
+
+def make_grid(tiles: Sequence[tuple[Image.Image, Sequence[str]]], columns: int = 4,
+              tile_size: tuple[int, int] | None = None) -> Image.Image:
+    """Tiles with one or more caption lines under each, ``columns`` per row."""
+    if not tiles:
+        raise ValueError("nothing to put in the grid")
+    tw, th = tile_size or tiles[-1][0].size
+    font_size = max(11, min(18, tw // 16))
+    font = _font(font_size)
+    lines = max(len(caption) for _, caption in tiles)
+    caption_h = lines * (font_size + 4) + 6
+    pad = 6
+    cols = min(columns, len(tiles))
+    rows = math.ceil(len(tiles) / cols)
+    grid = Image.new("RGB", (cols * (tw + pad) + pad, rows * (th + caption_h + pad) + pad),
+                     "white")
+    draw = ImageDraw.Draw(grid)
+    for i, (img, caption) in enumerate(tiles):
+        x = pad + (i % cols) * (tw + pad)
+        y = pad + (i // cols) * (th + caption_h + pad)
+        grid.paste(_fit(img, (tw, th)), (x, y))
+        for j, line in enumerate(caption):
+            draw.text((x + 2, y + th + 3 + j * (font_size + 4)), line, fill="black", font=font)
+    return grid
+
+
+def plot_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
+                labels: Mapping[str, str] | None = None) -> Image.Image:
+    """Total loss against step and against seconds, log scale, one line per method."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in a web server
+
+    labels = labels or {}
+    fig = Figure(figsize=(11, 4), dpi=100)
+    ax_step, ax_time = fig.subplots(1, 2)
+    for method, rows in histories.items():
+        rows = [r for r in rows if r["total"] > 0]
+        if not rows:
+            continue
+        label = labels.get(method, method)
+        ax_step.plot([r["step"] for r in rows], [r["total"] for r in rows], label=label)
+        ax_time.plot([r["seconds"] for r in rows], [r["total"] for r in rows], label=label)
+    for ax, xlabel in ((ax_step, "step (objective evaluations)"), (ax_time, "seconds")):
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("total loss")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_step.set_title("loss vs step")
+    ax_time.set_title("loss vs own compute time")
+    if histories:
+        ax_step.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    head = ("| Method | Final loss | Content | Style | TV | Seconds | s/step | Parameters |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|\n")
+    body = "".join(
+        f"| {r['label']} (`{r['method']}`) | {_fmt(r['losses']['total'])} | "
+        f"{_fmt(r['losses']['content'])} | {_fmt(r['losses']['style'])} | "
+        f"{_fmt(r['losses']['tv'])} | {r['seconds']:.1f} | {r['seconds_per_step']:.3f} | "
+        f"{r['parameters']:,} |\n" for r in rows)
+    return head + body
+
+
+def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
+              histories: Mapping[str, Sequence[Mapping[str, float]]],
+              settings: Settings) -> CompareResult:
+    """Grid, curves, rows and markdown table from each method's final record and history.
+
+    ``content``/``style`` are any image sources (a list of styles shows the first);
+    ``histories`` maps a method to rows with ``step``, ``seconds`` and the loss terms (as
+    :func:`nst_core.cli.history_row` makes them).
+    """
+    if not finals:
+        raise ValueError("no finished methods to summarize")
+    for method, final in finals.items():
+        if not final.done or final.image is None:
+            raise ValueError(f"method {method}: its record is not a final one (done=False)")
+    rows = [_row(m, f) for m, f in finals.items()]
+    results = {m: f.image for m, f in finals.items()}
+    size = next(iter(results.values())).size
+    content_img = images.load_image(content, name="content image")
+    style_src = style[0] if isinstance(style, (list, tuple)) else style
+    tiles: list[tuple[Image.Image, list[str]]] = [
+        (content_img, ["content", ""])]
+    if style_src is not None:
+        tiles.append((images.load_image(style_src, name="style image"), ["style", ""]))
+    for row in rows:
+        tiles.append((results[row["method"]],
+                      [row["label"], f"loss {row['losses']['total']:.3g} · "
+                                     f"{row['seconds']:.1f} s"]))
+    grid = make_grid(tiles, tile_size=size)
+    labels = {r["method"]: r["label"] for r in rows}
+    curves = plot_curves({m: list(h) for m, h in histories.items()}, labels)
+    return CompareResult(grid, curves, rows, markdown_table(rows),
+                         {m: [dict(r) for r in h] for m, h in histories.items()},
+                         settings.to_dict(), results)
+
+
+def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str],
+            on_record=None) -> CompareResult:
+    """Run :func:`compare_stream` to the end and :func:`summarize` it.
+
+    ``on_record(method, progress)``, if given, sees every record as it comes.
+    """
+    finals: dict[str, Progress] = {}
+    histories: dict[str, list[dict]] = {}
+    for method, record in compare_stream(content, style, settings, methods):
+        histories.setdefault(method, []).append(history_row(record))
+        if record.done:
+            finals[method] = record
+        if on_record is not None:
+            on_record(method, record)
+    return summarize(content, style, finals, histories, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nst_core compare",
+        description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
+                    "and step budget; write a labelled grid (grid.png), loss curves "
+                    "(curves.png), a table (table.md), the numbers (results.json) and each "
+                    "result (OPTIMIZER_PARAM.png) to --out. --param and --optimizer are ignored "
+                    "(each method sets its own); --lr, if given, applies to every method.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--content", required=True, help="content image")
+    parser.add_argument("--style", required=True, action="append",
+                        help="style image; repeat for several styles")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
+                        metavar="OPTIMIZER:PARAM",
+                        help=f"methods; optimizers: {', '.join(OPTIMIZERS)}; "
+                             f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    from tqdm import tqdm
+
+    args = build_parser().parse_args(list(argv))
+    settings = settings_from_args(args, n_styles=len(args.style))
+    methods = [key for key, _, _ in _check_methods(args.methods)]
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out!r} exists and is not a directory")
+    # Previews are not saved by this command; only the final images are needed.
+    settings = dataclasses.replace(settings, preview_every=0)
+    style = args.style if len(args.style) > 1 else args.style[0]
+    done_steps = {m: 0 for m in methods}
+    with tqdm(total=settings.steps * len(methods), desc="comparing", unit="step",
+              file=sys.stderr, disable=args.quiet, dynamic_ncols=True) as bar:
+        def on_record(method: str, record: Progress) -> None:
+            done_steps[method] = record.step
+            bar.n = sum(done_steps.values())
+            bar.set_postfix_str(f"{method} loss {record.losses['total']:.4g}", refresh=False)
+            bar.refresh()
+
+        result = compare(args.content, style, settings, methods, on_record=on_record)
+    result.save(args.out)
+    if not args.quiet:
+        print(result.markdown, file=sys.stderr)
+    return 0
+
+
+COMMANDS["compare"] = main

@@ -1,0 +1,142 @@
+"""Deep Image Prior parameterization (Ulyanov, Vedaldi and Lempitsky, "Deep Image Prior", CVPR
+2018; the structure follows their ``skip`` network in DmitryUlyanov/deep-image-prior).
+
+The image is the output of a small convolutional encoder-decoder with skip connections applied
+to a fixed noise tensor; the optimizer changes the network's weights, never the pixels. The
+architecture itself is the prior: convolutions fit smooth, structured images much sooner than
+noise, so the result looks different from optimizing pixels even with the same loss.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
+# noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
+# 0.3 M parameters, which is what a CPU can afford at 256-512 px (see docs/compare.md).
+DEPTH = 5
+CHANNELS = 48
+SKIP_CHANNELS = 4
+INPUT_CHANNELS = 32
+# Their noise input: uniform in [0, 0.1] ("var = 1/10" in get_noise).
+INPUT_SCALE = 0.1
+# Their LeakyReLU slope.
+LEAKY_SLOPE = 0.2
+# Warm-up (fitting the generator to the init image under MSE before the run): Adam at Ulyanov's
+# usual learning rate.
+WARMUP_LR = 0.01
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
+    # Reflection padding, as in their code, so borders are not pulled towards black.
+    return nn.Sequential(nn.ReflectionPad2d(k // 2), nn.Conv2d(c_in, c_out, k, stride))
+
+
+def _bn_act(c: int) -> list[nn.Module]:
+    return [nn.BatchNorm2d(c), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)]
+
+
+class SkipNet(nn.Module):
+    """U-Net-like generator: ``depth`` stride-2 levels down, bilinear upsampling back up, and a
+    thin 1x1 skip branch at each level, as in Ulyanov et al.'s ``skip``."""
+
+    def __init__(self, in_channels: int = INPUT_CHANNELS, channels: int = CHANNELS,
+                 skip_channels: int = SKIP_CHANNELS, depth: int = DEPTH, out_channels: int = 3):
+        super().__init__()
+        self.depth = depth
+        self.down, self.skip, self.up = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        c_in = in_channels
+        for _ in range(depth):
+            self.skip.append(nn.Sequential(_conv(c_in, skip_channels, 1), *_bn_act(skip_channels))
+                             if skip_channels else nn.Identity())
+            self.down.append(nn.Sequential(_conv(c_in, channels, 3, 2), *_bn_act(channels),
+                                           _conv(channels, channels, 3), *_bn_act(channels)))
+            self.up.append(nn.Sequential(nn.BatchNorm2d(channels + skip_channels),
+                                         _conv(channels + skip_channels, channels, 3),
+                                         *_bn_act(channels),
+                                         _conv(channels, channels, 1), *_bn_act(channels)))
+            c_in = channels
+        self.skip_channels = skip_channels
+        self.out = _conv(channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for level in range(self.depth):
+            skips.append(self.skip[level](x) if self.skip_channels else None)
+            x = self.down[level](x)
+        for level in reversed(range(self.depth)):
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            if self.skip_channels:
+                x = torch.cat([x, skips[level]], 1)
+            x = self.up[level](x)
+        return torch.sigmoid(self.out(x))
+
+
+def padded_size(height: int, width: int, depth: int) -> tuple[int, int]:
+    """The smallest size >= (height, width) that ``depth`` halvings divide exactly."""
+    m = 2 ** depth
+    return -(-height // m) * m, -(-width // m) * m
+
+
+def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
+             generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
+             depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
+             input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
+             warmup_steps: int = 0) -> "tuple[list[torch.Tensor], callable]":
+    """Registry factory: a fresh generator and its fixed noise input.
+
+    Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
+    ``input_channels``; ``input_noise`` (std of Gaussian noise added to the input at every
+    optimization step, Ulyanov et al.'s ``reg_noise_std``, e.g. 1/30; 0 = off); and
+    ``warmup_steps``: with an init image, that many Adam steps fitting the generator to it under
+    MSE before the run starts. Warm-up steps are not part of the step budget; they are reported
+    as ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse).
+
+    Sizes that ``2**depth`` does not divide are handled by running the network on a larger
+    noise input and cropping its output (Ulyanov et al. crop the image instead).
+    """
+    n, c, h, w = shape
+    for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
+                             ("skip_channels", skip_channels, 0),
+                             ("input_channels", input_channels, 1), ("warmup_steps", warmup_steps, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
+    if not input_noise >= 0:
+        raise ValueError(f"dip option input_noise must be >= 0, got {input_noise!r}")
+    if 2 ** depth > 4 * max(h, w):
+        raise ValueError(f"dip depth {depth} is too deep for a {w}x{h} image")
+    ph, pw = padded_size(h, w, depth)
+    net = SkipNet(input_channels, channels, skip_channels, depth, c).to(device)
+    noise = (torch.rand((n, input_channels, ph, pw), generator=generator) * INPUT_SCALE).to(device)
+    top, left = (ph - h) // 2, (pw - w) // 2
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return net(x)[:, :, top:top + h, left:left + w]
+
+    def image_fn() -> torch.Tensor:
+        x = noise
+        # Perturb only while optimizing: the step-0 image and the result (read under no_grad)
+        # are the generator's output on the fixed input, as in Ulyanov et al.
+        if input_noise > 0 and torch.is_grad_enabled():
+            x = noise + torch.randn(noise.shape, generator=generator).to(device) * input_noise
+        return forward(x)
+
+    image_fn.info = {}  # type: ignore[attr-defined]
+    if init is not None and warmup_steps > 0:
+        start = time.perf_counter()
+        target = init.to(device=device, dtype=torch.float32)
+        opt = torch.optim.Adam(net.parameters(), lr=WARMUP_LR)
+        for _ in range(warmup_steps):
+            opt.zero_grad(set_to_none=True)
+            loss = F.mse_loss(image_fn(), target)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            mse = float(F.mse_loss(image_fn(), target))
+        image_fn.info = {"warmup_steps": warmup_steps,  # type: ignore[attr-defined]
+                         "warmup_seconds": time.perf_counter() - start, "warmup_mse": mse}
+    return list(net.parameters()), image_fn
