@@ -218,6 +218,8 @@ def optimize(prepared: Prepared) -> Iterator[Progress]:
     info = {"size": [width, height], "device": str(device), "param": s.param,
             "optimizer": s.optimizer, "lr": lr, "seed": prepared.seed,
             "parameters": count_parameters(params), "setup_seconds": prepared.setup_seconds}
+    # Facts a parameterization reports about its own set-up (e.g. a DIP warm-up).
+    info.update(getattr(image_fn, "info", {}))
 
     step = 0
     last: dict[str, Any] = {}
