@@ -1,0 +1,786 @@
+"""Everything the web app runs that is not UI: serving limits, the per-device lock, turning form
+values into :class:`~nst_core.settings.Settings`, streaming jobs as UI-ready updates, the files a
+result is downloaded as, and optional ZeroGPU wrapping.
+
+``app.py`` only lays out components and maps the :class:`Update` records yielded here onto them,
+so everything here is testable without a browser and without Gradio (this module never imports
+it). Problems with user input raise ValueError with a message meant to be shown as it is.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import itertools
+import json
+import math
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from PIL import Image
+
+from . import images, vgg
+from .compare import compare_stream, method_label, parse_method, summarize
+from .engine import LOSS_TERMS, Progress, resolve_device, stylize
+from .losses import STYLE_LOSSES
+from .optim import OPTIMIZERS
+from .params import PARAMETERIZATIONS
+from .settings import (INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS, Settings, from_dict,
+                       validate)
+
+# ----------------------------------------------------------------------------- serving limits
+
+
+def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+# Gradio's max_file_size format: a whole number and a unit, 1024-based (gradio.utils.FileSize).
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server accepts. Defaults suit a local machine; a public demo lowers them with
+    the environment variables named per field (read by :meth:`from_env`)."""
+
+    max_steps: int = 1000  # NST_MAX_STEPS: largest step budget a job may ask for
+    max_size: int = 1024  # NST_MAX_SIZE: largest output side in pixels
+    max_styles: int = 3  # NST_MAX_STYLES: style images that can be blended in one job
+    # NST_CONCURRENCY: jobs that run at the same time. One per accelerator: two jobs on one
+    # device only take turns on it (see device_lock), so more buys no speed there.
+    concurrency: int = 1
+    max_queue: int = 16  # NST_MAX_QUEUE: jobs that may wait; beyond it new ones are refused
+    max_upload: str = "20mb"  # NST_MAX_UPLOAD: largest uploaded file (Gradio's max_file_size)
+    default_size: int = 512  # NST_DEFAULT_SIZE: the size control's starting value
+    default_steps: int = 300  # NST_DEFAULT_STEPS: the step control's starting value
+    gpu_duration: int = 120  # NST_GPU_DURATION: seconds a ZeroGPU job may hold the GPU
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
+        env = os.environ if environ is None else environ
+        d = cls()
+        max_upload = env.get("NST_MAX_UPLOAD", d.max_upload).strip()
+        if not _SIZE_RE.match(max_upload):
+            raise ValueError(f"NST_MAX_UPLOAD must look like 20mb, 500kb or 1gb, "
+                             f"got {max_upload!r}")
+        max_steps = _env_int(env, "NST_MAX_STEPS", d.max_steps, 1)
+        max_size = _env_int(env, "NST_MAX_SIZE", d.max_size, MIN_SIZE)
+        if max_size > images.MAX_SIDE:
+            raise ValueError(f"NST_MAX_SIZE must be <= {images.MAX_SIDE}, got {max_size}")
+        return cls(
+            max_steps=max_steps, max_size=max_size,
+            max_styles=_env_int(env, "NST_MAX_STYLES", d.max_styles, 1),
+            concurrency=_env_int(env, "NST_CONCURRENCY", d.concurrency, 1),
+            max_queue=_env_int(env, "NST_MAX_QUEUE", d.max_queue, 0),
+            max_upload=max_upload,
+            default_size=min(_env_int(env, "NST_DEFAULT_SIZE", d.default_size, MIN_SIZE),
+                             max_size),
+            default_steps=min(_env_int(env, "NST_DEFAULT_STEPS", d.default_steps, 1), max_steps),
+            gpu_duration=_env_int(env, "NST_GPU_DURATION", d.gpu_duration, 1))
+
+    @property
+    def max_upload_bytes(self) -> int:
+        number, unit = _SIZE_RE.match(self.max_upload).groups()
+        return int(number) * 1024 ** ("b", "kb", "mb", "gb").index(unit.lower())
+
+    def check(self, settings: Settings) -> None:
+        """ValueError if a job asks for more than this server allows."""
+        if settings.steps > self.max_steps:
+            raise ValueError(f"{settings.steps} steps is over this server's limit of "
+                             f"{self.max_steps} (NST_MAX_STEPS)")
+        if settings.size > self.max_size:
+            raise ValueError(f"size {settings.size} px is over this server's limit of "
+                             f"{self.max_size} px (NST_MAX_SIZE)")
+
+
+MIN_SIZE = 16  # the engine's smallest output side (settings.validate)
+
+# ----------------------------------------------------------------------------- device lock
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def device_lock(device: str) -> threading.Lock:
+    """One lock per device name, shared by every job in this process.
+
+    Jobs hold it for one step at a time (see :func:`locked`): a web server frees a cancelled
+    job's queue slot at once while its current step still runs, so without the lock the next
+    job would start on the same device before the old step ends.
+    """
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(device, threading.Lock())
+
+
+@dataclass
+class JobRecord:
+    """What the server knows about a job while and after it runs (see :func:`recent_jobs`)."""
+
+    id: int
+    kind: str  # "stylize" or "compare"
+    device: str
+    total: int  # step budget (for compare: per method)
+    started: float = field(default_factory=time.monotonic)
+    step: int = 0  # last step finished (for compare: steps finished, all methods together)
+    updated: float = field(default_factory=time.monotonic)  # time of the last finished step
+    in_step: bool = False  # True while a step runs (the device lock is held)
+    state: str = "running"  # running | done | closed (stopped) | failed
+
+
+_JOB_IDS = itertools.count(1)
+_JOBS: deque[JobRecord] = deque(maxlen=32)
+
+
+def recent_jobs() -> list[JobRecord]:
+    """The last jobs of this process, newest last (for tests and diagnostics)."""
+    return list(_JOBS)
+
+
+def locked(gen: Iterator[Any], device: str, kind: str, total: int) -> Iterator[Any]:
+    """Drive ``gen`` one record at a time with the device lock held around each step.
+
+    The lock is released before each record is handed on, so a consumer that stops iterating
+    (a cancelled web job) never holds the device; closing this generator closes ``gen``.
+    """
+    lock = device_lock(device)
+    job = JobRecord(next(_JOB_IDS), kind, device, total)
+    _JOBS.append(job)
+    try:
+        while True:
+            with lock:
+                job.in_step = True
+                try:
+                    record = next(gen)
+                except StopIteration:
+                    job.state = "done"
+                    return
+                finally:
+                    job.in_step = False
+            # compare streams (method, record) pairs: count them; a plain job has step numbers
+            job.step = record.step if isinstance(record, Progress) else job.step + 1
+            job.updated = time.monotonic()
+            yield record
+    except GeneratorExit:
+        job.state = "closed"
+        raise
+    except BaseException:
+        job.state = "failed"
+        raise
+    finally:
+        gen.close()
+
+
+# ----------------------------------------------------------------------------- ZeroGPU
+
+
+def on_gpu(fn: Callable, duration: int) -> Callable:
+    """``spaces.GPU(duration=...)(fn)`` where the Hugging Face ``spaces`` package is installed
+    (ZeroGPU Spaces attach a GPU only inside such functions), else ``fn`` itself."""
+    try:
+        import spaces  # type: ignore[import-not-found]
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=duration)(fn)
+
+
+# ----------------------------------------------------------------------------- choices
+
+
+OPTIONAL = "default"  # the choice that leaves a field to the engine's own default
+
+
+def methods() -> list[tuple[str, str]]:
+    """(label, "optimizer:param") for every pair the registries can run with a default learning
+    rate, parameterization by parameterization: a new registry entry shows up by itself."""
+    out = []
+    for param_name, param in PARAMETERIZATIONS.items():
+        for opt_name in OPTIMIZERS:
+            if opt_name in param.lr:
+                out.append((method_label(opt_name, param_name), f"{opt_name}:{param_name}"))
+    return out
+
+
+def method_value(settings: Settings) -> str:
+    return f"{settings.optimizer}:{settings.param}"
+
+
+def precisions() -> tuple[str, ...]:
+    """The convolution precisions the engine offers (none on engines without the option)."""
+    return tuple(getattr(vgg, "PRECISIONS", ()))
+
+
+# Form fields, in the order the app passes them. Each maps to one Settings field, except
+# "method" (optimizer and param), "preset" (the base settings) and "style_weight_log10".
+UI_FIELDS = ("method", "preset", "content_layers", "style_layers", "style_weight_log10",
+             "content_weight", "tv_weight", "preserve_color", "init", "size", "steps", "seed",
+             "style_loss", "lr", "preview_every", "style_scale", "pooling", "tv_exponent",
+             "luminance_space", "param_options") + (("precision",) if precisions() else ())
+
+# Bounds of the form controls that are not server limits.
+STYLE_WEIGHT_LOG10 = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
+PREVIEW_EVERY_MAX = 100
+
+
+def _number(values: Mapping[str, Any], name: str, label: str) -> float:
+    value = values.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{label} is empty; enter a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{label} must be a finite number, got {value!r}")
+    return number
+
+
+def _whole(values: Mapping[str, Any], name: str, label: str) -> int:
+    number = _number(values, name, label)
+    if number != int(number):
+        raise ValueError(f"{label} must be a whole number, got {number:g}")
+    return int(number)
+
+
+def parse_param_options(text: Any, param: str) -> dict[str, Any]:
+    """JSON object text -> options for the parameterization, checked against its factory's
+    keyword arguments so a typo is reported by name instead of failing inside the run."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    if isinstance(text, Mapping):
+        options = dict(text)
+    else:
+        try:
+            options = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"parameterization options are not valid JSON ({exc.msg}); "
+                             'write an object such as {"decay_power": 1.0}') from None
+        if not isinstance(options, dict):
+            raise ValueError('parameterization options must be a JSON object such as '
+                             '{"decay_power": 1.0}')
+    make = PARAMETERIZATIONS[param].make
+    sig = inspect.signature(make)
+    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        accepted = [n for n, p in sig.parameters.items()
+                    if p.kind is p.KEYWORD_ONLY and n not in ("generator", "device")]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ValueError(f"parameterization {param!r} has no option(s) {unknown}; it takes: "
+                             f"{', '.join(accepted) or 'none'}")
+    return options
+
+
+def settings_from_ui(values: Mapping[str, Any], *, limits: Limits, n_styles: int = 1,
+                     blend: Sequence[float] | None = None,
+                     base: Settings | None = None) -> Settings:
+    """Form values (keys of :data:`UI_FIELDS`) -> validated Settings.
+
+    ``base`` supplies the fields the form does not show (per-layer weights of settings loaded
+    from a file); the preset's own values come next, then every form value.
+    """
+    preset = values.get("preset") or "gatys"
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
+    method = values.get("method") or method_value(Settings())
+    optimizer, param = parse_method(method)
+    start = PRESETS[preset]
+    if base is not None:
+        keep = {f.name: getattr(base, f.name) for f in dataclasses.fields(Settings)
+                if f.name in ("content_layer_weights", "style_layer_weights")}
+        start = dataclasses.replace(start, **keep)
+
+    content_layers = tuple(values.get("content_layers") or ())
+    style_layers = tuple(values.get("style_layers") or ())
+    steps = _whole(values, "steps", "Steps")
+    size = _whole(values, "size", "Output size")
+    style_weight = 10 ** _number(values, "style_weight_log10", "Style weight (log10)")
+    seed = values.get("seed")
+    if seed is None or (isinstance(seed, str) and not seed.strip()) or \
+            _whole(values, "seed", "Seed") < 0:
+        seed = None  # negative or empty: a random seed (the result records the one used)
+    else:
+        seed = _whole(values, "seed", "Seed")
+    lr = values.get("lr")
+    if lr is None or (isinstance(lr, str) and not lr.strip()) or \
+            _number(values, "lr", "Learning rate") == 0:
+        lr = None  # 0 or empty: the parameterization's default for the optimizer
+    else:
+        lr = _number(values, "lr", "Learning rate")
+    preview_every = _whole(values, "preview_every", "Preview every")
+    if preview_every < 1:
+        raise ValueError("Preview every must be at least 1 step")
+    if blend is not None and n_styles > 1:
+        style_blend_weights = tuple(float(w) for w in blend)
+    else:
+        style_blend_weights = None
+    changes: dict[str, Any] = dict(
+        optimizer=optimizer, param=param, steps=steps, size=size, style_weight=style_weight,
+        content_weight=_number(values, "content_weight", "Content weight"),
+        tv_weight=_number(values, "tv_weight", "TV weight"), seed=seed, lr=lr,
+        preview_every=preview_every,
+        style_scale=_number(values, "style_scale", "Style scale"),
+        tv_exponent=_number(values, "tv_exponent", "TV exponent"),
+        style_blend_weights=style_blend_weights,
+        param_options=parse_param_options(values.get("param_options"), param))
+    for name in ("preserve_color", "init", "style_loss", "pooling", "luminance_space"):
+        if values.get(name):
+            changes[name] = values[name]
+    if values.get("precision") and precisions():
+        changes["precision"] = values["precision"]
+    if content_layers or style_layers:
+        changes["content_layers"], changes["style_layers"] = content_layers, style_layers
+    for name, layers in (("content_layer_weights", changes.get("content_layers")),
+                         ("style_layer_weights", changes.get("style_layers"))):
+        weights = getattr(start, name)
+        if layers is not None and weights is not None and len(weights) != len(layers):
+            changes[name] = None  # weights loaded for other layers no longer apply
+    if style_weight > 0 and n_styles == 0:
+        raise ValueError("no style image: upload one (or set the style weight to its minimum "
+                         "and the content weight above 0 to reconstruct the content)")
+    settings = dataclasses.replace(start, **changes)
+    validate(settings, n_styles=max(n_styles, 1) if style_blend_weights is None else n_styles)
+    limits.check(settings)
+    return settings
+
+
+def ui_values(settings: Settings, limits: Limits) -> tuple[dict[str, Any], list[str]]:
+    """Settings -> form values (the inverse of :func:`settings_from_ui`) and warnings for
+    values this server clamps (steps and size over its limits)."""
+    notes = []
+    steps, size = settings.steps, settings.size
+    if steps > limits.max_steps:
+        notes.append(f"steps {steps} lowered to this server's limit of {limits.max_steps}")
+        steps = limits.max_steps
+    if size > limits.max_size:
+        notes.append(f"size {size} px lowered to this server's limit of {limits.max_size} px")
+        size = limits.max_size
+    preset = next((name for name, p in PRESETS.items()
+                   if p.content_layers == settings.content_layers
+                   and p.style_layers == settings.style_layers), "gatys")
+    values = {
+        "method": method_value(settings), "preset": preset,
+        "content_layers": list(settings.content_layers),
+        "style_layers": list(settings.style_layers),
+        "style_weight_log10": math.log10(settings.style_weight)
+        if settings.style_weight > 0 else STYLE_WEIGHT_LOG10[0],
+        "content_weight": settings.content_weight, "tv_weight": settings.tv_weight,
+        "preserve_color": settings.preserve_color, "init": settings.init, "size": size,
+        "steps": steps, "seed": -1 if settings.seed is None else settings.seed,
+        "style_loss": settings.style_loss, "lr": settings.lr or 0,
+        "preview_every": min(max(settings.preview_every, 1), PREVIEW_EVERY_MAX),
+        "style_scale": settings.style_scale, "pooling": settings.pooling,
+        "tv_exponent": settings.tv_exponent, "luminance_space": settings.luminance_space,
+        "precision": getattr(settings, "precision", None),
+        "param_options": json.dumps(dict(settings.param_options)) if settings.param_options
+        else ""}
+    return {k: v for k, v in values.items() if k in UI_FIELDS}, notes
+
+
+def preset_values(name: str, limits: Limits) -> dict[str, Any]:
+    """Form values a preset sets: its layers, and every field it changes from the defaults."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from: {', '.join(PRESETS)}")
+    preset, default = PRESETS[name], Settings()
+    values, _ = ui_values(preset, limits)
+    default_values, _ = ui_values(default, limits)
+    keep = {"content_layers", "style_layers"}
+    return {k: v for k, v in values.items()
+            if k in keep or (k not in ("preset",) and v != default_values[k])}
+
+
+def default_values(limits: Limits) -> dict[str, Any]:
+    values, _ = ui_values(dataclasses.replace(Settings(), size=limits.default_size,
+                                              steps=limits.default_steps), limits)
+    return values
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def check_upload(path: str | os.PathLike, label: str) -> str:
+    """A clear message for an upload the image reader refuses (for the app's upload hook)."""
+    try:
+        images.load_image(path, name=label)
+    except images.ImageError as exc:
+        return str(exc)
+    return f"{label}: could not be read as an image"
+
+
+def collect_styles(styles: Sequence[Any], weights: Sequence[Any]) -> tuple[list[Any], list[float]]:
+    """The style slots that hold an image, with their blend weights."""
+    chosen, blend = [], []
+    for i, (style, weight) in enumerate(zip(styles, weights)):
+        if style is None:
+            continue
+        try:
+            w = float(weight if weight not in (None, "") else 1.0)
+        except (TypeError, ValueError):
+            raise ValueError(f"blend weight of style {i + 1} must be a number, "
+                             f"got {weight!r}") from None
+        if not (w >= 0 and math.isfinite(w)):
+            raise ValueError(f"blend weight of style {i + 1} must be >= 0, got {weight!r}")
+        chosen.append(style)
+        blend.append(w)
+    if len(chosen) > 1 and sum(blend) <= 0:
+        raise ValueError("every style's blend weight is 0; give at least one a weight above 0")
+    return chosen, blend
+
+
+def load_inputs(content: Any, styles: Sequence[Any]) -> tuple[Image.Image, list[Image.Image]]:
+    """Read and check the uploaded images once, with messages naming each one."""
+    if content is None:
+        raise ValueError("no content image: upload one (or pick an example)")
+    content_img = images.load_image(content, name="content image")
+    style_imgs = [images.load_image(s, name="style image" if len(styles) == 1
+                                    else f"style image {i + 1}") for i, s in enumerate(styles)]
+    return content_img, style_imgs
+
+
+# ----------------------------------------------------------------------------- result files
+
+_OUT_DIR: Path | None = None
+KEEP_FILES_SECONDS = 3600  # result files older than this are deleted when new ones are made
+
+
+def output_dir() -> Path:
+    """A per-process folder under the system temp dir (which Gradio serves files from)."""
+    global _OUT_DIR
+    if _OUT_DIR is None:
+        _OUT_DIR = Path(tempfile.mkdtemp(prefix="nst_studio_"))
+    now = time.time()
+    for old in _OUT_DIR.glob("*"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > KEEP_FILES_SECONDS:
+                old.unlink()
+    return _OUT_DIR
+
+
+def result_metadata(settings: Settings, record: Progress, info: Mapping[str, Any],
+                    stopped: bool = False) -> dict[str, Any]:
+    """What a result PNG carries: the settings to rerun it (with the seed actually used) and
+    how it went. Same layout as the CLI's (``settings``, ``losses``), plus ``run``."""
+    used = dataclasses.replace(settings, seed=info.get("seed", settings.seed))
+    run = {k: v for k, v in info.items() if isinstance(v, (int, float, str, list))}
+    run.update(step=record.step, stopped=stopped)
+    return {"settings": used.to_dict(), "losses": dict(record.losses), "run": run}
+
+
+def save_result(image: Image.Image, metadata: Mapping[str, Any]) -> tuple[str, str]:
+    """Write the PNG (settings embedded as a text chunk) and the settings JSON beside it."""
+    out = output_dir()
+    stem = f"nst_{time.strftime('%Y%m%d_%H%M%S')}_{next(_JOB_IDS)}"
+    png, js = out / f"{stem}.png", out / f"{stem}.json"
+    images.save_png(image, png, dict(metadata))
+    js.write_text(json.dumps(metadata, indent=1, sort_keys=True))
+    return str(png), str(js)
+
+
+def load_settings_file(path: str | os.PathLike) -> Settings:
+    """Settings from a PNG made here (or by the CLI) or a settings JSON file.
+
+    The device and weights source are this server's own, whatever the file says.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path.name}: file not found")
+    raw = path.read_bytes()
+    if raw[:8] == b"\x89PNG\r\n\x1a\n":
+        data = images.read_png_settings(raw)
+    else:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"{path.name}: neither a PNG made by this tool nor a settings "
+                             "JSON file") from None
+    if isinstance(data, dict) and isinstance(data.get("settings"), dict):
+        data = data["settings"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: the settings must be a JSON object")
+    server = Settings()
+    data = {k: v for k, v in data.items() if k not in ("device", "weights")}
+    known = {f.name for f in dataclasses.fields(Settings)}
+    data = {k: v for k, v in data.items() if k in known}  # fields of other versions are dropped
+    settings = from_dict(data, dataclasses.replace(server))
+    n_styles = len(settings.style_blend_weights or ()) or 1
+    validate(settings, n_styles=n_styles)
+    return settings
+
+
+def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Settings:
+    """Settings for an API call: a JSON object of Settings fields over the defaults (the same
+    object a result's settings JSON holds, or its ``settings`` part)."""
+    data: Any = {}
+    if text and text.strip():
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"settings are not valid JSON ({exc.msg} at position {exc.pos})") \
+                from None
+    if isinstance(data, dict) and isinstance(data.get("settings"), dict):
+        data = data["settings"]
+    if not isinstance(data, dict):
+        raise ValueError("settings must be a JSON object of Settings fields, e.g. "
+                         '{"steps": 100, "size": 256}')
+    for server_field in ("device", "weights"):
+        data.pop(server_field, None)
+    settings = from_dict(data, dataclasses.replace(Settings(), size=limits.default_size,
+                                                   steps=limits.default_steps))
+    validate(settings, n_styles=n_styles)
+    limits.check(settings)
+    if settings.style_weight > 0 and n_styles == 0:
+        raise ValueError("no style image: send at least one (or set style_weight to 0)")
+    return settings
+
+
+# ----------------------------------------------------------------------------- streaming jobs
+
+UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
+# The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
+PLOT_UPDATE_SECONDS = 1.0
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def status_line(p: Progress) -> str:
+    """"step 40/300 (13%) · 0.52 s/step · ETA 2 min 15 s · loss 1.2e+03"."""
+    pace = f" · {p.elapsed / p.step:.2f} s/step" if p.step else ""
+    if p.done:
+        return (f"**Done:** {p.step}/{p.total} steps in {_duration(p.elapsed)}{pace} · "
+                f"loss {p.losses['total']:.3g}")
+    pct = 100 * p.step / max(p.total, 1)
+    return (f"step {p.step}/{p.total} ({pct:.0f}%){pace} · ETA {_duration(p.eta)} · "
+            f"loss {p.losses['total']:.3g}")
+
+
+class LossHistory:
+    """Loss values per named series (a loss term, or a method) against step, for live plots."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, tuple[list[int], list[float]]] = {}
+
+    def add(self, name: str, step: int, value: float) -> None:
+        steps, values = self.series.setdefault(name, ([], []))
+        steps.append(step)
+        values.append(value)
+
+    def add_terms(self, p: Progress) -> None:
+        for term in LOSS_TERMS:
+            self.add(term, p.step, p.losses.get(term, 0.0))
+
+    def figure(self, ylabel: str = "loss"):
+        """A matplotlib Figure: every series against step, log scale (the terms span orders of
+        magnitude; a linear axis would show only the largest). Values <= 0 are left out."""
+        from matplotlib.figure import Figure  # no pyplot: no global state in a web server
+
+        fig = Figure(figsize=(7, 2.8), dpi=100)
+        ax = fig.subplots()
+        drawn = 0
+        for name, (steps, values) in self.series.items():
+            points = [(x, y) for x, y in zip(steps, values) if y > 0 and math.isfinite(y)]
+            if points:
+                # The total is drawn dashed on top, so the term it mostly equals stays visible.
+                look = dict(color="black", linestyle="--", linewidth=1) if name == "total" else {}
+                ax.plot(*zip(*points), label=name, marker="." if len(points) < 30 else None,
+                        **look)
+                drawn += 1
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8, loc="best")
+        fig.tight_layout()
+        return fig
+
+
+@dataclass
+class Update:
+    """One change for the page. ``None`` fields are unchanged."""
+
+    preview: Image.Image | None = None  # the image to show now (preview, or the result)
+    status: str | None = None  # markdown line: step/total, pace, ETA, loss
+    plot: Any = None  # matplotlib Figure of every loss term so far
+    done: bool = False
+    png: str | None = None  # result file with the settings embedded (on done)
+    settings_json: str | None = None  # the settings as a JSON file (on done)
+    state: dict[str, Any] | None = None  # what Stop and "reuse settings" need (see stop_result)
+    progress: dict[str, Any] | None = None  # step, total, elapsed, eta, losses (API output)
+
+
+def _progress_dict(p: Progress) -> dict[str, Any]:
+    return {"step": p.step, "total": p.total, "elapsed": round(p.elapsed, 3),
+            "eta": None if p.eta is None else round(p.eta, 3), "losses": dict(p.losses),
+            "done": p.done}
+
+
+def device_name(settings: Settings) -> str:
+    return str(resolve_device(settings.device))
+
+
+def stylize_updates(content: Any, styles: Sequence[Any], settings: Settings) -> Iterator[Update]:
+    """Run one job and yield :class:`Update` records: one per step (so a web server can cancel
+    between any two steps), with a status line at most every UI_UPDATE_SECONDS and at every
+    preview, and the loss plot at most every PLOT_UPDATE_SECONDS. The last update holds the
+    result files."""
+    style_arg = list(styles) if len(styles) != 1 else styles[0]
+    gen = locked(stylize(content, style_arg if styles else None, settings),
+                 device_name(settings), "stylize", settings.steps)
+    history = LossHistory()
+    last_ui = last_plot = 0.0
+    state: dict[str, Any] = {"settings": settings.to_dict(), "step": 0}
+    info: dict[str, Any] = {}
+    with contextlib.closing(gen):
+        for p in gen:
+            if p.step == 0:
+                info = dict(p.info)
+            history.add_terms(p)
+            now = time.monotonic()
+            update = Update(progress=_progress_dict(p))
+            if p.preview is not None or p.done or now - last_ui >= UI_UPDATE_SECONDS:
+                last_ui = now
+                update.status = status_line(p)
+            if p.done or now - last_plot >= PLOT_UPDATE_SECONDS:
+                last_plot = now
+                update.plot = history.figure()
+            if p.preview is not None:
+                update.preview = p.preview
+                state = {"settings": settings.to_dict(), "step": p.step, "preview": p.preview,
+                         "losses": dict(p.losses), "info": info, "total": p.total}
+                update.state = state
+            if p.done:
+                meta = result_metadata(settings, p, p.info)
+                update.png, update.settings_json = save_result(p.image, meta)
+                update.done = True
+                state = dict(state, done=True, metadata=meta)
+                update.state = state
+            yield update
+
+
+def stop_result(state: Mapping[str, Any] | None) -> tuple[str | None, str | None, str]:
+    """After Stop: the last preview as the result (PNG with settings, settings JSON) and a
+    status line. A job stopped before its first preview has nothing to keep."""
+    if not state or state.get("preview") is None:
+        return None, None, "Stopped before the first preview: nothing to keep."
+    if state.get("done"):
+        return None, None, "The job had already finished."
+    settings = from_dict(state["settings"])
+    record = Progress(state["step"], state.get("total", settings.steps), 0.0, state["losses"])
+    meta = result_metadata(settings, record, state.get("info", {}), stopped=True)
+    png, js = save_result(state["preview"], meta)
+    return png, js, (f"**Stopped** at step {state['step']}/{record.total}: the last preview is "
+                     "the result.")
+
+
+def state_settings(state: Mapping[str, Any] | None) -> Settings:
+    """The settings of the last job (with the seed it used), for "reuse these settings"."""
+    if not state or "settings" not in state:
+        raise ValueError("no result yet: run a job first")
+    settings = from_dict(state["settings"])
+    seed = (state.get("info") or {}).get("seed")
+    return dataclasses.replace(settings, seed=seed) if seed is not None else settings
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+@dataclass
+class CompareUpdate:
+    """One change for the Compare tab. ``None`` fields are unchanged."""
+
+    gallery: list[tuple[Image.Image, str]] | None = None  # latest image per method, captioned
+    status: str | None = None
+    plot: Any = None  # matplotlib Figure: total loss per method against step
+    table: list[list[Any]] | None = None  # final rows, once all are done
+    table_headers: tuple[str, ...] = ("method", "final loss", "content", "style", "tv",
+                                      "seconds", "s/step", "parameters")
+    grid: Image.Image | None = None  # the labelled grid from compare.summarize, at the end
+    curves: Image.Image | None = None  # loss vs step and vs seconds, at the end
+    json_path: str | None = None  # numbers of the comparison as JSON, at the end
+
+
+def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
+                    chosen: Sequence[str]) -> Iterator[CompareUpdate]:
+    """Run every chosen method with the same settings and budget, interleaved step by step
+    (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates."""
+    if not chosen:
+        raise ValueError("pick at least one method to compare")
+    keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
+    labels = {k: method_label(*parse_method(k)) for k in keys}
+    style_arg = list(styles) if len(styles) != 1 else styles[0]
+    gen = locked(compare_stream(content, style_arg if styles else None, settings, keys),
+                 device_name(settings), "compare", settings.steps)
+    latest: dict[str, tuple[Image.Image, str]] = {}
+    steps = {k: 0 for k in keys}
+    finals: dict[str, Progress] = {}
+    histories: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    plot = LossHistory()
+    last_ui = last_plot = 0.0
+    with contextlib.closing(gen):
+        for method, p in gen:
+            steps[method] = p.step
+            histories[method].append({"step": p.step, "seconds": round(p.elapsed, 4),
+                                      **p.losses})
+            plot.add(labels[method], p.step, p.losses["total"])
+            if p.preview is not None:
+                latest[method] = (p.preview, f"{labels[method]} · step {p.step} · "
+                                             f"loss {p.losses['total']:.3g}")
+            if p.done:
+                finals[method] = p
+            update = CompareUpdate()
+            now = time.monotonic()
+            if p.preview is not None or p.done or now - last_ui >= UI_UPDATE_SECONDS:
+                last_ui = now
+                done_steps = sum(steps.values())
+                update.status = (f"{len(finals)}/{len(keys)} methods done · "
+                                 f"{done_steps}/{settings.steps * len(keys)} steps")
+                update.gallery = [latest[k] for k in keys if k in latest]
+            if now - last_plot >= PLOT_UPDATE_SECONDS:
+                last_plot = now
+                update.plot = plot.figure("total loss")
+            yield update
+    result = summarize(content, style_arg if styles else None, finals, histories, settings)
+    table = [[r["label"], r["losses"]["total"], r["losses"]["content"], r["losses"]["style"],
+              r["losses"]["tv"], round(r["seconds"], 3), round(r["seconds_per_step"], 4),
+              r["parameters"]] for r in result.rows]
+    path = output_dir() / f"compare_{time.strftime('%Y%m%d_%H%M%S')}_{next(_JOB_IDS)}.json"
+    path.write_text(result.to_json())
+    yield CompareUpdate(gallery=[(result.images[k], latest.get(k, ("", labels[k]))[1])
+                                 for k in keys if k in result.images],
+                        status=f"**Done:** {len(keys)} methods × {settings.steps} steps",
+                        plot=plot.figure("total loss"), table=table, grid=result.grid, curves=result.curves,
+                        json_path=str(path))
+
+
+__all__ = ["Limits", "device_lock", "locked", "recent_jobs", "on_gpu", "methods", "UI_FIELDS",
+           "settings_from_ui", "ui_values", "preset_values", "default_values", "check_upload",
+           "collect_styles", "load_inputs", "save_result", "load_settings_file",
+           "settings_from_json", "stylize_updates", "stop_result", "state_settings",
+           "compare_updates", "Update", "CompareUpdate", "status_line", "LossHistory",
+           "INITS", "PRESERVE_COLORS", "LUMINANCE_SPACES", "STYLE_LOSSES", "PRESETS"]

@@ -1,0 +1,239 @@
+"""The Gradio app through a real client: app.build_demo() launched in-process on 127.0.0.1 and
+driven with gradio_client, as an API user (or the page) would."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import app  # noqa: E402
+from nst_core import images, service  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = service.Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
+                        max_upload="2mb", max_queue=8)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = app.build_demo(LIMITS)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(LIMITS))
+    yield url
+    demo.close()
+
+
+@pytest.fixture()
+def client(server):
+    # One client per test: a cancel is scoped to a client's session.
+    return Client(server, verbose=False)
+
+
+def stylize(client, content, styles, settings_json):
+    return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
+                         settings_json, api_name="/stylize")
+
+
+def wait(predicate, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def ui_args(**changes):
+    """Positional inputs of the page's Run (and Compare) events: content, style slots, their
+    blend weights, then every form field in service.UI_FIELDS order."""
+    values = service.default_values(LIMITS)
+    content = changes.pop("content", ROOT / "examples" / "astronaut.png")
+    styles = changes.pop("styles", [ROOT / "examples" / "starry_night.jpg"])
+    weights = changes.pop("weights", [])
+    values.update(changes)
+    n = LIMITS.max_styles
+    slots = [handle_file(str(s)) for s in styles] + [None] * (n - len(styles))
+    blend = list(weights) + [1.0] * (n - len(weights))
+    return [handle_file(str(content)), *slots, *blend, *[values[k] for k in service.UI_FIELDS]]
+
+
+def test_small_run_streams_previews_and_returns_the_final_image(client, content_path, style_path):
+    job = stylize(client, content_path, [style_path],
+                  '{"size": 32, "steps": 6, "preview_every": 2, "seed": 4}')
+    preview, result_png, progress = job.result()
+    previews = [out[0] for out in job.outputs() if isinstance(out[0], str)]
+    assert len(previews) >= 3  # steps 0, 2, 4 and the result
+    assert all(Image.open(p).size == (32, 32) for p in previews)
+    assert progress["done"] and progress["step"] == 6
+    result = Image.open(result_png)
+    assert result.format == "PNG" and result.size == (32, 32)
+    meta = images.read_png_settings(result_png)
+    assert meta["settings"]["steps"] == 6 and meta["settings"]["seed"] == 4
+    assert meta["losses"]["total"] == pytest.approx(progress["losses"]["total"], rel=1e-6)
+    # Every streamed progress record is there, one per step.
+    # The first output is sent before any work (so the job can be cancelled at once), then one
+    # per step, then the result.
+    steps = [out[2]["step"] for out in job.outputs()]
+    assert steps == [0, 0, 1, 2, 3, 4, 5, 6, 6]
+
+
+def test_bad_uploads_give_clear_errors_and_the_server_keeps_serving(client, tmp_path,
+                                                                    content_path, style_path):
+    bad = tmp_path / "holiday.png"
+    bad.write_bytes(b"this is a text file, not a picture")
+    # A bad content image fails in the image component's upload handling ...
+    with pytest.raises(AppError, match="content image: not an image file"):
+        stylize(client, bad, [style_path], '{"size": 32, "steps": 2}').result()
+    # ... a bad style file in the app's own checks.
+    with pytest.raises(AppError, match="style image: not an image file"):
+        stylize(client, content_path, [bad], '{"size": 32, "steps": 2}').result()
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(content_path.read_bytes()[:5000])
+    with pytest.raises(AppError, match="corrupt or truncated"):
+        stylize(client, truncated, [style_path], '{"size": 32, "steps": 2}').result()
+    with pytest.raises(AppError, match="over this server's limit of 500"):
+        stylize(client, content_path, [style_path], '{"steps": 5000}').result()
+    # The server still serves the next request.
+    _, result_png, progress = stylize(client, content_path, [style_path],
+                                      '{"size": 32, "steps": 2}').result()
+    assert progress["done"] and Image.open(result_png).size == (32, 32)
+
+
+def test_upload_over_the_size_cap_is_refused(server, client, tmp_path, style_path):
+    import httpx
+
+    big = tmp_path / "big.png"
+    Image.effect_noise((1100, 1100), 64).convert("RGB").save(big)  # ~3.6 MB of noise
+    assert big.stat().st_size > LIMITS.max_upload_bytes
+    # gradio_client reads the cap from the app's config and refuses before uploading ...
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 2097152 bytes"):
+        stylize(client, big, [style_path], '{"size": 32, "steps": 2}').result()
+    # ... and the server itself refuses a direct upload.
+    with open(big, "rb") as fh:
+        response = httpx.post(f"{server.rstrip('/')}/gradio_api/upload",
+                              files={"files": ("big.png", fh, "image/png")}, timeout=30)
+    assert response.status_code == 413
+
+
+def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, content_path,
+                                                                  style_path):
+    job = stylize(client, content_path, [style_path],
+                  '{"size": 32, "steps": 500, "preview_every": 1}')
+    wait(lambda: len(job.outputs()) >= 4, 60, "the first steps")
+    record = service.recent_jobs()[-1]
+    assert record.state == "running" and record.total == 500
+    job.cancel()
+    wait(lambda: job.status().code.name == "CANCELLED", 10, "the cancel")
+    # The worker finishes at most the step it was in, then stops for good.
+    wait(lambda: not record.in_step, 5, "the step in progress to end")
+    step = record.step
+    time.sleep(1.0)
+    assert record.step == step < 500
+    assert record.state == "closed"
+    assert not service.device_lock("cpu").locked()
+    # The next job gets the device at once.
+    start = time.monotonic()
+    job2 = stylize(client, content_path, [style_path], '{"size": 32, "steps": 3}')
+    wait(lambda: any(isinstance(o[0], str) for o in job2.outputs()), 30, "the next job's preview")
+    first_preview = time.monotonic() - start
+    assert job2.result()[2]["done"]
+    assert first_preview < 15, f"next job's first preview came after {first_preview:.1f} s"
+
+
+def test_named_api_endpoint_takes_files_and_settings(client, content_path, style_path,
+                                                     style2_path):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/stylize" in api
+    assert [p["label"] for p in api["/stylize"]["parameters"]] == ["content", "styles",
+                                                                     "settings_json"]
+    job = stylize(client, content_path, [style_path, style2_path],
+                  '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1],'
+                  ' "preset_is_not_a_field": 1}')
+    with pytest.raises(AppError, match="unknown setting"):
+        job.result()
+    job = stylize(client, content_path, [style_path, style2_path],
+                  '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1]}')
+    _, result_png, progress = job.result()
+    meta = images.read_png_settings(result_png)
+    assert meta["settings"]["style_blend_weights"] == [3, 1]
+    assert meta["settings"]["optimizer"] == "adam" and meta["run"]["size"] == [40, 40]
+
+
+def test_page_run_event_uses_every_form_field(client):
+    job = client.submit(*ui_args(size=32, steps=3, method="adam:pixels", preset="fine-texture",
+                                 style_layers=["relu1_1", "relu2_1"], seed=9, preview_every=1),
+                        api_name="/run")
+    image, status, plot, png, settings_json = job.result()
+    assert "Done" in status and Image.open(image).size == (32, 32)
+    meta = images.read_png_settings(png)
+    s = meta["settings"]
+    assert (s["optimizer"], s["param"], s["seed"]) == ("adam", "pixels", 9)
+    assert s["style_layers"] == ["relu1_1", "relu2_1"]
+    assert Path(settings_json).read_text().strip().startswith("{")
+    previews = [o[0] for o in job.outputs() if isinstance(o[0], str)]
+    assert len(previews) >= 3
+    with pytest.raises(AppError, match="Steps must be a whole number|steps"):
+        client.submit(*ui_args(steps=2.5), api_name="/run").result()
+
+
+def test_compare_event_runs_each_method_with_the_same_budget(client):
+    methods = [v for _, v in service.methods()][:2]
+    args = ui_args(size=32, steps=3, preview_every=1)
+    job = client.submit(args[0], methods, *args[1:], api_name="/compare")
+    gallery, status, plot, table, grid, curves, json_path = job.result()
+    assert "Done" in status
+    assert len(gallery) == len(methods)
+    assert [row[0] for row in table["data"]] == [service.method_label(*m.split(":"))
+                                                 for m in methods]
+    assert Image.open(grid).width > 32 * len(methods)
+    partial = [o[0] for o in job.outputs() if isinstance(o[0], list) and o[0]]
+    assert len(partial) >= 3  # the gallery grows while the methods run
+
+
+@pytest.mark.slow
+def test_python_app_py_serves_offline(tmp_path):
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
+               NST_MAX_STEPS="50", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port",
+                             str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        def up():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                return False
+        wait(up, 90, "python app.py to serve")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
+            assert b'"maximum": 50' in r.read().replace(b'"maximum":50', b'"maximum": 50')
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_bad_serving_environment_is_a_clear_exit(monkeypatch, capsys):
+    monkeypatch.setenv("NST_MAX_STEPS", "lots")
+    with pytest.raises(SystemExit) as exc:
+        app.main(["--port", "1"])
+    assert exc.value.code == 2
+    assert "NST_MAX_STEPS must be a whole number" in capsys.readouterr().err

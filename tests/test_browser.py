@@ -1,0 +1,128 @@
+"""End to end in a real headless browser: Debian's chromium driven by Playwright's Python client
+(never `playwright install`: it downloads a browser, which fails offline). Uploads two images,
+runs, watches the preview change, stops, checks the result, and saves the README screenshot."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (.ci/run installs it with "
+                              "`apt-get install -y chromium fonts-liberation`)"),
+]
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import app  # noqa: E402
+from nst_core import images, service  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "img" / "app.png"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url():
+    limits = service.Limits(default_size=128, default_steps=300, max_queue=4)
+    demo = app.build_demo(limits)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(limits))
+    yield url
+    demo.close()
+
+
+def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path):
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            outside = []
+            page.on("request", lambda r: outside.append(r.url)
+                    if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+            page.goto(url)
+            page.set_input_files("#content input[type=file]", str(content_path))
+            page.set_input_files("#style input[type=file]", str(style_path))
+            page.wait_for_selector("#content img", timeout=20_000)
+            page.wait_for_selector("#style img", timeout=20_000)
+            # Previews every 2 steps (in the Advanced accordion), so they come quickly.
+            page.get_by_text("Advanced").click()
+            box = page.locator("#preview_every input[type=number]")
+            box.fill("2")
+            box.press("Enter")
+
+            page.click("#run")
+            sources = []
+            deadline = time.monotonic() + 90
+            while len(set(sources)) < 3:
+                assert time.monotonic() < deadline, f"previews did not change: {sources}"
+                img = page.locator("#result img")
+                if img.count():
+                    src = img.first.get_attribute("src")
+                    if src and (not sources or src != sources[-1]):
+                        sources.append(src)
+                time.sleep(0.1)
+            page.wait_for_function(
+                "document.querySelector('#status').innerText.includes('step')", timeout=10_000)
+            running = page.inner_text("#status")
+            assert "/300" in running and "ETA" in running
+
+            stopped_at = time.monotonic()
+            page.click("#stop")
+            page.wait_for_function(
+                "document.querySelector('#status').innerText.includes('Stopped')",
+                timeout=10_000)
+            assert time.monotonic() - stopped_at < 5
+            # The last preview stays as the result, and it can be downloaded with its settings.
+            assert page.locator("#result img").count() == 1
+            link = page.locator("#png_file a").first
+            link.wait_for(timeout=10_000)
+            href = link.get_attribute("href")
+            assert href and href.endswith(".png")
+            page.wait_for_selector("#result .generating", state="detached", timeout=10_000)
+            # The worker ends too: Gradio closes the generator once the step it was in ends.
+            job = service.recent_jobs()[-1]
+            deadline = time.monotonic() + 20
+            while job.state != "closed":
+                assert time.monotonic() < deadline, f"the job did not end: {job}"
+                time.sleep(0.05)
+            assert not service.device_lock("cpu").locked()
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(SCREENSHOT))
+            assert not outside, f"the page fetched from outside 127.0.0.1: {outside[:3]}"
+        finally:
+            browser.close()
+
+    shot = np.asarray(Image.open(SCREENSHOT).convert("RGB"), dtype=np.float32)
+    assert shot.shape[:2] == (1000, 1440)
+    assert shot.std() > 20, "screenshot is (nearly) blank"
+    assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 1000, "screenshot has too few colours"
+    # The downloaded result carries its settings and the step it stopped at.
+    meta = images.read_png_settings(_download(url, href))
+    assert meta["run"]["stopped"] is True and meta["settings"]["steps"] == 300
+    assert meta["settings"]["size"] == 128 and meta["settings"]["preview_every"] == 2
+
+
+def _download(base: str, href: str) -> bytes:
+    import urllib.parse
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.parse.urljoin(base, href), timeout=30) as r:
+        return r.read()
