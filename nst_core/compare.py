@@ -34,6 +34,9 @@ from .settings import Settings
 DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
 PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP"}
+# Smallest tile side in the grid, in pixels: room for a caption such as
+# "loss 1.23e+08 · 123.4 s" at the smallest font.
+MIN_TILE = 200
 
 
 def parse_method(text: str) -> tuple[str, str]:
@@ -183,11 +186,12 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def _fit(img: Image.Image, box: tuple[int, int]) -> Image.Image:
-    """``img`` scaled to fit ``box``, centred on white."""
+    """``img`` scaled to fit ``box``, centred on white (enlarged with visible pixels)."""
     scale = min(box[0] / img.width, box[1] / img.height)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     tile = Image.new("RGB", box, "white")
-    tile.paste(img.convert("RGB").resize(size, Image.Resampling.LANCZOS),
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    tile.paste(img.convert("RGB").resize(size, resample),
                ((box[0] - size[0]) // 2, (box[1] - size[1]) // 2))
     return tile
 
@@ -198,7 +202,10 @@ def make_grid(tiles: Sequence[tuple[Image.Image, Sequence[str]]], columns: int =
     if not tiles:
         raise ValueError("nothing to put in the grid")
     tw, th = tile_size or tiles[-1][0].size
-    font_size = max(11, min(18, tw // 16))
+    if max(tw, th) < MIN_TILE:
+        # Small results are shown enlarged so the captions fit under them.
+        tw, th = round(tw * MIN_TILE / max(tw, th)), round(th * MIN_TILE / max(tw, th))
+    font_size = max(12, min(18, tw // 16))
     font = _font(font_size)
     lines = max(len(caption) for _, caption in tiles)
     caption_h = lines * (font_size + 4) + 6

@@ -77,16 +77,18 @@ class SkipNet(nn.Module):
 
 
 def padded_size(height: int, width: int, depth: int) -> tuple[int, int]:
-    """The smallest size >= (height, width) that ``depth`` halvings divide exactly."""
+    """The smallest size >= (height, width) that ``depth`` halvings divide exactly, and at
+    least twice 2**depth per side: batch norm needs more than one value per channel at the
+    deepest level (one image, so its spatial positions are the batch)."""
     m = 2 ** depth
-    return -(-height // m) * m, -(-width // m) * m
+    return max(-(-height // m), 2) * m, max(-(-width // m), 2) * m
 
 
 def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
              depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
              input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
-             warmup_steps: int = 0) -> "tuple[list[torch.Tensor], callable]":
+             warmup_steps: int = 0, **unknown) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
     Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
@@ -99,13 +101,17 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
     """
+    if unknown:
+        raise ValueError(f"unknown dip option(s) {', '.join(sorted(unknown))}; known: depth, "
+                         "channels, skip_channels, input_channels, input_noise, warmup_steps")
     n, c, h, w = shape
     for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
                              ("skip_channels", skip_channels, 0),
                              ("input_channels", input_channels, 1), ("warmup_steps", warmup_steps, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
-    if not input_noise >= 0:
+    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) \
+            or not input_noise >= 0:
         raise ValueError(f"dip option input_noise must be >= 0, got {input_noise!r}")
     if 2 ** depth > 4 * max(h, w):
         raise ValueError(f"dip depth {depth} is too deep for a {w}x{h} image")

@@ -111,25 +111,33 @@ class FourierImage:
 
 def make_fft(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
-             decay_power: float = 1.0, decorrelate: bool = True, sd: float = NOISE_SD
-             ) -> "tuple[list[torch.Tensor], callable]":
+             decay_power: float = 1.0, decorrelate: bool = True, sd: float = NOISE_SD,
+             **unknown) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: Fourier coefficients -> decorrelated colour -> sigmoid -> RGB.
 
     Options (``Settings.param_options``): ``decay_power`` (1 as in Lucid; 0 gives a plain,
     unscaled Fourier basis), ``decorrelate`` (False: the three channels are RGB logits) and
     ``sd`` (spread of the random coefficients when there is no init image).
     """
+    if unknown:
+        raise ValueError(f"unknown fft option(s) {', '.join(sorted(unknown))}; known: "
+                         "decay_power, decorrelate, sd")
+    for name, value in (("decay_power", decay_power), ("sd", sd)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"fft option {name} must be a number >= 0, got {value!r}")
+    if not isinstance(decorrelate, bool):
+        raise ValueError(f"fft option decorrelate must be true or false, got {decorrelate!r}")
     spatial = FourierImage(shape, float(decay_power), device)
     if init is not None:
         if tuple(init.shape) != tuple(shape):
             raise ValueError(f"init image of shape {tuple(init.shape)} does not match {tuple(shape)}")
-        spatial.set_image(from_valid_rgb(init.double(), bool(decorrelate)))
+        spatial.set_image(from_valid_rgb(init.double(), decorrelate))
     else:
         noise = torch.randn(spatial.coeffs.shape, generator=generator) * float(sd)
         spatial.coeffs.copy_(noise.to(spatial.coeffs.device))
     spatial.coeffs.requires_grad_(True)
 
     def image_fn() -> torch.Tensor:
-        return to_valid_rgb(spatial.image(), bool(decorrelate))
+        return to_valid_rgb(spatial.image(), decorrelate)
 
     return [spatial.coeffs], image_fn

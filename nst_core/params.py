@@ -77,10 +77,10 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
     "pixels": Parameterization(make_pixels, {"lbfgs": 1.0, "adam": 0.02,
                                              "sgd": per_pixel_lr(3e-9)},
                                "raw RGB pixels, projected to [0, 1]"),
-    "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 1e-6},
+    "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
                             "(Distill 'Differentiable Image Parameterizations')"),
-    "dip": Parameterization(make_dip, {"lbfgs": 0.1, "adam": 0.01, "sgd": 1e-6},
+    "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 5e-11},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
                             "(Ulyanov et al.)"),
 }

@@ -1,0 +1,151 @@
+"""Side-by-side comparison of optimizer:param methods (nst_core.compare) and its CLI."""
+import json
+import time
+
+import pytest
+from PIL import Image
+
+from nst_core import Settings
+from nst_core.cli import main
+from nst_core.compare import (compare, compare_stream, method_label, parse_method, summarize)
+from nst_core.optim import OPTIMIZERS
+from nst_core.params import PARAMETERIZATIONS
+
+TINY = Settings(size=32, steps=3, preview_every=2)
+METHODS = ["lbfgs:pixels", "adam:fft", "sgd:dip"]
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("param", list(PARAMETERIZATIONS))
+def test_every_registered_pair_parses(optimizer, param):
+    assert parse_method(f"{optimizer}:{param}") == (optimizer, param)
+    assert parse_method(f" {optimizer.upper()} : {param} ") == (optimizer, param)
+    assert "·" in method_label(optimizer, param)
+
+
+def test_labels():
+    assert method_label("adam", "fft") == "Adam · FFT"
+    assert method_label("lbfgs", "pixels") == "L-BFGS · pixels"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("adamfft", "not OPTIMIZER:PARAM"), ("newton:fft", "unknown optimizer 'newton'.*lbfgs"),
+    ("adam:voxels", "unknown parameterization 'voxels'.*pixels")])
+def test_bad_methods_name_the_choices(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_method(text)
+
+
+@pytest.mark.parametrize("methods, message", [([], "no methods"),
+                                              (["adam:fft", "ADAM:fft"], "listed twice")])
+def test_bad_method_lists(methods, message, content_path, style_path):
+    with pytest.raises(ValueError, match=message):
+        next(compare_stream(content_path, style_path, TINY, methods))
+
+
+@pytest.fixture(scope="module")
+def streamed(content_path, style_path):
+    start = time.perf_counter()
+    records = list(compare_stream(content_path, style_path, TINY, METHODS))
+    return records, time.perf_counter() - start
+
+
+def test_stream_is_round_robin_with_every_record(streamed):
+    records, _ = streamed
+    # Step 0 of every method first, then step 1 of every method, ...
+    assert [m for m, _ in records[:3]] == METHODS
+    assert [r.step for _, r in records[:6]] == [0, 0, 0, 1, 1, 1]
+    for method in METHODS:
+        mine = [r for m, r in records if m == method]
+        assert [r.step for r in mine] == [0, 1, 2, 3, 3]
+        assert [r.done for r in mine] == [False] * 4 + [True]
+        assert [r.step for r in mine if r.preview is not None and not r.done] == [0, 2]
+        optimizer, param = parse_method(method)
+        assert mine[-1].info["optimizer"] == optimizer and mine[-1].info["param"] == param
+        elapsed = [r.elapsed for r in mine]
+        assert elapsed == sorted(elapsed) and elapsed[0] == 0
+
+
+def test_each_method_is_timed_on_its_own_steps(streamed):
+    records, wall = streamed
+    finals = {m: r for m, r in records if r.done}
+    own = [f.info["seconds"] for f in finals.values()]
+    assert all(s > 0 for s in own)
+    # Each method's clock excludes the others' turns, so together they fit in the wall time.
+    assert sum(own) < wall
+    for f in finals.values():
+        assert f.elapsed == f.info["seconds"]
+        assert f.info["seconds_per_step"] == pytest.approx(f.info["seconds"] / 3)
+    assert finals["sgd:dip"].info["parameters"] > 100 * finals["lbfgs:pixels"].info["parameters"]
+
+
+def test_summary_grid_curves_table_json(streamed, content_path, style_path):
+    records, _ = streamed
+    finals = {m: r for m, r in records if r.done}
+    histories = {m: [{"step": r.step, "seconds": r.elapsed, **r.losses}
+                     for mm, r in records if mm == m] for m in METHODS}
+    result = summarize(content_path, style_path, finals, histories, TINY)
+    # 5 tiles (content, style, 3 results), 4 per row: two rows of enlarged tiles with captions.
+    assert result.grid.width > 4 * 200 and result.grid.height > 2 * 200
+    assert len(result.grid.convert("L").getcolors(256)) > 50  # pictures, not blank tiles
+    assert result.curves.width > 400 and result.curves.height > 200
+    assert [r["method"] for r in result.rows] == METHODS
+    for row in result.rows:
+        assert set(row["losses"]) == {"content", "style", "tv", "total"}
+        assert row["seconds"] > 0 and row["seconds_per_step"] > 0 and row["parameters"] > 0
+        assert row["label"] in result.markdown
+    assert result.markdown.count("\n") == 2 + len(METHODS)
+    data = json.loads(result.to_json())
+    assert data["methods"] == METHODS and len(data["histories"]["adam:fft"]) == 5
+    assert data["settings"]["size"] == 32
+
+
+def test_summary_needs_final_records(streamed, content_path, style_path):
+    records, _ = streamed
+    not_final = {m: r for m, r in records if r.step == 1}
+    with pytest.raises(ValueError, match="not a final one"):
+        summarize(content_path, style_path, not_final, {}, TINY)
+
+
+def test_closing_the_stream_stops_every_run(content_path, style_path):
+    gen = compare_stream(content_path, style_path, Settings(size=32, steps=10_000),
+                         ["adam:pixels", "adam:fft"])
+    for method, record in gen:
+        if record.step == 2:
+            break
+    start = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_compare_calls_back_for_every_record(content_path, style_path):
+    seen = []
+    result = compare(content_path, style_path, Settings(size=32, steps=2, preview_every=0),
+                     ["adam:pixels", "lbfgs:fft"], on_record=lambda m, r: seen.append((m, r.step)))
+    assert len(seen) == 2 * 4
+    assert set(result.images) == {"adam:pixels", "lbfgs:fft"}
+
+
+def test_cli_writes_grid_curves_table_and_results(tmp_path, content_path, style_path):
+    out = tmp_path / "cmp"
+    code = main(["compare", "--content", str(content_path), "--style", str(style_path),
+                 "--methods", "adam:pixels", "adam:fft", "--steps", "2", "--size", "32",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["adam_fft.png", "adam_pixels.png", "curves.png", "grid.png",
+                     "results.json", "table.md"]
+    assert Image.open(out / "adam_fft.png").size == (32, 32)
+    data = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in data["rows"]] == ["adam:pixels", "adam:fft"]
+    assert "Adam · FFT" in (out / "table.md").read_text()
+
+
+def test_cli_bad_method_exits_2_with_one_line(tmp_path, content_path, style_path, capsys):
+    code = main(["compare", "--content", str(content_path), "--style", str(style_path),
+                 "--methods", "adam:voxels", "--out", str(tmp_path / "x")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "voxels" in err and len(err.splitlines()) == 1
