@@ -138,10 +138,12 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                         c["content_layers"] = gr.Dropdown(list(LAYER_NAMES),
                                                           value=defaults["content_layers"],
                                                           multiselect=True,
-                                                          label="Content layers")
+                                                          label="Content layers",
+                                                          elem_id="content_layers")
                         c["style_layers"] = gr.Dropdown(list(LAYER_NAMES),
                                                         value=defaults["style_layers"],
-                                                        multiselect=True, label="Style layers")
+                                                        multiselect=True, label="Style layers",
+                                                        elem_id="style_layers")
                     with gr.Row():
                         c["style_loss"] = gr.Dropdown(list(service.STYLE_LOSSES),
                                                       value=defaults["style_loss"],
@@ -240,19 +242,28 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             content_img, style_list = service.load_inputs(content_v, styles)
             return content_img, style_list, settings
 
-        def run(content_v, *args):
+        def stop_key(request: gr.Request | None, kind: str) -> str | None:
+            """Stop tokens are per browser session and tab (Run and Compare)."""
+            session = getattr(request, "session_hash", None)
+            return f"{session}:{kind}" if session else None
+
+        # gr.Request comes first: Gradio fills it in only among the positional parameters.
+        def run(request: gr.Request, content_v, *args):
             styles_v, weights_v = args[:n], args[n:2 * n]
             base, values = args[2 * n], args[2 * n + 1:]
             try:
                 inputs = prepare(content_v, styles_v, weights_v, base, values)
             except ValueError as exc:
                 raise _user_error(exc) from None
+            key = stop_key(request, "stylize")
+            if key:
+                service.stop_token(key)
             # Yield before the heavy work: Gradio can cancel a generator only after its first
             # yield (notes/gradio6.md).
             yield (gr.skip(), "Loading images and VGG19…", None, None, None,
                    {"settings": inputs[2].to_dict(), "step": 0})
             try:
-                for u in stylize_gpu(*inputs):
+                for u in stylize_gpu(*inputs, stop_key=key):
                     yield (_or_skip(u.preview), _or_skip(u.status),
                            _or_skip(u.plot), _or_skip(u.png),
                            _or_skip(u.settings_json), _or_skip(u.state))
@@ -264,7 +275,11 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             [result, status, plot, png_file, json_file, job_state], api_name="run",
             api_visibility="undocumented", show_progress="minimal", **job_queue)
 
-        def stop(state):
+        def stop(state, request: gr.Request):
+            # Interrupts the step in progress; the cancel below ends the event itself.
+            key = stop_key(request, "stylize")
+            if key:
+                service.request_stop(key)
             png, js, text = service.stop_result(state)
             return _or_skip(png), _or_skip(js), text
 
@@ -310,7 +325,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
 
         c["preset"].input(apply_preset, [c["preset"]], controls, api_visibility="private")
 
-        def compare(content_v, chosen, *args):
+        def compare(request: gr.Request, content_v, chosen, *args):
             styles_v, weights_v = args[:n], args[n:2 * n]
             base, values = args[2 * n], args[2 * n + 1:]
             try:
@@ -319,9 +334,12 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                     raise ValueError("pick at least one method to compare")
             except ValueError as exc:
                 raise _user_error(exc) from None
+            key = stop_key(request, "compare")
+            if key:
+                service.stop_token(key)
             yield ([], "Loading images and VGG19…", None, None, None, None, None)
             try:
-                for u in compare_gpu(*inputs, chosen):
+                for u in compare_gpu(*inputs, chosen, stop_key=key):
                     table = gr.skip() if u.table is None else pd.DataFrame(
                         u.table, columns=list(u.table_headers))
                     yield (_or_skip(u.gallery), _or_skip(u.status),
@@ -335,7 +353,14 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             [cmp_gallery, cmp_status, cmp_plot, cmp_table, cmp_grid, cmp_curves, cmp_json],
             api_name="compare", api_visibility="undocumented", show_progress="minimal",
             **job_queue)
-        cmp_stop.click(None, None, None, cancels=[cmp_event], api_visibility="private")
+        def stop_compare(request: gr.Request):
+            key = stop_key(request, "compare")
+            if key:
+                service.request_stop(key)
+            return "**Stopped.**"
+
+        cmp_stop.click(stop_compare, None, [cmp_status], cancels=[cmp_event], queue=False,
+                       api_visibility="private")
 
         def api_stylize(content_path, style_files, settings_json):
             """Stylize `content_path` with the style files (blend weights and everything else

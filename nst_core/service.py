@@ -19,11 +19,13 @@ import re
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import torch
 from PIL import Image
 
 from . import images, vgg
@@ -141,7 +143,9 @@ class JobRecord:
     step: int = 0  # last step finished (for compare: steps finished, all methods together)
     updated: float = field(default_factory=time.monotonic)  # time of the last finished step
     in_step: bool = False  # True while a step runs (the device lock is held)
-    state: str = "running"  # running | done | closed (stopped) | failed
+    # running | done | stopped (its stop token interrupted a step) | closed (the consumer
+    # stopped iterating: a cancelled web job) | failed
+    state: str = "running"
 
 
 _JOB_IDS = itertools.count(1)
@@ -153,25 +157,97 @@ def recent_jobs() -> list[JobRecord]:
     return list(_JOBS)
 
 
-def locked(gen: Iterator[Any], device: str, kind: str, total: int) -> Iterator[Any]:
+class JobStopped(Exception):
+    """Raised inside a running step once its job's stop token is set (see :func:`stop_token`)."""
+
+
+_STOP_TOKENS: dict[str, threading.Event] = {}
+_CURRENT = threading.local()  # the stop token of the job this thread is stepping, if any
+_STOPPABLE: "weakref.WeakSet[torch.nn.Module]" = weakref.WeakSet()
+
+
+def stop_token(key: str) -> threading.Event:
+    """A fresh stop token for the job about to start under ``key`` (e.g. a browser session)."""
+    token = threading.Event()
+    with _LOCKS_GUARD:
+        _STOP_TOKENS[key] = token
+    return token
+
+
+def request_stop(key: str) -> bool:
+    """Ask the job under ``key`` to stop now, mid-step; False if there is none."""
+    with _LOCKS_GUARD:
+        token = _STOP_TOKENS.get(key)
+    if token is None:
+        return False
+    token.set()
+    return True
+
+
+def _check_stop(*_: Any) -> None:
+    token = getattr(_CURRENT, "token", None)
+    if token is not None and token.is_set():
+        raise JobStopped()
+
+
+def _conv_pre_hook(module: torch.nn.Module, args: tuple) -> None:
+    token = getattr(_CURRENT, "token", None)
+    if token is None:
+        return  # not a stoppable job (CLI, tests, other threads): no cost beyond this call
+    _check_stop()
+    x = args[0] if args else None
+    if isinstance(x, torch.Tensor) and x.requires_grad:
+        # Also checked as the backward pass reaches this layer: a step is about one third
+        # forward and two thirds backward.
+        x.register_hook(_check_stop)
+
+
+def make_stoppable(settings: Settings) -> None:
+    """Let a stop token interrupt a step between two VGG19 convolutions.
+
+    Cancelling a web job only takes effect between steps, and a step of a large image on a CPU
+    takes seconds. Hooks on the cached network's convolutions (shared by every run, see
+    ``vgg.FeatureExtractor``) check the current thread's token, forward and backward.
+    """
+    net = vgg.get_vgg(settings.weights, settings.pooling, resolve_device(settings.device))
+    with _LOCKS_GUARD:
+        if net in _STOPPABLE:
+            return
+        _STOPPABLE.add(net)
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_pre_hook(_conv_pre_hook)
+
+
+def locked(gen: Iterator[Any], device: str, kind: str, total: int,
+           stop_key: str | None = None) -> Iterator[Any]:
     """Drive ``gen`` one record at a time with the device lock held around each step.
 
     The lock is released before each record is handed on, so a consumer that stops iterating
-    (a cancelled web job) never holds the device; closing this generator closes ``gen``.
+    (a cancelled web job) never holds the device; closing this generator closes ``gen``. If
+    ``stop_key``'s token (:func:`stop_token`) is set, the step in progress is interrupted and
+    the stream ends.
     """
     lock = device_lock(device)
+    with _LOCKS_GUARD:
+        token = _STOP_TOKENS.get(stop_key) if stop_key else None
     job = JobRecord(next(_JOB_IDS), kind, device, total)
     _JOBS.append(job)
     try:
         while True:
             with lock:
                 job.in_step = True
+                _CURRENT.token = token
                 try:
                     record = next(gen)
                 except StopIteration:
                     job.state = "done"
                     return
+                except JobStopped:
+                    job.state = "stopped"
+                    return
                 finally:
+                    _CURRENT.token = None
                     job.in_step = False
             # compare streams (method, record) pairs: count them; a plain job has step numbers
             job.step = record.step if isinstance(record, Progress) else job.step + 1
@@ -644,14 +720,17 @@ def device_name(settings: Settings) -> str:
     return str(resolve_device(settings.device))
 
 
-def stylize_updates(content: Any, styles: Sequence[Any], settings: Settings) -> Iterator[Update]:
+def stylize_updates(content: Any, styles: Sequence[Any], settings: Settings,
+                    stop_key: str | None = None) -> Iterator[Update]:
     """Run one job and yield :class:`Update` records: one per step (so a web server can cancel
     between any two steps), with a status line at most every UI_UPDATE_SECONDS and at every
     preview, and the loss plot at most every PLOT_UPDATE_SECONDS. The last update holds the
     result files."""
     style_arg = list(styles) if len(styles) != 1 else styles[0]
+    if stop_key:
+        make_stoppable(settings)
     gen = locked(stylize(content, style_arg if styles else None, settings),
-                 device_name(settings), "stylize", settings.steps)
+                 device_name(settings), "stylize", settings.steps, stop_key)
     history = LossHistory()
     last_ui = last_plot = 0.0
     state: dict[str, Any] = {"settings": settings.to_dict(), "step": 0}
@@ -726,7 +805,8 @@ class CompareUpdate:
 
 
 def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
-                    chosen: Sequence[str]) -> Iterator[CompareUpdate]:
+                    chosen: Sequence[str], stop_key: str | None = None
+                    ) -> Iterator[CompareUpdate]:
     """Run every chosen method with the same settings and budget, interleaved step by step
     (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates."""
     if not chosen:
@@ -734,8 +814,10 @@ def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
     keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
     labels = {k: method_label(*parse_method(k)) for k in keys}
     style_arg = list(styles) if len(styles) != 1 else styles[0]
+    if stop_key:
+        make_stoppable(settings)
     gen = locked(compare_stream(content, style_arg if styles else None, settings, keys),
-                 device_name(settings), "compare", settings.steps)
+                 device_name(settings), "compare", settings.steps, stop_key)
     latest: dict[str, tuple[Image.Image, str]] = {}
     steps = {k: 0 for k in keys}
     finals: dict[str, Progress] = {}
@@ -765,6 +847,8 @@ def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
                 last_plot = now
                 update.plot = plot.figure("total loss")
             yield update
+    if len(finals) < len(keys):
+        return  # stopped: the page keeps the images it has
     result = summarize(content, style_arg if styles else None, finals, histories, settings)
     table = [[r["label"], r["losses"]["total"], r["losses"]["content"], r["losses"]["style"],
               r["losses"]["tv"], round(r["seconds"], 3), round(r["seconds_per_step"], 4),

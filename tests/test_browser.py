@@ -47,7 +47,7 @@ def url():
     demo.close()
 
 
-def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path):
+def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path, tmp_path):
     with playwright_sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -82,8 +82,21 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
             running = page.inner_text("#status")
             assert "/300" in running and "ETA" in running
 
+            job = service.recent_jobs()[-1]
+            assert job.state == "running"
             stopped_at = time.monotonic()
             page.click("#stop")
+            # The worker ends inside the step it was in (its stop token is checked between
+            # convolutions), not at the end of that step ("closed": the cancel found it between
+            # two steps).
+            while job.state == "running":
+                assert time.monotonic() - stopped_at < 10, f"the job did not end: {job}"
+                time.sleep(0.01)
+            ended = time.monotonic() - stopped_at
+            assert job.state in ("stopped", "closed"), job
+            print(f"worker ended {ended:.3f} s after Stop ({job.state} at step {job.step})")
+            assert ended < 2.0, f"the worker ran on for {ended:.2f} s after Stop"
+            assert not service.device_lock("cpu").locked()
             page.wait_for_function(
                 "document.querySelector('#status').innerText.includes('Stopped')",
                 timeout=10_000)
@@ -95,17 +108,39 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
             href = link.get_attribute("href")
             assert href and href.endswith(".png")
             page.wait_for_selector("#result .generating", state="detached", timeout=10_000)
-            # The worker ends too: Gradio closes the generator once the step it was in ends.
-            job = service.recent_jobs()[-1]
-            deadline = time.monotonic() + 20
-            while job.state != "closed":
-                assert time.monotonic() < deadline, f"the job did not end: {job}"
-                time.sleep(0.05)
-            assert not service.device_lock("cpu").locked()
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(SCREENSHOT))
+
+            # "Reuse these settings" and "Load settings" put a result's settings back in the form.
+            steps = page.locator("#steps input[type=number]")
+
+            def set_steps(value: str) -> None:
+                steps.fill(value)
+                steps.press("Enter")
+                page.wait_for_function(
+                    f"document.querySelector('#steps input[type=number]').value === '{value}'")
+
+            set_steps("7")
+            page.click("#reuse")
+            page.wait_for_function(
+                "document.querySelector('#steps input[type=number]').value === '300'",
+                timeout=10_000)
+            saved = tmp_path / "result.png"
+            saved.write_bytes(_download(url, href))
+            set_steps("9")
+            page.set_input_files("#settings_file input[type=file]", str(saved))
+            page.wait_for_function(
+                "document.querySelector('#steps input[type=number]').value === '300'",
+                timeout=10_000)
+            # A layer preset fills the layer fields.
+            page.click("#preset input")
+            page.get_by_role("option", name="fine-texture").click()
+            page.wait_for_function(
+                "!document.querySelector('#style_layers').innerText.includes('relu5_1')",
+                timeout=10_000)
+            assert "relu3_1" in page.inner_text("#style_layers")
             assert not outside, f"the page fetched from outside 127.0.0.1: {outside[:3]}"
         finally:
             browser.close()
@@ -115,7 +150,7 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
     assert shot.std() > 20, "screenshot is (nearly) blank"
     assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 1000, "screenshot has too few colours"
     # The downloaded result carries its settings and the step it stopped at.
-    meta = images.read_png_settings(_download(url, href))
+    meta = images.read_png_settings(saved.read_bytes())
     assert meta["run"]["stopped"] is True and meta["settings"]["steps"] == 300
     assert meta["settings"]["size"] == 128 and meta["settings"]["preview_every"] == 2
 

@@ -228,3 +228,56 @@ def test_check_upload_names_the_problem(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"this is not an image")
     assert "content image: not an image file" in service.check_upload(bad, "content image")
+
+
+def test_on_gpu_uses_spaces_where_installed(monkeypatch):
+    import sys
+    import types
+
+    def job():
+        yield 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import fails: not on a Space
+    assert service.on_gpu(job, 60) is job
+    calls = []
+    fake = types.ModuleType("spaces")
+
+    def gpu(duration):
+        calls.append(duration)
+        return lambda fn: ("wrapped", fn)
+
+    fake.GPU = gpu
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert service.on_gpu(job, 60) == ("wrapped", job) and calls == [60]
+
+
+def test_a_stop_token_interrupts_the_step_in_progress(content_path, style_path):
+    settings = service.settings_from_ui(form(size=128, steps=50, preview_every=10),
+                                        limits=LIMITS)
+    content, styles = service.load_inputs(content_path, [style_path])
+    service.stop_token("test-session:stylize")
+    updates = service.stylize_updates(content, styles, settings, stop_key="test-session:stylize")
+    assert next(updates).progress["step"] == 0  # set-up done
+    t0 = time.perf_counter()
+    assert next(updates).progress["step"] == 1
+    step_seconds = time.perf_counter() - t0
+    job = service.recent_jobs()[-1]
+    asked = []
+
+    def stop_mid_step():
+        asked.append(time.perf_counter())
+        service.request_stop("test-session:stylize")
+
+    timer = threading.Timer(step_seconds / 3, stop_mid_step)
+    timer.start()
+    rest = list(updates)  # ends early: the token interrupts the step in progress
+    latency = time.perf_counter() - asked[0]
+    timer.join()
+    assert job.state == "stopped" and job.step <= 2
+    assert not any(u.done for u in rest)
+    # A step took step_seconds; the stop took a fraction of one (one convolution's time).
+    assert latency < max(0.5 * step_seconds, 0.05), (latency, step_seconds)
+    assert not service.device_lock(job.device).locked()
+    # The next job on the same network, without a token, is untouched by the hooks.
+    assert list(service.stylize_updates(content, styles,
+                                        dataclasses.replace(settings, steps=2)))[-1].done
