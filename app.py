@@ -23,8 +23,9 @@ import pandas as pd  # noqa: E402
 from nst_core import service  # noqa: E402
 from nst_core.compare import DEFAULT_METHODS  # noqa: E402
 from nst_core.engine import NonFiniteLossError  # noqa: E402
+from nst_core.losses import STYLE_LOSSES  # noqa: E402
 from nst_core.settings import INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS  # noqa: E402
-from nst_core.vgg import LAYER_NAMES, POOLINGS  # noqa: E402
+from nst_core.vgg import LAYER_NAMES, POOLINGS, PRECISIONS  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 EXAMPLE_PAIRS = [("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
@@ -145,7 +146,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                                                         multiselect=True, label="Style layers",
                                                         elem_id="style_layers")
                     with gr.Row():
-                        c["style_loss"] = gr.Dropdown(list(service.STYLE_LOSSES),
+                        c["style_loss"] = gr.Dropdown(list(STYLE_LOSSES),
                                                       value=defaults["style_loss"],
                                                       label="Style loss")
                         c["lr"] = gr.Number(defaults["lr"], minimum=0,
@@ -165,10 +166,9 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                                                         value=defaults["luminance_space"],
                                                         label="Luminance space")
                     with gr.Row():
-                        if "precision" in service.UI_FIELDS:
-                            c["precision"] = gr.Radio(list(service.precisions()),
-                                                      value=defaults["precision"],
-                                                      label="Convolution precision")
+                        c["precision"] = gr.Radio(list(PRECISIONS), value=defaults["precision"],
+                                                  label="Convolution precision (auto: bf16 "
+                                                        "where the hardware runs it natively)")
                         c["param_options"] = gr.Textbox(
                             defaults["param_options"], label="Parameterization options (JSON)",
                             placeholder='{"decay_power": 1.0}')
@@ -407,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int,
                         default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port (env GRADIO_SERVER_PORT)")
-    parser.add_argument("--share", action="store_true", default=_truthy(os.environ.get("NST_SHARE")),
+    parser.add_argument("--share", action="store_true",
+                        default=_truthy(os.environ.get("NST_SHARE")),
                         help="also open a public gradio.live link (env NST_SHARE=1)")
     args = parser.parse_args(argv)
     try:

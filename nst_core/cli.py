@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from . import images
 from .engine import NonFiniteLossError, Progress, stylize
 from .losses import STYLE_LOSSES
+from .style_losses import DESCRIPTIONS as STYLE_LOSS_DESCRIPTIONS
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .settings import (INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS, Settings, from_preset,
@@ -62,7 +63,17 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tv-exponent", type=float, default=d.tv_exponent,
                    help="TV = mean((dx^2+dy^2)^exponent); 0.5 is plain TV")
     g.add_argument("--style-loss", default=d.style_loss, choices=list(STYLE_LOSSES),
-                   help="statistic matched at the style layers")
+                   help="statistic matched at the style layers: " + "; ".join(
+                       f"{k}: {v}" for k, v in STYLE_LOSS_DESCRIPTIONS.items()))
+    g.add_argument("--edge-weight", type=float, default=d.edge_weight,
+                   help="edge-preserving style loss: weight of the style loss on the content's "
+                        "strong edges relative to flat areas (0: keep edges free of style; "
+                        "default: no split)")
+    g.add_argument("--edge-threshold", type=float, default=d.edge_threshold,
+                   help="Sobel magnitude, as a fraction of its 99th percentile, that counts as "
+                        "an edge")
+    g.add_argument("--edge-blur", type=float, default=d.edge_blur,
+                   help="Gaussian sigma (output pixels) that widens the edge band")
     g.add_argument("--content-layers", nargs="+", metavar="LAYER", choices=LAYER_NAMES,
                    help="override the preset's content layers (e.g. relu4_2)")
     g.add_argument("--style-layers", nargs="+", metavar="LAYER", choices=LAYER_NAMES,
@@ -105,7 +116,8 @@ def settings_from_args(args: argparse.Namespace, n_styles: int = 1) -> Settings:
         tv_weight=args.tv_weight, tv_exponent=args.tv_exponent, style_loss=args.style_loss,
         size=args.size, style_scale=args.style_scale, preserve_color=args.preserve_color,
         luminance_space=args.luminance_space, pooling=args.pooling, weights=args.weights,
-        device=args.device)
+        device=args.device, edge_weight=args.edge_weight, edge_threshold=args.edge_threshold,
+        edge_blur=args.edge_blur)
     if args.content_layers:
         overrides["content_layers"] = tuple(args.content_layers)
     if args.style_layers:
@@ -138,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--content", required=True, help="content image (any format Pillow reads)")
     parser.add_argument("--style", required=True, action="append",
                         help="style image; repeat for several styles")
+    parser.add_argument("--mask", action="append", metavar="PATH",
+                        help="spatial control: one mask per --style, in the same order (white = "
+                             "that style applies; areas no mask covers get no style)")
     parser.add_argument("--out", required=True, help="output PNG path (settings embedded)")
     add_settings_arguments(parser)
     g = parser.add_argument_group("output")
@@ -197,7 +212,8 @@ def main_single(argv: Sequence[str]) -> int:
         if args.preview_dir and p.preview is not None and not p.done:
             p.preview.save(os.path.join(args.preview_dir, f"step_{p.step:04d}.png"))
 
-    gen = stylize(args.content, args.style if len(args.style) > 1 else args.style[0], settings)
+    gen = stylize(args.content, args.style if len(args.style) > 1 else args.style[0], settings,
+                  masks=args.mask)
     final, history = run_with_progress(gen, settings.steps, args.quiet, on_record=save_preview)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)

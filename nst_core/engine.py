@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from PIL import Image
 
-from . import color, images, vgg
+from . import color, images, spatial, vgg
 from .losses import Objective
 from .optim import make_optimizer
 from .params import count_parameters, get_param
@@ -108,11 +108,13 @@ def _as_list(style: Any) -> list[Any]:
 
 
 def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
-            init_image: images.ImageSource | None = None) -> Prepared:
+            init_image: images.ImageSource | None = None,
+            masks: Sequence[Any] | None = None) -> Prepared:
     """Load and check the inputs, resize them, and compute the loss targets once.
 
     ``init_image`` (any image source, resized to the output size) overrides ``settings.init``;
-    multi-scale runs pass the upsampled previous level here.
+    multi-scale runs pass the upsampled previous level here. ``masks`` (one image source per
+    style; white = that style applies, unmasked areas get no style) turn on spatial control.
     """
     start = time.perf_counter()
     s = settings
@@ -127,6 +129,7 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     content_img = images.load_image(content, name="content image")
     width, height = images.fit_size(*content_img.size, s.size)
     content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
+    mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)
     style_area = width * height * s.style_scale ** 2
     styles = []
     for i, src in enumerate(styles_src):
@@ -152,7 +155,7 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     net = vgg.get_vgg(s.weights, s.pooling, device)
     extractor = vgg.FeatureExtractor(net, layers or ("relu1_1",))
     objective = Objective(extractor, content_view, styles_view, s,
-                          blend=s.style_blend_weights)
+                          blend=s.style_blend_weights, masks=mask_t)
 
     if init_image is not None:
         init = _init_tensor(init_image, (height, width), device)
@@ -192,15 +195,16 @@ def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
 
 
 def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
-            init_image: images.ImageSource | None = None, **overrides: Any
-            ) -> Iterator[Progress]:
+            init_image: images.ImageSource | None = None,
+            masks: Sequence[Any] | None = None, **overrides: Any) -> Iterator[Progress]:
     """Run style transfer, yielding a :class:`Progress` per step and a final one with the image.
 
-    ``style`` is one image source or a list of them (blended by ``style_blend_weights``).
+    ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
+    placed by ``masks``, one per style: see :func:`prepare`).
     Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
-    prepared = prepare(content, style, s, init_image=init_image)
+    prepared = prepare(content, style, s, init_image=init_image, masks=masks)
     yield from optimize(prepared)
 
 

@@ -13,15 +13,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import vgg
+from . import spatial, vgg
 from .settings import Settings
 
 
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """NxCxHxW -> NxCxC Gram matrix divided by H*W, so its scale does not depend on image size."""
+def gram(features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """NxCxHxW -> NxCxC Gram matrix divided by H*W, so its scale does not depend on image size.
+
+    With ``weights`` (Nx1xHxW, >= 0) each position counts with its weight and the sum is divided
+    by the total weight: the Gram matrix of a masked region (Gatys et al. 2017, spatial control).
+    """
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+    if weights is None:
+        return flat @ flat.transpose(1, 2) / (h * w)
+    wflat = weights.reshape(n, 1, h * w)
+    return (flat * wflat) @ flat.transpose(1, 2) / wflat.sum(-1, keepdim=True).clamp_min(1e-12)
 
 
 class ContentLoss(nn.Module):
@@ -38,8 +45,10 @@ class ContentLoss(nn.Module):
 class StyleLoss(nn.Module):
     """Base of the style losses: match statistics of one layer's activations.
 
-    Subclasses implement ``stats(features)`` (computed for every style image once, then blended
-    with the blend weights into one target buffer) and ``distance(x_stats, target)``.
+    Subclasses implement ``stats(features, weights=None)`` (computed for every style image once,
+    then blended by :meth:`combine` into one target buffer) and ``distance(x_stats, target)``.
+    ``weights`` (Nx1xHxW, >= 0, or None for all positions equally) makes the statistics those of
+    a weighted region: masks and the edge-preserving split use it.
     ``channels`` is the layer's width, for the per-layer normalization.
     """
 
@@ -47,18 +56,27 @@ class StyleLoss(nn.Module):
         super().__init__()
         total = float(sum(blend))
         with torch.no_grad():
-            target = sum((w / total) * self.stats(f) for f, w in zip(style_features, blend))
+            target = self.combine([self.stats(f) for f in style_features],
+                                  [w / total for w in blend])
         self.register_buffer("target", target)
         self.channels = style_features[0].shape[1]
 
-    def stats(self, features: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def stats(self, features: torch.Tensor,
+              weights: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @staticmethod
+    def combine(stats: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+        """The blended target: a weighted sum (weights sum to 1). For statistics that are
+        expectations (Gram matrices, moments) this is exactly the statistic of the mixture of the
+        styles' feature distributions."""
+        return sum(w * s for s, w in zip(stats, weights))
 
     def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(stats, target)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.distance(self.stats(x), self.target)
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        return self.distance(self.stats(x, weights), self.target)
 
 
 class GramLoss(StyleLoss):
@@ -68,8 +86,8 @@ class GramLoss(StyleLoss):
     style_weight here). It keeps the 64-channel and 512-channel layers in balance.
     """
 
-    def stats(self, features: torch.Tensor) -> torch.Tensor:
-        return gram(features)
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        return gram(features, weights)
 
     def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(stats, target.expand_as(stats)) / self.channels ** 2
@@ -102,11 +120,16 @@ class Objective(nn.Module):
     """content + style + tv for one run; ``forward(image)`` returns all terms and ``total``.
 
     ``image`` is NCHW RGB in [0, 1]. Targets are computed here, once, under no_grad.
+    ``masks`` (one 1x1xHxW map per style, see :mod:`nst_core.spatial`) confine each style to its
+    region; ``settings.edge_weight`` splits the style loss at the content's edges.
+    ``style_losses`` holds the first style target per layer (without masks, the only one);
+    ``group_losses[i]`` the targets of style group i and ``regions`` the weighted terms.
     """
 
     def __init__(self, extractor: vgg.FeatureExtractor, content: torch.Tensor | None,
                  styles: Sequence[torch.Tensor], settings: Settings,
-                 blend: Sequence[float] | None = None):
+                 blend: Sequence[float] | None = None,
+                 masks: Sequence[torch.Tensor] | None = None):
         super().__init__()
         self.extractor = extractor
         self.settings = s = settings
@@ -116,9 +139,12 @@ class Objective(nn.Module):
         sw = s.style_layer_weights or (1.0,) * len(s.style_layers)
         self.content_layer_weights = dict(zip(s.content_layers, cw))
         self.style_layer_weights = dict(zip(s.style_layers, sw))
+        user_blend = blend
         blend = list(blend) if blend is not None else [1.0] * len(styles)
         self.content_losses = nn.ModuleDict()
         self.style_losses = nn.ModuleDict()
+        self.group_losses = nn.ModuleList()
+        self.regions: list[spatial.Region] = []
         with torch.no_grad():
             if self.content_layers:
                 if content is None:
@@ -129,8 +155,19 @@ class Objective(nn.Module):
             if self.style_layers:
                 loss_cls = get_style_loss(s.style_loss)
                 per_style = [extractor(img, self.style_layers) for img in styles]
-                for name in self.style_layers:
-                    self.style_losses[name] = loss_cls([f[name] for f in per_style], blend)
+                # Without masks one target blends every style; with masks each style is its own.
+                groups = ([(range(len(styles)), blend)] if masks is None else
+                          [([i], [1.0]) for i in range(len(styles))])
+                for idx, weights in groups:
+                    self.group_losses.append(nn.ModuleDict({
+                        name: loss_cls([per_style[i][name] for i in idx], weights)
+                        for name in self.style_layers}))
+                self.style_losses = self.group_losses[0]
+                edge = None
+                if s.edge_weight is not None and content is not None:
+                    edge = spatial.edge_mask(content, s.edge_threshold, s.edge_blur)
+                self.regions = spatial.style_regions(len(styles), user_blend, masks, edge,
+                                                     s.edge_weight)
         self.layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -139,8 +176,12 @@ class Objective(nn.Module):
         feats = self.extractor(image, self.layers) if self.layers else {}
         content = sum((self.content_layer_weights[n] * loss(feats[n])
                        for n, loss in self.content_losses.items()), zero)
-        style = sum((self.style_layer_weights[n] * loss(feats[n])
-                     for n, loss in self.style_losses.items()), zero)
+        style = zero
+        for group, weights, multiplier in self.regions:
+            for n, loss in self.group_losses[group].items():
+                w = None if weights is None else spatial.resize_weights(weights,
+                                                                        feats[n].shape[-2:])
+                style = style + multiplier * self.style_layer_weights[n] * loss(feats[n], w)
         tv = tv_loss(image, s.tv_exponent) if s.tv_weight > 0 else zero
         terms = {"content": s.content_weight * content, "style": s.style_weight * style,
                  "tv": s.tv_weight * tv}
@@ -149,3 +190,7 @@ class Objective(nn.Module):
 
 
 LossFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+# The variants register themselves into STYLE_LOSSES; importing them here (after everything they
+# use is defined) means `from nst_core.losses import STYLE_LOSSES` always sees every entry.
+from . import style_losses as _style_losses  # noqa: E402,F401

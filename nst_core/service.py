@@ -31,11 +31,9 @@ from PIL import Image
 from . import images, vgg
 from .compare import compare_stream, method_label, parse_method, summarize
 from .engine import LOSS_TERMS, Progress, resolve_device, stylize
-from .losses import STYLE_LOSSES
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
-from .settings import (INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS, Settings, from_dict,
-                       validate)
+from .settings import PRESETS, Settings, from_dict, validate
 
 # ----------------------------------------------------------------------------- serving limits
 
@@ -297,17 +295,12 @@ def method_value(settings: Settings) -> str:
     return f"{settings.optimizer}:{settings.param}"
 
 
-def precisions() -> tuple[str, ...]:
-    """The convolution precisions the engine offers (none on engines without the option)."""
-    return tuple(getattr(vgg, "PRECISIONS", ()))
-
-
 # Form fields, in the order the app passes them. Each maps to one Settings field, except
 # "method" (optimizer and param), "preset" (the base settings) and "style_weight_log10".
 UI_FIELDS = ("method", "preset", "content_layers", "style_layers", "style_weight_log10",
              "content_weight", "tv_weight", "preserve_color", "init", "size", "steps", "seed",
              "style_loss", "lr", "preview_every", "style_scale", "pooling", "tv_exponent",
-             "luminance_space", "param_options") + (("precision",) if precisions() else ())
+             "luminance_space", "precision", "param_options")
 
 # Bounds of the form controls that are not server limits.
 STYLE_WEIGHT_LOG10 = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
@@ -367,19 +360,17 @@ def settings_from_ui(values: Mapping[str, Any], *, limits: Limits, n_styles: int
                      base: Settings | None = None) -> Settings:
     """Form values (keys of :data:`UI_FIELDS`) -> validated Settings.
 
-    ``base`` supplies the fields the form does not show (per-layer weights of settings loaded
-    from a file); the preset's own values come next, then every form value.
+    ``base`` (settings loaded from a file, or a previous result) supplies the fields the form
+    does not show; without it the preset does. Every form value is applied over that.
     """
     preset = values.get("preset") or "gatys"
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
     method = values.get("method") or method_value(Settings())
     optimizer, param = parse_method(method)
-    start = PRESETS[preset]
-    if base is not None:
-        keep = {f.name: getattr(base, f.name) for f in dataclasses.fields(Settings)
-                if f.name in ("content_layer_weights", "style_layer_weights")}
-        start = dataclasses.replace(start, **keep)
+    # Settings loaded from a file (or a previous result) keep every field the form does not
+    # show, e.g. per-layer weights or options added by later features; otherwise the preset.
+    start = base if base is not None else PRESETS[preset]
 
     content_layers = tuple(values.get("content_layers") or ())
     style_layers = tuple(values.get("style_layers") or ())
@@ -414,11 +405,10 @@ def settings_from_ui(values: Mapping[str, Any], *, limits: Limits, n_styles: int
         tv_exponent=_number(values, "tv_exponent", "TV exponent"),
         style_blend_weights=style_blend_weights,
         param_options=parse_param_options(values.get("param_options"), param))
-    for name in ("preserve_color", "init", "style_loss", "pooling", "luminance_space"):
+    for name in ("preserve_color", "init", "style_loss", "pooling", "luminance_space",
+                 "precision"):
         if values.get(name):
             changes[name] = values[name]
-    if values.get("precision") and precisions():
-        changes["precision"] = values["precision"]
     if content_layers or style_layers:
         changes["content_layers"], changes["style_layers"] = content_layers, style_layers
     for name, layers in (("content_layer_weights", changes.get("content_layers")),
@@ -462,7 +452,7 @@ def ui_values(settings: Settings, limits: Limits) -> tuple[dict[str, Any], list[
         "preview_every": min(max(settings.preview_every, 1), PREVIEW_EVERY_MAX),
         "style_scale": settings.style_scale, "pooling": settings.pooling,
         "tv_exponent": settings.tv_exponent, "luminance_space": settings.luminance_space,
-        "precision": getattr(settings, "precision", None),
+        "precision": settings.precision,
         "param_options": json.dumps(dict(settings.param_options)) if settings.param_options
         else ""}
     return {k: v for k, v in values.items() if k in UI_FIELDS}, notes
@@ -855,11 +845,10 @@ def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
               r["parameters"]] for r in result.rows]
     path = output_dir() / f"compare_{time.strftime('%Y%m%d_%H%M%S')}_{next(_JOB_IDS)}.json"
     path.write_text(result.to_json())
-    yield CompareUpdate(gallery=[(result.images[k], latest.get(k, ("", labels[k]))[1])
-                                 for k in keys if k in result.images],
+    yield CompareUpdate(gallery=[latest[k] for k in keys if k in latest],
                         status=f"**Done:** {len(keys)} methods × {settings.steps} steps",
-                        plot=plot.figure("total loss"), table=table, grid=result.grid, curves=result.curves,
-                        json_path=str(path))
+                        plot=plot.figure("total loss"), table=table, grid=result.grid,
+                        curves=result.curves, json_path=str(path))
 
 
 __all__ = ["Limits", "device_lock", "locked", "recent_jobs", "on_gpu", "methods", "UI_FIELDS",
@@ -867,4 +856,4 @@ __all__ = ["Limits", "device_lock", "locked", "recent_jobs", "on_gpu", "methods"
            "collect_styles", "load_inputs", "save_result", "load_settings_file",
            "settings_from_json", "stylize_updates", "stop_result", "state_settings",
            "compare_updates", "Update", "CompareUpdate", "status_line", "LossHistory",
-           "INITS", "PRESERVE_COLORS", "LUMINANCE_SPACES", "STYLE_LOSSES", "PRESETS"]
+           "JobStopped", "stop_token", "request_stop", "make_stoppable"]

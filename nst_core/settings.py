@@ -35,6 +35,12 @@ class Settings:
     tv_weight: float = 0.0
     tv_exponent: float = 1.25  # TV = mean((dx^2 + dy^2)^exponent); 1.25 as in the Keras tutorial
     style_loss: str = "gram"  # key of nst_core.losses.STYLE_LOSSES
+    # --- edge-preserving style loss (nst_core.spatial): the style loss splits at the content's
+    # edges into a flat-region term (x1) and an edge-region term (x edge_weight). None = no split;
+    # 0 = no style on strong content edges; 1 = the same push everywhere, per region.
+    edge_weight: float | None = None
+    edge_threshold: float = 0.2  # edge = Sobel magnitude >= this fraction of its 99th percentile
+    edge_blur: float = 2.0  # Gaussian sigma in output pixels that widens and softens the edge band
     # --- what is optimized and how
     param: str = "pixels"  # key of nst_core.params.PARAMETERIZATIONS
     optimizer: str = "lbfgs"  # key of nst_core.optim.OPTIMIZERS
@@ -158,6 +164,13 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
         value = getattr(s, name)
         if not (value >= 0 and value < float("inf")):
             raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    if s.edge_weight is not None and not (0 <= s.edge_weight < float("inf")):
+        raise ValueError(f"edge_weight must be a finite number >= 0 (or None: off), "
+                         f"got {s.edge_weight}")
+    if not 0 < s.edge_threshold < 1:
+        raise ValueError(f"edge_threshold must be between 0 and 1, got {s.edge_threshold}")
+    if not 0 <= s.edge_blur <= 64:
+        raise ValueError(f"edge_blur must be between 0 and 64 pixels, got {s.edge_blur}")
     if not s.tv_exponent > 0:
         raise ValueError(f"tv_exponent must be > 0, got {s.tv_exponent}")
     if s.lr is not None and not (0 < s.lr < float("inf")):

@@ -19,6 +19,7 @@ from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
 from nst_core import images, service  # noqa: E402
+from nst_core.compare import method_label  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = service.Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
@@ -200,7 +201,7 @@ def test_compare_event_runs_each_method_with_the_same_budget(client):
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "Done" in status
     assert len(gallery) == len(methods)
-    assert [row[0] for row in table["data"]] == [service.method_label(*m.split(":"))
+    assert [row[0] for row in table["data"]] == [method_label(*m.split(":"))
                                                  for m in methods]
     assert Image.open(grid).width > 32 * len(methods)
     partial = [o[0] for o in job.outputs() if isinstance(o[0], list) and o[0]]

@@ -110,10 +110,12 @@ def test_styles_and_blend_weights():
         service.settings_from_ui(form(), limits=LIMITS, n_styles=0)
 
 
-def test_layer_weights_from_a_loaded_file_survive_unless_layers_change():
-    base = dataclasses.replace(Settings(), style_layer_weights=(1, 2, 3, 4, 5))
+def test_fields_the_form_lacks_survive_from_a_loaded_file_unless_layers_change():
+    base = dataclasses.replace(Settings(), style_layer_weights=(1, 2, 3, 4, 5), tv_exponent=0.5,
+                               content_layer_weights=(2.0,))
     s = service.settings_from_ui(form(), limits=LIMITS, base=base)
-    assert s.style_layer_weights == (1, 2, 3, 4, 5)
+    assert s.style_layer_weights == (1, 2, 3, 4, 5) and s.content_layer_weights == (2.0,)
+    assert s.tv_exponent == 1.25  # a form field: the form wins
     s = service.settings_from_ui(form(style_layers=["relu1_1"]), limits=LIMITS, base=base)
     assert s.style_layer_weights is None
 
@@ -252,7 +254,7 @@ def test_on_gpu_uses_spaces_where_installed(monkeypatch):
 
 
 def test_a_stop_token_interrupts_the_step_in_progress(content_path, style_path):
-    settings = service.settings_from_ui(form(size=128, steps=50, preview_every=10),
+    settings = service.settings_from_ui(form(size=64, steps=50, preview_every=10),
                                         limits=LIMITS)
     content, styles = service.load_inputs(content_path, [style_path])
     service.stop_token("test-session:stylize")

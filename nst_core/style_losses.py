@@ -1,0 +1,294 @@
+"""Style-loss variants beyond Gram matrices, registered into :data:`nst_core.losses.STYLE_LOSSES`.
+
+Li et al. 2017 ("Demystifying Neural Style Transfer") read style transfer as matching the
+*distribution* of a layer's activation vectors (one C-vector per position) between the output and
+the style. Gram matching is one such distance (MMD with the kernel k(x, y) = (x.y)^2); the
+entries here are others:
+
+- ``mean_cov``: the Wasserstein-2 distance between Gaussians with the two mean vectors and
+  covariance matrices, as crowsonkb/style-transfer-pytorch's ``StyleLossW2`` does.
+- ``mmd_poly``: MMD with the polynomial kernel (x.y / C + c)^2 of Li et al.; c = 0 is exactly
+  the Gram loss, c > 0 adds a mean-matching term.
+- ``bn``: per-channel mean and standard deviation ("BN statistics", Li et al. section 4.2).
+- ``histogram``: per-channel histograms, matched exactly in 1-D (Risser et al. 2017, "Stable and
+  Controllable Neural Texture Synthesis and Style Transfer Using Histogram Losses").
+
+Every statistic here is computed over *weighted* positions (``weights`` Nx1xHxW), so a masked
+region or the edge/flat split of the edge-preserving loss gets its own statistics, and every
+target of several styles is the statistic of the weighted *mixture* of their distributions (the
+combination of expectations is linear; histograms get a weighted-CDF mixture).
+
+Normalization. Each per-layer loss is divided by the style's mean squared activation at that
+layer, so it has no units and the layers are balanced without hand-set weights, then multiplied
+by a constant (``SCALE``) that puts it on the Gram loss's scale, so the default
+``Settings.style_weight`` gives a similar content/style balance for every entry. How the
+constants were measured is in docs/techniques.md (``python scripts/calibrate_style_losses.py``
+re-measures them).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .losses import STYLE_LOSSES, StyleLoss
+
+
+def _flat(features: torch.Tensor) -> torch.Tensor:
+    """NxCxHxW -> Nx C x HW (positions last)."""
+    n, c, h, w = features.shape
+    return features.reshape(n, c, h * w)
+
+
+def _flat_weights(features: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Nx1xHW position weights that sum to 1 (uniform when ``weights`` is None)."""
+    n, _, h, w = features.shape
+    if weights is None:
+        return features.new_full((n, 1, h * w), 1.0 / (h * w))
+    wf = weights.reshape(n, 1, h * w).to(features.dtype)
+    return wf / wf.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def weighted_moments(features: torch.Tensor, weights: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean NxC, second raw moment NxCxC) of the activation vectors, positions weighted.
+
+    Raw moments (not the covariance) because they combine linearly across styles, as
+    crowsonkb's ``StyleLossW2.get_target`` notes.
+    """
+    flat, wf = _flat(features), _flat_weights(features, weights)
+    mean = (flat * wf).sum(-1)
+    srm = (flat * wf) @ flat.transpose(1, 2)
+    return mean, srm
+
+
+def sqrtm_eigh(a: torch.Tensor) -> torch.Tensor:
+    """Exact square root of a symmetric PSD matrix (for targets, which need no gradient)."""
+    vals, vecs = torch.linalg.eigh(a)
+    return (vecs * vals.clamp_min(0).sqrt().unsqueeze(-2)) @ vecs.transpose(-2, -1)
+
+
+class MeanCovLoss(StyleLoss):
+    """Wasserstein-2 distance between Gaussian fits of the output's and the style's activations.
+
+    W2^2 = |mu - mu_t|^2 + tr(S + S_t - 2 (S_t^1/2 S S_t^1/2)^1/2), following crowsonkb's
+    ``StyleLossW2`` (which averages both terms over channels). Here the sum is divided by
+    tr(E[y y^T]) of the style (its mean squared activation times C) instead, so it has no units.
+    """
+
+    # Ridge added to both covariances, relative to the style's mean squared activation. crowsonkb
+    # adds an absolute 1e-4 on activations of torchvision's VGG; ours are Caffe-scaled (~60x
+    # larger), so the ridge is made relative.
+    COV_EPS = 1e-4
+    SCALE = 3.5e5  # measured: see the module docstring
+
+    def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
+        super().__init__(style_features, blend)
+        with torch.no_grad():
+            mean, srm = self._split(self.target)
+            scale = torch.diagonal(srm, dim1=-2, dim2=-1).sum(-1)  # E|y|^2
+            eps = self.COV_EPS * scale / self.channels
+            cov = self._cov(mean, srm, eps)
+            self.register_buffer("norm", scale.clamp_min(1e-12))
+            self.register_buffer("eps", eps)
+            self.register_buffer("cov_t", cov)
+            self.register_buffer("cov_t_sqrt", sqrtm_eigh(cov))
+
+    @staticmethod
+    def _split(stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return stats[..., -1], stats[..., :-1]
+
+    def _cov(self, mean: torch.Tensor, srm: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        eye = torch.eye(srm.shape[-1], dtype=srm.dtype, device=srm.device)
+        return srm - mean.unsqueeze(-1) * mean.unsqueeze(-2) + eps.view(-1, 1, 1) * eye
+
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        mean, srm = weighted_moments(features, weights)
+        return torch.cat([srm, mean.unsqueeze(-1)], dim=-1)  # N x C x (C+1)
+
+    def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        mean, srm = self._split(stats)
+        mean_t, _ = self._split(target)
+        cov = self._cov(mean, srm, self.eps)
+        # tr((S_t^1/2 S S_t^1/2)^1/2) is the sum of the square roots of that matrix's
+        # eigenvalues. eigvalsh's gradient (V diag(g) V^T) involves no eigenvalue gaps, so it stays
+        # finite where eigenvalues repeat, and it is ~10x faster on a CPU than crowsonkb's
+        # 12 Newton-Schulz iterations at 512 channels (measured: 1.5 vs 0.1 s per 64 px step).
+        # The ridge keeps every eigenvalue >= eps^2 > 0, where the square root is smooth.
+        vals = torch.linalg.eigvalsh(self.cov_t_sqrt @ cov @ self.cov_t_sqrt)
+        cross = vals.clamp_min(self.eps.unsqueeze(-1) ** 2).sqrt().sum(-1)
+        trace = torch.diagonal(self.cov_t + cov, dim1=-2, dim2=-1).sum(-1) - 2.0 * cross
+        w2 = (mean - mean_t).square().sum(-1) + trace
+        return self.SCALE * (w2 / self.norm).mean()
+
+
+class MMDPolyLoss(StyleLoss):
+    """MMD^2 between the output's and the style's activation vectors, kernel (x.y / C + c)^2.
+
+    Li et al. 2017 (section 3) show Gram matching is MMD with (x.y)^2. Expanding the square, the
+    MMD with (x.y/C + c)^2 is |G - G_t|_F^2 / C^2 + 2c |mu - mu_t|^2 / C in closed form (G the
+    Gram matrix, mu the mean), which costs no more than a Gram matrix; we divide it by C^2 like
+    :class:`~nst_core.losses.GramLoss`, so c = 0 gives exactly the Gram loss. Li et al. leave c
+    free (their code defaults to 0); here c is ``C_FACTOR`` times the style's mean squared
+    activation at the layer, the typical size of x.y/C, so both terms count at every layer.
+    """
+
+    C_FACTOR = 1.0
+    # The mean term makes this loss ~3x the Gram loss at the start (measured); SCALE brings it
+    # back to the Gram loss's magnitude. C_FACTOR = 0 and SCALE = 1 give exactly GramLoss.
+    SCALE = 0.35
+
+    def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
+        super().__init__(style_features, blend)
+        with torch.no_grad():
+            g = self.target[..., :-1]
+            self.register_buffer("c", self.C_FACTOR * torch.diagonal(g, dim1=-2, dim2=-1)
+                                 .mean(-1))
+
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        mean, srm = weighted_moments(features, weights)
+        return torch.cat([srm, mean.unsqueeze(-1)], dim=-1)
+
+    def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        c = self.channels
+        gram_term = (stats[..., :-1] - target[..., :-1]).square().sum((-2, -1)) / c ** 2
+        mean_term = 2.0 * self.c * (stats[..., -1] - target[..., -1]).square().sum(-1) / c
+        return self.SCALE * ((gram_term + mean_term) / c ** 2).mean()
+
+
+class BNStatsLoss(StyleLoss):
+    """Per-channel mean and standard deviation (Li et al. 2017, section 4.2, "BN statistics").
+
+    Their loss is (|mu - mu_t|^2 + |sigma - sigma_t|^2) / C per layer; here it is further
+    divided by the style's mean squared activation (no units). The target keeps E[y] and E[y^2]
+    so that several styles blend as a mixture.
+    """
+
+    # Added to the variance before the square root, relative to the style's mean squared
+    # activation, so a dead channel (variance 0) has a finite gradient.
+    VAR_EPS = 1e-6
+    SCALE = 6e5  # measured: see the module docstring
+
+    def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
+        super().__init__(style_features, blend)
+        with torch.no_grad():
+            m2 = self.target[..., 1, :].mean(-1)
+            self.register_buffer("norm", m2.clamp_min(1e-12))
+            self.register_buffer("eps", self.VAR_EPS * self.norm)
+
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        flat, wf = _flat(features), _flat_weights(features, weights)
+        return torch.stack([(flat * wf).sum(-1), (flat.square() * wf).sum(-1)], dim=-2)
+
+    def _mean_std(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = stats[..., 0, :]
+        var = (stats[..., 1, :] - mean.square()).clamp_min(0)
+        return mean, (var + self.eps.unsqueeze(-1)).sqrt()
+
+    def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        mean, std = self._mean_std(stats)
+        mean_t, std_t = self._mean_std(target)
+        d = ((mean - mean_t).square() + (std - std_t).square()).mean(-1)
+        return self.SCALE * (d / self.norm).mean()
+
+
+# Quantiles kept per channel for a histogram target: 256 levels resolve the distribution well
+# beyond what the loss can use and keep the buffer small (Risser et al. use 256 bins).
+HIST_LEVELS = 256
+
+
+def _levels(k: int, like: torch.Tensor) -> torch.Tensor:
+    return (torch.arange(k, dtype=like.dtype, device=like.device) + 0.5) / k
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Row-wise linear interpolation (numpy.interp) of increasing ``xp`` -> ``fp`` at ``x``."""
+    idx = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, xp.shape[-1] - 1)
+    x0, x1 = xp.gather(-1, idx - 1), xp.gather(-1, idx)
+    f0, f1 = fp.gather(-1, idx - 1), fp.gather(-1, idx)
+    t = ((x - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0, 1)
+    return f0 + t * (f1 - f0)
+
+
+def weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, k: int) -> torch.Tensor:
+    """Rows of ``values`` (R x P) with position weights (R x P or 1 x P) -> R x k quantiles at
+    levels (i + 0.5) / k; each sample sits at the middle of its weight in the cumulative sum."""
+    v, idx = values.sort(-1)
+    w = weights.expand_as(values).gather(-1, idx)
+    cw = w.cumsum(-1)
+    pos = (cw - 0.5 * w) / cw[..., -1:].clamp_min(1e-12)
+    levels = _levels(k, values).expand(values.shape[0], k)
+    return _interp(levels, pos, v)
+
+
+class HistogramLoss(StyleLoss):
+    """Risser et al. 2017's histogram loss: each channel's activations against the style's
+    histogram.
+
+    Risser et al. histogram-match the activations to the style (R(x)) and penalize |x - R(x)|^2
+    with R(x) held fixed. Matching by sorting (each activation's rank picks the style quantile
+    at the same level) makes that penalty the exact 1-D Wasserstein-2 distance per channel, with
+    the same gradient 2 (x - R(x)); we compute it that way, with positions weighted for masks.
+    The per-layer value (mean over channels) is divided by the style's mean squared activation.
+    """
+
+    SCALE = 5e5  # measured: see the module docstring
+
+    def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
+        super().__init__(style_features, blend)
+        with torch.no_grad():
+            self.register_buffer("norm", self.target.square().mean().clamp_min(1e-12))
+
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """C x HIST_LEVELS quantiles per channel (the batch is pooled into one distribution)."""
+        values, w = self._rows(features, weights)
+        return weighted_quantiles(values, w, HIST_LEVELS)
+
+    @staticmethod
+    def _rows(features: torch.Tensor, weights: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        n, c, h, w = features.shape
+        values = features.transpose(0, 1).reshape(c, n * h * w)
+        if weights is None:
+            return values, values.new_ones(1, n * h * w)
+        return values, weights.to(values.dtype).transpose(0, 1).reshape(1, n * h * w)
+
+    @staticmethod
+    def combine(stats: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+        """Quantiles of the weighted mixture: pool every style's quantile samples, each with its
+        style's weight, and read the pooled weighted CDF at the same levels."""
+        values = torch.cat(list(stats), dim=-1)
+        w = torch.cat([torch.full((1, s.shape[-1]), float(wt), dtype=s.dtype, device=s.device)
+                       for s, wt in zip(stats, weights)], dim=-1)
+        keep = w[0] > 0
+        return weighted_quantiles(values[:, keep], w[:, keep], stats[0].shape[-1])
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        values, w = self._rows(x, weights)
+        v, idx = values.sort(-1)
+        with torch.no_grad():
+            ws = w.expand_as(values).gather(-1, idx)
+            cw = ws.cumsum(-1)
+            total = cw[..., -1:].clamp_min(1e-12)
+            level = (cw - 0.5 * ws) / total
+            k = self.target.shape[-1]
+            remapped = _interp(level, _levels(k, level).expand(level.shape[0], k), self.target)
+        per_channel = (ws * (v - remapped).square()).sum(-1) / total[..., 0]
+        return self.SCALE * per_channel.mean() / self.norm
+
+
+STYLE_LOSSES.update({
+    "mean_cov": MeanCovLoss,
+    "mmd_poly": MMDPolyLoss,
+    "bn": BNStatsLoss,
+    "histogram": HistogramLoss,
+})
+
+# One line each, for the CLI help and the app.
+DESCRIPTIONS = {
+    "gram": "Gram matrices (Gatys et al.; MMD with the kernel (x.y)^2)",
+    "mean_cov": "mean + covariance, Wasserstein-2 between Gaussians (crowsonkb)",
+    "mmd_poly": "MMD with the polynomial kernel (x.y/C + c)^2 (Li et al. 2017)",
+    "bn": "per-channel mean and std, 'BN statistics' (Li et al. 2017)",
+    "histogram": "per-channel activation histograms (Risser et al. 2017)",
+}

@@ -1,0 +1,285 @@
+"""Explore modes (after the CMU 16-824 style transfer assignment) and labelled sweep grids.
+
+- content reconstruction: optimize noise to match one layer's content activations only
+  (style weight 0), to see what each layer keeps (Gatys et al. 2016, fig. 1);
+- texture synthesis: optimize noise to match a set of layers' style statistics only (content
+  weight 0), to see what the style representation holds;
+- sweeps: one setting varied over a list of values (style weights 1 ... 1e5, layer presets,
+  methods as ``optimizer:param``, any Settings field), one run per value, laid out as a labelled
+  grid image.
+
+:func:`sweep` streams :class:`SweepRecord` s (every engine step of every cell, then the grid) so a
+UI can show progress; ``python -m nst_core sweep ...`` is the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from . import images
+from .cli import COMMANDS, CliError, add_settings_arguments, run_with_progress, settings_from_args
+from .engine import Progress, stylize
+from .settings import PRESETS, Settings, validate
+
+MODES = ("stylize", "reconstruct", "texture")
+# Settings that are not plain scalars get their own value syntax.
+_STR_TUPLES = ("content_layers", "style_layers")
+_FLOAT_TUPLES = ("content_layer_weights", "style_layer_weights", "style_blend_weights")
+_OPTIONAL_FLOATS = ("lr", "edge_weight")
+# Pseudo-settings: a layer preset by name, or "optimizer:param".
+SPECIAL = ("preset", "method")
+LABEL_HEIGHT = 14  # pixels of the caption strip under each cell
+GRID_GAP = 2  # pixels between cells
+
+
+@dataclass
+class SweepRecord:
+    """One report from a sweep: engine progress inside a cell, a finished cell, or the grid."""
+
+    cell: int  # index of the cell this record is about (0-based)
+    cells: int  # number of cells
+    label: str  # the cell's caption, e.g. "style_weight=100"
+    progress: Progress | None = None  # the engine's record for this step of the cell
+    image: Image.Image | None = None  # the finished cell's image (on the cell's last record)
+    grid: Image.Image | None = None  # the labelled grid (on the very last record)
+    done: bool = False  # True on the very last record only
+    results: list[dict] = field(default_factory=list)  # per cell: label, value, losses, seconds
+
+
+def mode_settings(base: Settings, mode: str) -> Settings:
+    """The settings of an explore mode: ``reconstruct`` (content only, from noise), ``texture``
+    (style only, from noise) or ``stylize`` (unchanged)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from: {', '.join(MODES)}")
+    if mode == "reconstruct":
+        return dataclasses.replace(base, style_weight=0.0, init="noise", tv_weight=0.0,
+                                   edge_weight=None)
+    if mode == "texture":
+        return dataclasses.replace(base, content_weight=0.0, init="noise")
+    return base
+
+
+def parse_value(vary: str, value: Any) -> Any:
+    """A command-line or UI string -> the value for ``vary`` (numbers, 'none', comma lists)."""
+    check_vary(vary)
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if vary in SPECIAL:
+            return text
+        if vary in _STR_TUPLES:
+            return tuple(v.strip() for v in text.split(",") if v.strip())
+        if vary in _FLOAT_TUPLES:
+            return None if text.lower() == "none" else tuple(float(v) for v in text.split(","))
+        if vary in _OPTIONAL_FLOATS:
+            return None if text.lower() == "none" else float(text)
+        default = getattr(Settings(), vary)
+        if isinstance(default, bool):
+            return text.lower() in ("1", "true", "yes")
+        if isinstance(default, int) or vary == "seed":
+            return None if text.lower() == "none" else int(float(text))
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise ValueError(f"{vary}: cannot read {value!r} as a value for it") from None
+    return text
+
+
+def cell_settings(base: Settings, vary: str, value: Any) -> Settings:
+    """``base`` with one setting changed (``preset`` swaps the layer choice of a preset,
+    ``method`` takes ``optimizer:param``)."""
+    if vary == "preset":
+        if value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; choose from: {', '.join(PRESETS)}")
+        p = PRESETS[value]
+        return dataclasses.replace(base, content_layers=p.content_layers,
+                                   style_layers=p.style_layers,
+                                   content_layer_weights=p.content_layer_weights,
+                                   style_layer_weights=p.style_layer_weights)
+    if vary == "method":
+        optimizer, sep, param = str(value).partition(":")
+        if not sep or not optimizer or not param:
+            raise ValueError(f"method values look like optimizer:param (e.g. adam:pixels), "
+                             f"got {value!r}")
+        return dataclasses.replace(base, optimizer=optimizer, param=param, lr=None)
+    check_vary(vary)
+    return dataclasses.replace(base, **{vary: value})
+
+
+def check_vary(vary: str) -> None:
+    """ValueError listing the choices unless ``vary`` can be swept."""
+    names = {f.name for f in dataclasses.fields(Settings)} - {"param_options"}
+    if vary not in names and vary not in SPECIAL:
+        choices = ", ".join(sorted(names) + list(SPECIAL))
+        raise ValueError(f"cannot vary {vary!r}; choose from: {choices}")
+
+
+def label_for(vary: str, value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, tuple):
+        text = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    else:
+        text = str(value)
+    return f"{vary}={text}"
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 ships a scalable font
+    except TypeError:  # pragma: no cover - older Pillow
+        return ImageFont.load_default()
+
+
+def make_grid(cells: Sequence[Image.Image], labels: Sequence[str],
+              columns: int | None = None) -> Image.Image:
+    """Cells side by side (``columns`` per row; default: all in one row up to 6, then wrap),
+    each scaled to the first cell's height, with its label in a white strip underneath."""
+    if not cells or len(cells) != len(labels):
+        raise ValueError("make_grid needs one label per cell and at least one cell")
+    h = cells[0].height
+    scaled = [c if c.height == h else c.resize((max(1, round(c.width * h / c.height)), h),
+                                               Image.Resampling.LANCZOS) for c in cells]
+    cols = columns or min(len(cells), 6)
+    rows = -(-len(cells) // cols)
+    cw = max(c.width for c in scaled)
+    cell_h = h + LABEL_HEIGHT
+    grid = Image.new("RGB", (cols * cw + (cols - 1) * GRID_GAP,
+                             rows * cell_h + (rows - 1) * GRID_GAP), "white")
+    draw = ImageDraw.Draw(grid)
+    font = _font(LABEL_HEIGHT - 3)
+    for i, (cell, label) in enumerate(zip(scaled, labels)):
+        x, y = (i % cols) * (cw + GRID_GAP), (i // cols) * (cell_h + GRID_GAP)
+        grid.paste(cell, (x, y))
+        text = label
+        if draw.textlength(text, font=font) > cw - 2 and "=" in text:
+            text = text.split("=", 1)[1]  # a narrow cell shows the value alone
+        while len(text) > 3 and draw.textlength(text, font=font) > cw - 2:
+            text = text[:-2] + "…"
+        draw.text((x + 1, y + h + 1), text, fill="black", font=font)
+    return grid
+
+
+def sweep(content: images.ImageSource | None, style: Any, settings: Settings | None,
+          vary: str, values: Sequence[Any], *, mode: str = "stylize",
+          masks: Sequence[Any] | None = None, columns: int | None = None
+          ) -> Iterator[SweepRecord]:
+    """One run per value of ``vary`` (values may be strings, parsed by :func:`parse_value`),
+    streamed: a record per engine step of each cell, one when a cell finishes (``image``), and
+    a final one with the labelled ``grid`` and per-cell ``results``.
+
+    ``mode`` applies an explore mode to every cell (see :func:`mode_settings`); in ``texture``
+    mode ``content`` may be None (the first style image sets the output's shape). Every cell's
+    settings are validated before the first run starts.
+    """
+    if not values:
+        raise ValueError("a sweep needs at least one value")
+    base = mode_settings(settings or Settings(), mode)
+    styles = [] if style is None else (list(style) if isinstance(style, (list, tuple))
+                                       else [style])
+    if mode == "reconstruct":
+        styles, masks = [], None
+    elif not styles:
+        raise ValueError(f"mode {mode!r} needs a style image")
+    if content is None:
+        if mode != "texture":
+            raise ValueError(f"mode {mode!r} needs a content image")
+        content = styles[0]
+    parsed = [parse_value(vary, v) for v in values]
+    plan = [(label_for(vary, v), v, cell_settings(base, vary, v)) for v in parsed]
+    for label, _, s in plan:
+        try:
+            validate(s, n_styles=len(styles))
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+    style_arg = None if not styles else (styles if len(styles) > 1 else styles[0])
+    cells, results = [], []
+    for i, (label, value, s) in enumerate(plan):
+        final = None
+        for p in stylize(content, style_arg, s, masks=masks):
+            if p.done:
+                final = p
+            yield SweepRecord(i, len(plan), label, progress=p,
+                              image=p.image if p.done else None)
+        assert final is not None
+        cells.append(final.image)
+        results.append({"label": label, "value": value, "losses": final.losses,
+                        "seconds": final.info.get("seconds")})
+    grid = make_grid(cells, [r["label"] for r in results], columns)
+    yield SweepRecord(len(plan) - 1, len(plan), results[-1]["label"], grid=grid, done=True,
+                      results=results)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nst_core sweep",
+        description="Run one setting over a list of values and save a labelled grid. Modes: "
+                    "stylize (default), reconstruct (content only, from noise: vary "
+                    "content_layers to see what each layer keeps), texture (style only, from "
+                    "noise: vary style_layers).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--content", help="content image (texture mode: optional)")
+    parser.add_argument("--style", action="append", default=[],
+                        help="style image; repeat for several (reconstruct mode: none)")
+    parser.add_argument("--mask", action="append", metavar="PATH",
+                        help="one mask per --style (white = that style applies)")
+    parser.add_argument("--mode", default="stylize", choices=MODES, help="explore mode")
+    parser.add_argument("--vary", required=True,
+                        help="the setting to vary: a Settings field (style_weight, steps, "
+                             "style_loss, content_layers, ...), preset, or method "
+                             "(optimizer:param)")
+    parser.add_argument("--values", required=True, nargs="+",
+                        help="values to try; lists are comma-separated (relu1_1,relu2_1)")
+    parser.add_argument("--columns", type=int, help="cells per grid row (default: up to 6)")
+    parser.add_argument("--out", required=True, help="grid PNG path")
+    parser.add_argument("--metrics", help="write per-cell losses and times as JSON here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.columns is not None and args.columns < 1:
+        raise CliError("--columns must be >= 1")
+    n_styles = 0 if args.mode == "reconstruct" else max(1, len(args.style))
+    settings = dataclasses.replace(settings_from_args(args, n_styles=n_styles), preview_every=0)
+    style = args.style if len(args.style) > 1 else (args.style[0] if args.style else None)
+    gen = sweep(args.content, style, settings, args.vary, args.values, mode=args.mode,
+                masks=args.mask, columns=args.columns)
+    total = settings.steps * len(args.values)
+    done_steps = [0]
+    final: list[SweepRecord] = []
+
+    def engine_records() -> Iterator[Progress]:
+        # Re-number the steps across cells so one progress bar covers the whole sweep.
+        for rec in gen:
+            if rec.done:
+                final.append(rec)
+                continue
+            p = rec.progress
+            if p.done:
+                done_steps[0] += p.step
+            yield dataclasses.replace(p, step=done_steps[0] if p.done else done_steps[0] + p.step,
+                                      total=total, done=rec.cell == rec.cells - 1 and p.done)
+
+    run_with_progress(engine_records(), total, args.quiet, label=f"sweep {args.vary}")
+    rec = final[0]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    images.save_png(rec.grid, args.out, {"settings": settings.to_dict(), "sweep": {
+        "vary": args.vary, "mode": args.mode, "cells": rec.results}})
+    if args.metrics:
+        with open(args.metrics, "w") as fh:
+            json.dump({"vary": args.vary, "mode": args.mode, "cells": rec.results}, fh,
+                      indent=1, default=str)
+    return 0
+
+
+COMMANDS["sweep"] = main
