@@ -2,6 +2,7 @@
 driven with gradio_client, as an API user (or the page) would."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -156,6 +157,31 @@ def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, conten
     first_preview = time.monotonic() - start
     assert job2.result()[2]["done"]
     assert first_preview < 15, f"next job's first preview came after {first_preview:.1f} s"
+
+
+def test_queue_runs_one_job_at_a_time_and_refuses_beyond_its_size(content_path, style_path):
+    from gradio_client.utils import QueueError
+
+    limits = dataclasses.replace(LIMITS, max_queue=1, concurrency=1)
+    demo = app.build_demo(limits)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True)
+    try:
+        clients = [Client(url, verbose=False) for _ in range(3)]
+        long_job = '{"size": 32, "steps": 500}'
+        running = stylize(clients[0], content_path, [style_path], long_job)
+        wait(lambda: len(running.outputs()) >= 2, 60, "the first job to run")
+        waiting = stylize(clients[1], content_path, [style_path], long_job)
+        wait(lambda: waiting.status().code.name == "IN_QUEUE", 10, "the second job to queue")
+        with pytest.raises(QueueError, match="Queue is full"):
+            stylize(clients[2], content_path, [style_path], long_job).result()
+        assert running.status().code.name == "ITERATING"
+        assert waiting.status().code.name == "IN_QUEUE"  # one job at a time
+        running.cancel()
+        wait(lambda: waiting.status().code.name == "ITERATING", 30, "the queued job to start")
+        waiting.cancel()
+    finally:
+        demo.close()
 
 
 def test_named_api_endpoint_takes_files_and_settings(client, content_path, style_path,
