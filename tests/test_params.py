@@ -206,3 +206,23 @@ def test_fft_run_from_content_starts_at_the_content_loss(content_path, style_pat
     first_fft = next(stylize(content_path, style_path, dataclasses.replace(s, param="fft")))
     # Not bit-exact: pure white and black pixels are pulled in by SIGMOID_EPS (0.25/255).
     assert first_fft.losses["total"] == pytest.approx(first_pixels.losses["total"], rel=1e-2)
+
+
+def test_single_run_cli_takes_param_and_options(tmp_path, content_path, style_path):
+    import json
+
+    from nst_core.cli import main
+
+    metrics = tmp_path / "m.json"
+    code = main(["--content", str(content_path), "--style", str(style_path), "--out",
+                 str(tmp_path / "o.png"), "--size", "32", "--steps", "1", "--param", "dip",
+                 "--optimizer", "adam", "--param-option", "channels=8",
+                 "--param-option", "warmup_steps=2", "--metrics", str(metrics), "--quiet"])
+    assert code == 0
+    m = json.loads(metrics.read_text())
+    assert m["param"] == "dip" and m["parameters"] == count_parameters(
+        make_dip((1, 3, 32, 32), channels=8)[0])
+    bad = main(["--content", str(content_path), "--style", str(style_path), "--out",
+                str(tmp_path / "o.png"), "--size", "32", "--steps", "1", "--param", "fft",
+                "--param-option", "decay_power=-2", "--quiet"])
+    assert bad == 2
