@@ -107,7 +107,8 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     n, c, h, w = shape
     for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
                              ("skip_channels", skip_channels, 0),
-                             ("input_channels", input_channels, 1), ("warmup_steps", warmup_steps, 0)):
+                             ("input_channels", input_channels, 1),
+                             ("warmup_steps", warmup_steps, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
     if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) \

@@ -130,7 +130,8 @@ def make_fft(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     spatial = FourierImage(shape, float(decay_power), device)
     if init is not None:
         if tuple(init.shape) != tuple(shape):
-            raise ValueError(f"init image of shape {tuple(init.shape)} does not match {tuple(shape)}")
+            raise ValueError(f"init image of shape {tuple(init.shape)} does not match "
+                             f"{tuple(shape)}")
         spatial.set_image(from_valid_rgb(init.double(), decorrelate))
     else:
         noise = torch.randn(spatial.coeffs.shape, generator=generator) * float(sd)
