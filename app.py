@@ -62,6 +62,8 @@ def _or_skip(value: Any) -> Any:
 def _user_error(exc: Exception) -> gr.Error:
     if isinstance(exc, NonFiniteLossError):
         return gr.Error(f"The run diverged: {exc}")
+    if isinstance(exc, RuntimeError):  # e.g. torch.OutOfMemoryError on a GPU
+        return gr.Error(f"The run failed: {type(exc).__name__}: {exc}")
     return gr.Error(str(exc))
 
 
@@ -267,7 +269,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                     yield (_or_skip(u.preview), _or_skip(u.status),
                            _or_skip(u.plot), _or_skip(u.png),
                            _or_skip(u.settings_json), _or_skip(u.state))
-            except (ValueError, NonFiniteLossError) as exc:
+            except (ValueError, RuntimeError) as exc:
                 raise _user_error(exc) from None
 
         run_event = run_btn.click(
@@ -288,9 +290,9 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
 
         form_outputs = [*controls, *style_weights, base_state]
 
-        def fill_form(settings, notes=()):
+        def fill_form(settings):
             values, clamped = service.ui_values(settings, limits)
-            for note in [*notes, *clamped]:
+            for note in clamped:
                 gr.Warning(note)
             blend = list(settings.style_blend_weights or ())
             weights = [blend[i] if i < len(blend) else gr.skip() for i in range(n)]
@@ -345,7 +347,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                     yield (_or_skip(u.gallery), _or_skip(u.status),
                            _or_skip(u.plot), table,
                            _or_skip(u.grid), _or_skip(u.curves), _or_skip(u.json_path))
-            except (ValueError, NonFiniteLossError) as exc:
+            except (ValueError, RuntimeError) as exc:
                 raise _user_error(exc) from None
 
         cmp_event = cmp_run.click(
@@ -376,7 +378,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             try:
                 for u in stylize_gpu(content_img, style_list, settings):
                     yield _or_skip(u.preview), _or_skip(u.png), u.progress
-            except (ValueError, NonFiniteLossError) as exc:
+            except (ValueError, RuntimeError) as exc:
                 raise _user_error(exc) from None
 
         api_btn.click(api_stylize, [api_content, api_styles, api_settings],
