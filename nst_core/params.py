@@ -77,7 +77,7 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 # fft and dip: Adam's 0.05 on Fourier coefficients is Lucid's default; the rest come from sweeps
 # on the default objective (astronaut x Starry Night, init content, seed 0; total loss after /
 # before, 12 steps at 64 px and 40 steps at 128 px; 2-core EPYC CPU):
-# - fft  lbfgs: 1 -> 0.042 / 0.014 (0.5: 0.016 at 128 px; at 0.3 the loss rose at 64 px).
+# - fft  lbfgs: 1 -> 0.043 / 0.014 (0.5: 0.016 at 128 px; 0.3: 0.066 at 64 px).
 #        adam: 0.05 -> 0.20 / 0.063 (0.1: 0.14 / 0.042 is faster early; we keep Lucid's value).
 #        sgd: 5e-8, between 3e-8 (0.070 after 30 steps at 64 px; 0.088 at 128 px) and 1e-7
 #        (0.073; 0.057); 3e-7 is worse (0.14). The best rate barely moved from 64 to 128 px,
@@ -86,8 +86,9 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 #        sgd: 5e-11, between 3e-11 (0.049 at 128 px) and 1e-10 (0.25 at 64 px; 0.045);
 #        3e-10 is worse (0.058) and at 1e-8 the loss rises. Weights are shared by every
 #        pixel, so the rate does not scale with the image size.
-#        lbfgs: 1 -> 0.86 after 12 and after 30 steps at 64 px (2: 0.82 / 0.64; 5 diverges).
-#        L-BFGS without a line search suits the generator poorly; use Adam or SGD with dip.
+#        lbfgs: 1 -> 0.88 after 12 steps at 64 px (0.3: 0.90; 2: 0.89), measured with the
+#        engine's normalized L-BFGS objective. L-BFGS without a line search suits the
+#        generator poorly; use Adam or SGD with dip.
 PARAMETERIZATIONS: dict[str, Parameterization] = {
     "pixels": Parameterization(make_pixels, {"lbfgs": 1.0, "adam": 0.02,
                                              "sgd": per_pixel_lr(3e-9)},
