@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from nst_core import service  # noqa: E402
 from nst_core.compare import DEFAULT_METHODS  # noqa: E402
 from nst_core.engine import NonFiniteLossError  # noqa: E402
-from nst_core.losses import STYLE_LOSSES  # noqa: E402
+from nst_core.multiscale import MIN_LEVEL_SIDE  # noqa: E402
 from nst_core.settings import INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS  # noqa: E402
 from nst_core.vgg import LAYER_NAMES, POOLINGS, PRECISIONS  # noqa: E402
 
@@ -72,6 +72,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
     defaults = service.default_values(limits)
     stylize_gpu = service.on_gpu(service.stylize_updates, limits.gpu_duration)
     compare_gpu = service.on_gpu(service.compare_updates, limits.gpu_duration)
+    explore_gpu = service.on_gpu(service.explore_updates, limits.gpu_duration)
     job_queue = dict(concurrency_limit=limits.concurrency, concurrency_id="device")
 
     with gr.Blocks(title="Neural style transfer studio") as demo:
@@ -102,6 +103,26 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                                 style_weights.append(gr.Slider(
                                     0, 1, 1, step=0.05, label=f"Blend weight of style {i}",
                                     elem_id=f"style_weight_{i}"))
+                # Spatial control: one mask per style, painted on the content or uploaded.
+                mask_paints, mask_uploads = [], []
+                with gr.Accordion("Where each style applies (masks)", open=False,
+                                  elem_id="masks"):
+                    gr.Markdown("Paint on the content where a style should go, or upload a "
+                                "mask (white = that style). With masks, give every style one; "
+                                "areas no mask covers get no style. *Run* and *Explore* use "
+                                "them; *Compare* does not.")
+                    for i in range(1, len(style_imgs) + 1):
+                        with gr.Row():
+                            mask_paints.append(gr.ImageEditor(
+                                label=f"Paint where style {i} applies", type="pil",
+                                sources=(), transforms=(), layers=False, height=240,
+                                brush=gr.Brush(colors=["#ff2d6f"], color_mode="fixed",
+                                               default_size=24),
+                                elem_id=f"mask_paint_{i}"))
+                            mask_uploads.append(_guard_upload(
+                                gr.Image(label=f"…or upload a mask for style {i}",
+                                         type="filepath", height=240, elem_id=f"mask_{i}"),
+                                f"mask {i}"))
                 gr.Examples([[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS
                              if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()],
                             inputs=[content, style_imgs[0]], cache_examples=False,
@@ -148,9 +169,9 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                                                         multiselect=True, label="Style layers",
                                                         elem_id="style_layers")
                     with gr.Row():
-                        c["style_loss"] = gr.Dropdown(list(STYLE_LOSSES),
+                        c["style_loss"] = gr.Dropdown(service.style_loss_choices(),
                                                       value=defaults["style_loss"],
-                                                      label="Style loss")
+                                                      label="Style loss", elem_id="style_loss")
                         c["lr"] = gr.Number(defaults["lr"], minimum=0,
                                             label="Learning rate (0: method default)")
                         c["preview_every"] = gr.Slider(1, service.PREVIEW_EVERY_MAX,
@@ -174,6 +195,28 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                         c["param_options"] = gr.Textbox(
                             defaults["param_options"], label="Parameterization options (JSON)",
                             placeholder='{"decay_power": 1.0}')
+                    with gr.Row():
+                        c["edge_preserve"] = gr.Checkbox(
+                            defaults["edge_preserve"], label="Edge-preserving style loss",
+                            info="less style on the content's strong edges",
+                            elem_id="edge_preserve")
+                        c["edge_weight"] = gr.Number(defaults["edge_weight"], minimum=0,
+                                                     label="Style weight on edges (0: none)",
+                                                     elem_id="edge_weight")
+                        c["edge_threshold"] = gr.Slider(0.01, 0.99, defaults["edge_threshold"],
+                                                        step=0.01, label="Edge threshold",
+                                                        elem_id="edge_threshold")
+                        c["edge_blur"] = gr.Slider(0, 64, defaults["edge_blur"], step=0.5,
+                                                   label="Edge blur (px)", elem_id="edge_blur")
+                    with gr.Row():
+                        c["multiscale"] = gr.Checkbox(
+                            defaults["multiscale"], label="Multi-scale (coarse to fine)",
+                            info="levels double from the smallest size up to the output size",
+                            elem_id="multiscale")
+                        c["min_size"] = gr.Slider(MIN_LEVEL_SIDE, limits.max_size,
+                                                  defaults["min_size"], step=1,
+                                                  label="Smallest level (px)",
+                                                  elem_id="min_size")
                     settings_file = gr.File(label="Load settings from a PNG made here or a "
                                                   "settings JSON", file_types=[".png", ".json"],
                                             elem_id="settings_file")
@@ -221,6 +264,34 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                             cmp_curves = gr.Image(label="Loss vs step and vs seconds",
                                                   type="pil", interactive=False)
                             cmp_json = gr.File(label="Comparison numbers (JSON)")
+                    with gr.Tab("Explore", id="explore"):
+                        gr.Markdown("One run per value of a setting, with the images and "
+                                    "settings on the left, laid out as a labelled grid. "
+                                    "*Content reconstruction* starts from noise with content "
+                                    "only (what a layer keeps); *texture synthesis* with style "
+                                    "only (what the style statistics hold).")
+                        exp_mode = gr.Radio(list(service.EXPLORE_MODES), value="stylize",
+                                            label="Mode", elem_id="exp_mode")
+                        exp_vary0, exp_values0 = service.explore_defaults("stylize")
+                        with gr.Row():
+                            exp_vary = gr.Dropdown(service.vary_choices(), value=exp_vary0,
+                                                   label="Setting to vary", elem_id="exp_vary")
+                            exp_values = gr.Textbox(exp_values0, label="Values (separated by "
+                                                    "';' or new lines)", elem_id="exp_values")
+                            exp_columns = gr.Slider(0, service.EXPLORE_MAX_CELLS, 0, step=1,
+                                                    label="Grid columns (0: auto)",
+                                                    elem_id="exp_columns")
+                        with gr.Row():
+                            exp_run = gr.Button("Run sweep", variant="primary",
+                                                elem_id="exp_run")
+                            exp_stop = gr.Button("Stop", variant="stop", elem_id="exp_stop")
+                        exp_status = gr.Markdown("", elem_id="exp_status")
+                        exp_gallery = gr.Gallery(label="Runs as they finish", columns=4,
+                                                 height=280, elem_id="exp_gallery")
+                        exp_grid = gr.Image(label="Labelled grid", type="pil", format="png",
+                                            interactive=False, elem_id="exp_grid")
+                        exp_png = gr.File(label="Grid PNG (settings and per-run losses "
+                                                "embedded)", elem_id="exp_png")
 
         # Hidden components behind the named API endpoint /stylize (files + settings JSON).
         with gr.Row(visible=False):
@@ -236,13 +307,20 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
         # ---------------------------------------------------------------- wiring
         n = len(style_imgs)
 
-        def prepare(content_v, styles_v, weights_v, base, values):
+        def prepare(content_v, styles_v, weights_v, base, values, mode="stylize"):
             styles, blend = service.collect_styles(styles_v, weights_v)
             settings = service.settings_from_ui(dict(zip(service.UI_FIELDS, values)),
                                                 limits=limits, n_styles=len(styles),
-                                                blend=blend, base=base)
-            content_img, style_list = service.load_inputs(content_v, styles)
+                                                blend=blend, base=base,
+                                                need_style=mode != "reconstruct")
+            content_img, style_list = service.load_inputs(content_v, styles,
+                                                          need_content=mode != "texture")
             return content_img, style_list, settings
+
+        def prepare_masks(styles_v, args, content_img):
+            masks = service.collect_masks(styles_v, args[:n], args[n:2 * n])
+            service.check_masks(masks, content_img)
+            return masks
 
         def stop_key(request: gr.Request | None, kind: str) -> str | None:
             """Stop tokens are per browser session and tab (Run and Compare)."""
@@ -252,9 +330,10 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
         # gr.Request comes first: Gradio fills it in only among the positional parameters.
         def run(request: gr.Request, content_v, *args):
             styles_v, weights_v = args[:n], args[n:2 * n]
-            base, values = args[2 * n], args[2 * n + 1:]
+            base, values = args[4 * n], args[4 * n + 1:]
             try:
                 inputs = prepare(content_v, styles_v, weights_v, base, values)
+                masks = prepare_masks(styles_v, args[2 * n:4 * n], inputs[0])
             except ValueError as exc:
                 raise _user_error(exc) from None
             key = stop_key(request, "stylize")
@@ -265,7 +344,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             yield (gr.skip(), "Loading images and VGG19…", None, None, None,
                    {"settings": inputs[2].to_dict(), "step": 0})
             try:
-                for u in stylize_gpu(*inputs, stop_key=key):
+                for u in stylize_gpu(*inputs, stop_key=key, masks=masks):
                     yield (_or_skip(u.preview), _or_skip(u.status),
                            _or_skip(u.plot), _or_skip(u.png),
                            _or_skip(u.settings_json), _or_skip(u.state))
@@ -273,7 +352,8 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                 raise _user_error(exc) from None
 
         run_event = run_btn.click(
-            run, [content, *style_imgs, *style_weights, base_state, *controls],
+            run, [content, *style_imgs, *style_weights, *mask_paints, *mask_uploads,
+                  base_state, *controls],
             [result, status, plot, png_file, json_file, job_state], api_name="run",
             api_visibility="undocumented", show_progress="minimal", **job_queue)
 
@@ -364,6 +444,53 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
         cmp_stop.click(stop_compare, None, [cmp_status], cancels=[cmp_event], queue=False,
                        api_visibility="private")
 
+        def explore(request: gr.Request, content_v, mode, vary, values_text, columns, *args):
+            styles_v, weights_v = args[:n], args[n:2 * n]
+            base, values = args[4 * n], args[4 * n + 1:]
+            try:
+                content_img, style_list, settings = prepare(content_v, styles_v, weights_v,
+                                                            base, values, mode)
+                masks = prepare_masks(styles_v, args[2 * n:4 * n], content_img)
+                service.explore_plan(settings, mode, vary,
+                                     service.parse_values(vary, values_text), limits,
+                                     len(style_list))
+            except ValueError as exc:
+                raise _user_error(exc) from None
+            key = stop_key(request, "explore")
+            if key:
+                service.stop_token(key)
+            yield [], "Loading images and VGG19…", None, None
+            try:
+                for u in explore_gpu(content_img, style_list, settings, mode, vary, values_text,
+                                     masks=masks, columns=int(columns or 0), limits=limits,
+                                     stop_key=key):
+                    yield (_or_skip(u.gallery), _or_skip(u.status), _or_skip(u.grid),
+                           _or_skip(u.grid_png))
+            except (ValueError, RuntimeError) as exc:
+                raise _user_error(exc) from None
+
+        exp_event = exp_run.click(
+            explore, [content, exp_mode, exp_vary, exp_values, exp_columns, *style_imgs,
+                      *style_weights, *mask_paints, *mask_uploads, base_state, *controls],
+            [exp_gallery, exp_status, exp_grid, exp_png], api_name="explore",
+            api_visibility="undocumented", show_progress="minimal", **job_queue)
+
+        def stop_explore(request: gr.Request):
+            key = stop_key(request, "explore")
+            if key:
+                service.request_stop(key)
+            return "**Stopped.** The runs that finished stay above."
+
+        exp_stop.click(stop_explore, None, [exp_status], cancels=[exp_event], queue=False,
+                       api_visibility="private")
+        exp_mode.input(service.explore_defaults, [exp_mode], [exp_vary, exp_values],
+                       api_visibility="private")
+        exp_vary.input(service.vary_example, [exp_vary], [exp_values],
+                       api_visibility="private")
+        # The mask painters show the content image to paint on.
+        content.change(lambda v: [service.mask_canvas(v)] * n, [content], mask_paints,
+                       api_visibility="private", queue=False)
+
         def api_stylize(content_path, style_files, settings_json):
             """Stylize `content_path` with the style files (blend weights and everything else
             in `settings_json`, a JSON object of nst_core Settings fields). Streams previews;
@@ -389,8 +516,9 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
     return demo
 
 
-# Small results (a 128 px preview) are shown scaled up to the box instead of as a thumbnail.
-CSS = "#result img { width: 100%; height: 100%; object-fit: contain; }"
+# Small results (a 128 px preview, a grid of small cells) are shown scaled up to the box
+# instead of as a thumbnail.
+CSS = ("#result img, #exp_grid img { width: 100%; height: 100%; object-fit: contain; }")
 
 
 def launch_kwargs(limits: service.Limits) -> dict[str, Any]:

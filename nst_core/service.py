@@ -28,12 +28,17 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 from PIL import Image
 
-from . import images, vgg
+import numpy as np
+
+from . import images, spatial, sweep, vgg
 from .compare import compare_stream, method_label, parse_method, summarize
 from .engine import LOSS_TERMS, Progress, resolve_device, stylize
+from .losses import STYLE_LOSSES
+from .multiscale import MIN_LEVEL_SIDE
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .settings import PRESETS, Settings, from_dict, validate
+from .style_losses import DESCRIPTIONS as STYLE_LOSS_DESCRIPTIONS
 
 # ----------------------------------------------------------------------------- serving limits
 
@@ -300,11 +305,21 @@ def method_value(settings: Settings) -> str:
 UI_FIELDS = ("method", "preset", "content_layers", "style_layers", "style_weight_log10",
              "content_weight", "tv_weight", "preserve_color", "init", "size", "steps", "seed",
              "style_loss", "lr", "preview_every", "style_scale", "pooling", "tv_exponent",
-             "luminance_space", "precision", "param_options")
+             "luminance_space", "precision", "param_options", "edge_preserve", "edge_weight",
+             "edge_threshold", "edge_blur", "multiscale", "min_size")
 
 # Bounds of the form controls that are not server limits.
 STYLE_WEIGHT_LOG10 = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
 PREVIEW_EVERY_MAX = 100
+# The edge weight the form offers when the edge-preserving loss is switched on: 0 keeps strong
+# content edges free of style (docs/techniques.md measured 12% less edge loss than plain at 0).
+EDGE_WEIGHT_ON = 0.0
+
+
+def style_loss_choices() -> list[tuple[str, str]]:
+    """(label with its one-line description, name) for every registered style loss."""
+    return [(f"{name}: {STYLE_LOSS_DESCRIPTIONS[name]}" if name in STYLE_LOSS_DESCRIPTIONS
+             else name, name) for name in STYLE_LOSSES]
 
 
 def _number(values: Mapping[str, Any], name: str, label: str) -> float:
@@ -357,8 +372,10 @@ def parse_param_options(text: Any, param: str) -> dict[str, Any]:
 
 def settings_from_ui(values: Mapping[str, Any], *, limits: Limits, n_styles: int = 1,
                      blend: Sequence[float] | None = None,
-                     base: Settings | None = None) -> Settings:
+                     base: Settings | None = None, need_style: bool = True) -> Settings:
     """Form values (keys of :data:`UI_FIELDS`) -> validated Settings.
+
+    ``need_style=False`` (content reconstruction) accepts a job without a style image.
 
     ``base`` (settings loaded from a file, or a previous result) supplies the fields the form
     does not show; without it the preset does. Every form value is applied over that.
@@ -411,12 +428,24 @@ def settings_from_ui(values: Mapping[str, Any], *, limits: Limits, n_styles: int
             changes[name] = values[name]
     if content_layers or style_layers:
         changes["content_layers"], changes["style_layers"] = content_layers, style_layers
+    # Fields added with the issue-5 techniques apply only when the form sends them, so callers
+    # that predate them (and settings loaded from files) keep their values.
+    if "edge_preserve" in values:
+        changes["edge_weight"] = (_number(values, "edge_weight", "Edge weight")
+                                  if values["edge_preserve"] else None)
+    for name, label in (("edge_threshold", "Edge threshold"), ("edge_blur", "Edge blur")):
+        if name in values:
+            changes[name] = _number(values, name, label)
+    if "multiscale" in values:
+        changes["multiscale"] = bool(values["multiscale"])
+    if "min_size" in values:
+        changes["min_size"] = _whole(values, "min_size", "Multi-scale smallest size")
     for name, layers in (("content_layer_weights", changes.get("content_layers")),
                          ("style_layer_weights", changes.get("style_layers"))):
         weights = getattr(start, name)
         if layers is not None and weights is not None and len(weights) != len(layers):
             changes[name] = None  # weights loaded for other layers no longer apply
-    if style_weight > 0 and n_styles == 0:
+    if need_style and style_weight > 0 and n_styles == 0:
         raise ValueError("no style image: upload one (or set the style weight to its minimum "
                          "and the content weight above 0 to reconstruct the content)")
     settings = dataclasses.replace(start, **changes)
@@ -454,7 +483,13 @@ def ui_values(settings: Settings, limits: Limits) -> tuple[dict[str, Any], list[
         "tv_exponent": settings.tv_exponent, "luminance_space": settings.luminance_space,
         "precision": settings.precision,
         "param_options": json.dumps(dict(settings.param_options)) if settings.param_options
-        else ""}
+        else "",
+        "edge_preserve": settings.edge_weight is not None,
+        "edge_weight": EDGE_WEIGHT_ON if settings.edge_weight is None else settings.edge_weight,
+        "edge_threshold": settings.edge_threshold, "edge_blur": settings.edge_blur,
+        "multiscale": settings.multiscale,
+        # the form's slider starts at the smallest level multiscale makes (MIN_LEVEL_SIDE)
+        "min_size": min(max(settings.min_size, MIN_LEVEL_SIDE), limits.max_size)}
     return {k: v for k, v in values.items() if k in UI_FIELDS}, notes
 
 
@@ -508,14 +543,90 @@ def collect_styles(styles: Sequence[Any], weights: Sequence[Any]) -> tuple[list[
     return chosen, blend
 
 
-def load_inputs(content: Any, styles: Sequence[Any]) -> tuple[Image.Image, list[Image.Image]]:
-    """Read and check the uploaded images once, with messages naming each one."""
-    if content is None:
+def load_inputs(content: Any, styles: Sequence[Any], need_content: bool = True
+                ) -> tuple[Image.Image | None, list[Image.Image]]:
+    """Read and check the uploaded images once, with messages naming each one.
+    ``need_content=False`` (texture synthesis) accepts a missing content image."""
+    if content is None and need_content:
         raise ValueError("no content image: upload one (or pick an example)")
-    content_img = images.load_image(content, name="content image")
+    content_img = None if content is None else images.load_image(content, name="content image")
     style_imgs = [images.load_image(s, name="style image" if len(styles) == 1
                                     else f"style image {i + 1}") for i, s in enumerate(styles)]
     return content_img, style_imgs
+
+
+# ----------------------------------------------------------------------------- spatial masks
+
+
+def mask_canvas(content: Any) -> dict[str, Any] | None:
+    """The value of a mask painter: the content image as its background, nothing painted."""
+    if content is None:
+        return None
+    return {"background": content, "layers": [], "composite": content}
+
+
+def _as_pil(image: Any) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        return Image.fromarray(image)
+    return Image.open(image)  # a file path (an editor with type="filepath")
+
+
+def painted_mask(value: Any) -> Image.Image | None:
+    """A mask painter's value (``{"background", "layers", "composite"}``) -> the painted area
+    as a greyscale mask (white = painted: the union of every layer's opaque pixels), or None
+    when nothing is painted. The background (the content image) is not part of the mask."""
+    if not value or not isinstance(value, Mapping):
+        return None
+    alpha = None
+    for layer in value.get("layers") or ():
+        if layer is None:
+            continue
+        pil = _as_pil(layer)
+        a = np.asarray(pil.convert("RGBA"))[..., 3]
+        alpha = a if alpha is None or alpha.shape != a.shape else np.maximum(alpha, a)
+    if alpha is None or not alpha.any():
+        return None
+    return Image.fromarray(alpha, "L")
+
+
+def collect_masks(styles: Sequence[Any], painted: Sequence[Any], uploaded: Sequence[Any]
+                  ) -> list[Any] | None:
+    """One mask per style slot that holds an image (an uploaded mask wins over a painted one),
+    or None when no slot has a mask (no spatial control). Masks must be given for every style
+    or for none: the engine gives unmasked areas no style, so a style without a mask would
+    simply never apply."""
+    n = len(styles)
+    painted = list(painted) + [None] * (n - len(painted))
+    uploaded = list(uploaded) + [None] * (n - len(uploaded))
+    masks, missing = [], []
+    for i in range(n):
+        mask = uploaded[i] if uploaded[i] is not None else painted_mask(painted[i])
+        if styles[i] is None:
+            if mask is not None:
+                raise ValueError(f"mask {i + 1} is for an empty style slot: upload style image "
+                                 f"{i + 1} or clear its mask")
+            continue
+        masks.append(mask)
+        if mask is None:
+            missing.append(i + 1)
+    if len(missing) == len(masks):
+        return None
+    if missing:
+        which = ", ".join(map(str, missing))
+        raise ValueError(f"style image {which} has no mask: with spatial control every style "
+                         "needs one (white/painted = where that style applies; areas no mask "
+                         "covers get no style)")
+    return masks
+
+
+def check_masks(masks: Sequence[Any] | None, content: Image.Image | None) -> None:
+    """Read every mask once against the content image's shape, so an unreadable, empty or
+    wrongly shaped mask is reported before the job starts (the engine's messages)."""
+    if masks is None or content is None:
+        return
+    spatial.load_masks(list(masks), len(masks), (content.height, content.width))
 
 
 # ----------------------------------------------------------------------------- result files
@@ -711,15 +822,17 @@ def device_name(settings: Settings) -> str:
 
 
 def stylize_updates(content: Any, styles: Sequence[Any], settings: Settings,
-                    stop_key: str | None = None) -> Iterator[Update]:
+                    stop_key: str | None = None, masks: Sequence[Any] | None = None
+                    ) -> Iterator[Update]:
     """Run one job and yield :class:`Update` records: one per step (so a web server can cancel
     between any two steps), with a status line at most every UI_UPDATE_SECONDS and at every
     preview, and the loss plot at most every PLOT_UPDATE_SECONDS. The last update holds the
-    result files."""
+    result files. ``masks`` (one per style) place each style (spatial control)."""
     style_arg = list(styles) if len(styles) != 1 else styles[0]
     if stop_key:
         make_stoppable(settings)
-    gen = locked(stylize(content, style_arg if styles else None, settings),
+    gen = locked(stylize(content, style_arg if styles else None, settings,
+                         masks=list(masks) if masks else None),
                  device_name(settings), "stylize", settings.steps, stop_key)
     history = LossHistory()
     last_ui = last_plot = 0.0
@@ -851,9 +964,172 @@ def compare_updates(content: Any, styles: Sequence[Any], settings: Settings,
                         curves=result.curves, json_path=str(path))
 
 
+# ----------------------------------------------------------------------------- explore
+
+EXPLORE_MODES = (("Stylize sweep", "stylize"), ("Content reconstruction", "reconstruct"),
+                 ("Texture synthesis", "texture"))
+EXPLORE_MAX_CELLS = 12  # cells in one sweep: each is a full run, one after the other
+# Settings first offered in the "vary" list; every other one sweep.check_vary accepts follows.
+_VARY_FIRST = ("style_weight", "preset", "method", "style_loss", "content_layers",
+               "style_layers", "content_weight", "tv_weight", "edge_weight", "steps", "size",
+               "init", "preserve_color", "seed", "param", "optimizer", "pooling")
+_VARY_EXAMPLES = {
+    "style_weight": "1; 1e2; 1e4",
+    "content_weight": "0.1; 1; 10",
+    "tv_weight": "0; 1e5; 1e6",
+    "edge_weight": "none; 0; 0.5",
+    "content_layers": "relu1_2; relu2_2; relu3_2; relu4_2; relu5_2",
+    # Gatys et al. 2016 fig. 1: style from conv1_1, then conv1_1..conv2_1, ..., conv1_1..conv5_1.
+    "style_layers": "; ".join(",".join(f"relu{k}_1" for k in range(1, n + 1))
+                              for n in range(1, 6)),
+    "steps": "10; 30; 100",
+    "seed": "0; 1; 2",
+}
+
+
+def vary_choices() -> list[str]:
+    """Everything :func:`nst_core.sweep.check_vary` accepts, the common choices first."""
+    # device and weights are the server's own (see settings_from_json): never swept.
+    names = sorted({f.name for f in dataclasses.fields(Settings)}
+                   - {"param_options", "device", "weights"})
+    names += list(sweep.SPECIAL)
+    for name in names:
+        sweep.check_vary(name)
+    return [n for n in _VARY_FIRST if n in names] + [n for n in names if n not in _VARY_FIRST]
+
+
+def vary_example(vary: str) -> str:
+    """Values worth trying for ``vary``, as the form's text (registries list their entries)."""
+    if vary in _VARY_EXAMPLES:
+        return _VARY_EXAMPLES[vary]
+    if vary == "preset":
+        return "; ".join(PRESETS)
+    if vary == "method":
+        return "; ".join(v for _, v in methods()[:3])
+    registry = {"style_loss": STYLE_LOSSES, "param": PARAMETERIZATIONS,
+                "optimizer": OPTIMIZERS}.get(vary)
+    if registry is not None:
+        return "; ".join(registry)
+    choices = {"init": ("content", "noise", "style"), "pooling": vgg.POOLINGS,
+               "preserve_color": ("none", "luminance", "histogram")}.get(vary)
+    if choices:
+        return "; ".join(choices)
+    return str(getattr(Settings(), vary, ""))
+
+
+def explore_defaults(mode: str) -> tuple[str, str]:
+    """The setting to vary and its values when a mode is picked: reconstruction and texture
+    synthesis are most telling layer by layer (Gatys et al. 2016, fig. 1)."""
+    vary = {"reconstruct": "content_layers", "texture": "style_layers"}.get(mode, "style_weight")
+    return vary, vary_example(vary)
+
+
+def parse_values(vary: str, text: Any) -> list[str]:
+    """The values text -> one string per value: separated by new lines or ";" (commas join the
+    layers of one value), or by commas when ``vary`` is not a list-valued setting."""
+    sweep.check_vary(vary)
+    if isinstance(text, (list, tuple)):
+        parts = [str(v) for v in text]
+    else:
+        parts = re.split(r"[;\n]", str(text or ""))
+        listy = vary in sweep._STR_TUPLES or vary in sweep._FLOAT_TUPLES
+        if len([p for p in parts if p.strip()]) == 1 and not listy:
+            parts = parts[0].split(",")
+    values = [p.strip() for p in parts if p.strip()]
+    if not values:
+        raise ValueError(f"no values to try for {vary}: enter some, separated by ';' "
+                         f"(e.g. {vary_example(vary) or '1; 2'})")
+    if len(values) > EXPLORE_MAX_CELLS:
+        raise ValueError(f"{len(values)} values: at most {EXPLORE_MAX_CELLS} per sweep (each is "
+                         "a full run)")
+    return values
+
+
+def explore_plan(settings: Settings, mode: str, vary: str, values: Sequence[str],
+                 limits: Limits, n_styles: int) -> list[Settings]:
+    """Every cell's settings, checked (the engine's rules and this server's limits) before
+    the first run starts."""
+    base = sweep.mode_settings(settings, mode)
+    cells = []
+    for raw in values:
+        value = sweep.parse_value(vary, raw)
+        label = sweep.label_for(vary, value)
+        if vary not in vary_choices():
+            raise ValueError(f"cannot vary {vary!r} here; choose from: "
+                             f"{', '.join(vary_choices())}")
+        cell = sweep.cell_settings(base, vary, value)
+        try:
+            validate(cell, n_styles=max(n_styles, 1) if cell.style_blend_weights is None
+                     else n_styles)
+            limits.check(cell)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        cells.append(cell)
+    return cells
+
+
+@dataclass
+class ExploreUpdate:
+    """One change for the Explore tab. ``None`` fields are unchanged."""
+
+    gallery: list[tuple[Image.Image, str]] | None = None  # finished cells + the running one
+    status: str | None = None
+    grid: Image.Image | None = None  # the labelled grid, at the end
+    grid_png: str | None = None  # the grid as a PNG with the sweep's settings and numbers
+
+
+def explore_updates(content: Any, styles: Sequence[Any], settings: Settings, mode: str,
+                    vary: str, values: Sequence[str], *, masks: Sequence[Any] | None = None,
+                    columns: int | None = None, limits: Limits | None = None,
+                    stop_key: str | None = None) -> Iterator[ExploreUpdate]:
+    """Run a sweep (:func:`nst_core.sweep.sweep`: one run per value, in an explore mode) and
+    yield Explore-tab updates: the finished cells and the running cell's latest preview as
+    they come, then the labelled grid and its PNG."""
+    values = parse_values(vary, values)
+    cells = explore_plan(settings, mode, vary, values, limits or Limits(), len(styles))
+    style_arg = None if not styles else (list(styles) if len(styles) > 1 else styles[0])
+    if stop_key:
+        make_stoppable(settings)
+    total = sum(c.steps for c in cells)  # an estimate for the job record: levels add steps
+    gen = locked(sweep.sweep(content, style_arg, settings, vary, values, mode=mode,
+                             masks=list(masks) if masks else None, columns=columns or None),
+                 device_name(settings), "explore", total, stop_key)
+    mode_names = {v: k for k, v in EXPLORE_MODES}
+    finished: list[tuple[Image.Image, str]] = []
+    last_ui = 0.0
+    with contextlib.closing(gen):
+        for rec in gen:
+            if rec.done:
+                meta = {"settings": settings.to_dict(),
+                        "sweep": {"vary": vary, "mode": mode, "cells": rec.results}}
+                path = output_dir() / f"explore_{time.strftime('%Y%m%d_%H%M%S')}_" \
+                                      f"{next(_JOB_IDS)}.png"
+                images.save_png(rec.grid, path, json.loads(json.dumps(meta, default=str)))
+                yield ExploreUpdate(gallery=list(finished), grid=rec.grid, grid_png=str(path),
+                                    status=f"**Done:** {rec.cells} runs of {vary} "
+                                           f"({mode_names[mode].lower()})")
+                return
+            p = rec.progress
+            update = ExploreUpdate()
+            now = time.monotonic()
+            if rec.image is not None:
+                finished.append((rec.image, rec.label))
+                update.gallery = list(finished)
+            elif p is not None and p.preview is not None:
+                update.gallery = finished + [(p.preview, f"{rec.label} · step {p.step}")]
+            if update.gallery is not None or now - last_ui >= UI_UPDATE_SECONDS:
+                last_ui = now
+                update.status = (f"run {rec.cell + 1}/{rec.cells} · {rec.label} · "
+                                 f"step {p.step}/{p.total}" if p is not None else None)
+            yield update
+
+
 __all__ = ["Limits", "device_lock", "locked", "recent_jobs", "on_gpu", "methods", "UI_FIELDS",
            "settings_from_ui", "ui_values", "preset_values", "default_values", "check_upload",
            "collect_styles", "load_inputs", "save_result", "load_settings_file",
            "settings_from_json", "stylize_updates", "stop_result", "state_settings",
            "compare_updates", "Update", "CompareUpdate", "status_line", "LossHistory",
-           "JobStopped", "stop_token", "request_stop", "make_stoppable"]
+           "JobStopped", "stop_token", "request_stop", "make_stoppable", "style_loss_choices",
+           "mask_canvas", "painted_mask", "collect_masks", "check_masks", "EXPLORE_MODES",
+           "vary_choices", "vary_example", "explore_defaults", "parse_values", "explore_plan",
+           "explore_updates", "ExploreUpdate"]

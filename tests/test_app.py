@@ -16,6 +16,7 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
@@ -62,18 +63,25 @@ def wait(predicate, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-def ui_args(**changes):
+def ui_args(masks_too: bool = False, **changes):
     """Positional inputs of the page's Run (and Compare) events: content, style slots, their
-    blend weights, then every form field in service.UI_FIELDS order."""
+    blend weights, (Run and Explore: painted masks, uploaded masks, loaded settings), then every
+    form field in service.UI_FIELDS order."""
     values = service.default_values(LIMITS)
     content = changes.pop("content", ROOT / "examples" / "astronaut.png")
     styles = changes.pop("styles", [ROOT / "examples" / "starry_night.jpg"])
     weights = changes.pop("weights", [])
+    masks = changes.pop("masks", [])
     values.update(changes)
     n = LIMITS.max_styles
     slots = [handle_file(str(s)) for s in styles] + [None] * (n - len(styles))
     blend = list(weights) + [1.0] * (n - len(weights))
-    return [handle_file(str(content)), *slots, *blend, *[values[k] for k in service.UI_FIELDS]]
+    extra = []
+    if masks_too:
+        uploads = [None if m is None else handle_file(str(m)) for m in masks]
+        extra = [None] * n + uploads + [None] * (n - len(uploads))
+    return [None if content is None else handle_file(str(content)), *slots, *blend, *extra,
+            *[values[k] for k in service.UI_FIELDS]]
 
 
 def test_small_run_streams_previews_and_returns_the_final_image(client, content_path, style_path):
@@ -204,8 +212,9 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
 
 
 def test_page_run_event_uses_every_form_field(client):
-    job = client.submit(*ui_args(size=32, steps=3, method="adam:pixels", preset="fine-texture",
-                                 style_layers=["relu1_1", "relu2_1"], seed=9, preview_every=1),
+    job = client.submit(*ui_args(True, size=32, steps=3, method="adam:pixels",
+                                 preset="fine-texture", style_layers=["relu1_1", "relu2_1"],
+                                 seed=9, preview_every=1),
                         api_name="/run")
     image, status, plot, png, settings_json = job.result()
     assert "Done" in status and Image.open(image).size == (32, 32)
@@ -217,7 +226,7 @@ def test_page_run_event_uses_every_form_field(client):
     previews = [o[0] for o in job.outputs() if isinstance(o[0], str)]
     assert len(previews) >= 3
     with pytest.raises(AppError, match="Steps must be a whole number|steps"):
-        client.submit(*ui_args(steps=2.5), api_name="/run").result()
+        client.submit(*ui_args(True, steps=2.5), api_name="/run").result()
 
 
 def test_compare_event_runs_each_method_with_the_same_budget(client):
@@ -264,3 +273,121 @@ def test_bad_serving_environment_is_a_clear_exit(monkeypatch, capsys):
         app.main(["--port", "1"])
     assert exc.value.code == 2
     assert "NST_MAX_STEPS must be a whole number" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- issue 5 controls
+
+
+def half_mask(path: Path, size=(32, 32), left=True) -> Path:
+    """White on one half (that style applies there), black on the other."""
+    mask = Image.new("L", size, 0)
+    w, h = size
+    mask.paste(255, (0, 0, w // 2, h) if left else (w // 2, 0, w, h))
+    mask.save(path)
+    return path
+
+
+def test_masked_run_and_bad_masks(client, tmp_path):
+    """A style placed by an uploaded mask; empty, misshapen and unreadable masks are refused
+    with the engine's messages and the server keeps serving."""
+    empty = tmp_path / "empty.png"
+    Image.new("L", (32, 32), 0).save(empty)
+    with pytest.raises(AppError, match="mask: the mask is empty"):
+        client.submit(*ui_args(True, size=32, steps=2, masks=[empty]), api_name="/run").result()
+    wide = half_mask(tmp_path / "wide.png", size=(64, 16))
+    with pytest.raises(AppError, match="aspect ratio"):
+        client.submit(*ui_args(True, size=32, steps=2, masks=[wide]), api_name="/run").result()
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not a picture at all")
+    with pytest.raises(AppError, match="mask 1: not an image file"):
+        client.submit(*ui_args(True, size=32, steps=2, masks=[junk]), api_name="/run").result()
+    # Two styles, one mask: every style needs one.
+    style2 = ROOT / "examples" / "the_scream.jpg"
+    with pytest.raises(AppError, match="style image 2 has no mask"):
+        client.submit(*ui_args(True, size=32, steps=2, styles=[ROOT / "examples" /
+                                                                "starry_night.jpg", style2],
+                               masks=[half_mask(tmp_path / "m.png")]), api_name="/run").result()
+
+    # The server still serves: a masked run (style on the left half only) returns an image.
+    mask = half_mask(tmp_path / "left.png")
+    job = client.submit(*ui_args(True, size=32, steps=4, seed=1, preview_every=2,
+                                 style_weight_log10=4, masks=[mask]), api_name="/run")
+    image, status, _, png, _ = job.result()
+    assert "Done" in status and Image.open(image).size == (32, 32)
+    content = images.load_image(ROOT / "examples" / "astronaut.png").resize((32, 32),
+                                                                            Image.LANCZOS)
+    change = np.abs(np.asarray(Image.open(png).convert("RGB"), np.float32)
+                    - np.asarray(content, np.float32)).mean(axis=(0, 2))
+    # Stylized where the mask is white; the unmasked half moves less (it feels only the content
+    # loss and the masked half through VGG's receptive fields).
+    assert change[:16].mean() > change[16:].mean()
+
+
+def test_painted_mask_is_the_union_of_the_layers():
+    bg = Image.new("RGB", (8, 4), "gray")
+    layer = Image.new("RGBA", (8, 4), (0, 0, 0, 0))
+    assert service.painted_mask({"background": bg, "layers": [layer], "composite": bg}) is None
+    layer.putpixel((1, 1), (255, 45, 111, 255))
+    other = Image.new("RGBA", (8, 4), (0, 0, 0, 0))
+    other.putpixel((6, 2), (255, 45, 111, 128))
+    mask = np.asarray(service.painted_mask({"background": bg, "layers": [layer, other]}))
+    assert mask.shape == (4, 8) and mask[1, 1] == 255 and mask[2, 6] == 128
+    assert mask.sum() == 255 + 128
+
+
+def test_edge_and_multiscale_controls_reach_the_run(client):
+    job = client.submit(*ui_args(True, size=64, steps=2, edge_preserve=True, edge_weight=0.0,
+                                 edge_threshold=0.3, edge_blur=1.0, multiscale=True,
+                                 min_size=32, style_loss="bn", preview_every=1),
+                        api_name="/run")
+    _, status, _, png, _ = job.result()
+    s = images.read_png_settings(png)["settings"]
+    assert (s["edge_weight"], s["edge_threshold"], s["edge_blur"]) == (0.0, 0.3, 1.0)
+    assert s["multiscale"] is True and s["min_size"] == 32 and s["style_loss"] == "bn"
+    # Two levels, 32 px (2 steps) then 64 px (2 // 4 -> 1 step), on one step count: the
+    # previews continue across them.
+    assert "Done:** 3/3 steps" in status
+    sizes = [Image.open(o[0]).size for o in job.outputs() if isinstance(o[0], str)]
+    assert sizes[0] == (32, 32) and sizes[-1] == (64, 64)
+
+
+def explore_args(mode, vary, values, columns=0, **changes):
+    args = ui_args(True, **changes)
+    return [args[0], mode, vary, values, columns, *args[1:]]
+
+
+def test_explore_streams_cells_and_returns_a_labelled_grid(client):
+    job = client.submit(*explore_args("stylize", "style_weight", "1; 1e4", size=32, steps=3,
+                                      preview_every=1), api_name="/explore")
+    gallery, status, grid, grid_png = job.result()
+    assert "Done" in status and len(gallery) == 2
+    assert [g["caption"] for g in gallery] == ["style_weight=1", "style_weight=10000"]
+    # Cells show while they run: a running preview, then the first cell alone, then both.
+    counts = [len(o[0]) for o in job.outputs() if isinstance(o[0], list)]
+    assert 1 in counts and counts[-1] == 2
+    assert Image.open(grid).width >= 2 * 32 and Image.open(grid).height > 32
+    meta = images.read_png_settings(grid_png)
+    assert [c["label"] for c in meta["sweep"]["cells"]] == ["style_weight=1",
+                                                            "style_weight=10000"]
+    # Texture synthesis needs no content image; a bad value names the cell.
+    job = client.submit(*explore_args("texture", "style_layers", "relu1_1", content=None,
+                                      size=32, steps=2), api_name="/explore")
+    assert "Done" in job.result()[1]
+    with pytest.raises(AppError, match="style_loss=nope: unknown style loss"):
+        client.submit(*explore_args("stylize", "style_loss", "gram; nope", size=32, steps=2),
+                      api_name="/explore").result()
+    with pytest.raises(AppError, match="weights is not in the list of choices"):
+        client.submit(*explore_args("stylize", "weights", "x", size=32, steps=2),
+                      api_name="/explore").result()
+
+
+def test_explore_stop_ends_the_sweep(client):
+    job = client.submit(*explore_args("stylize", "style_weight", "1; 100", size=32, steps=500,
+                                      preview_every=1), api_name="/explore")
+    wait(lambda: len(job.outputs()) >= 3, 60, "the sweep's first steps")
+    record = service.recent_jobs()[-1]
+    assert record.kind == "explore" and record.state == "running"
+    job.cancel()
+    wait(lambda: job.status().code.name == "CANCELLED", 10, "the cancel")
+    wait(lambda: record.state != "running", 5, "the sweep to end")
+    assert record.state == "closed" and not service.device_lock("cpu").locked()

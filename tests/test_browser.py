@@ -47,7 +47,17 @@ def url():
     demo.close()
 
 
-def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path, tmp_path):
+def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path, tmp_path,
+                                                       monkeypatch):
+    masks_seen = []
+    collect = service.collect_masks
+
+    def spy(*args):
+        masks_seen.append(collect(*args))
+        return masks_seen[-1]
+
+    monkeypatch.setattr(service, "collect_masks", spy)
+
     with playwright_sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -141,6 +151,33 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
                 "!document.querySelector('#style_layers').innerText.includes('relu5_1')",
                 timeout=10_000)
             assert "relu3_1" in page.inner_text("#style_layers")
+
+            # Spatial control: a stroke painted on the content (shown in the mask painter) is
+            # the mask of style 1, and a short masked run finishes.
+            set_steps("3")
+            page.get_by_text("Where each style applies").click()
+            canvas = page.locator("#mask_paint_1 canvas").first
+            canvas.wait_for(timeout=10_000)
+            box = canvas.bounding_box()
+            x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for k in range(1, 11):
+                page.mouse.move(x0 + 6 * k, y0 + 3 * k)
+            page.mouse.up()
+            page.click("#run")
+            page.wait_for_function(
+                "document.querySelector('#status').innerText.includes('Done')", timeout=60_000)
+            painted = np.asarray(masks_seen[-1][0])
+            assert painted.shape == (512, 512) and 0.001 < (painted > 0).mean() < 0.5
+
+            # Explore: a two-value sweep shows its cells and the labelled grid.
+            page.get_by_role("tab", name="Explore").click()
+            page.fill("#exp_values textarea", "1; 1e4")
+            page.click("#exp_run")
+            page.wait_for_selector("#exp_grid img", timeout=60_000)
+            assert "Done" in page.inner_text("#exp_status")
+            assert page.locator("#exp_gallery img").count() >= 2
             assert not outside, f"the page fetched from outside 127.0.0.1: {outside[:3]}"
         finally:
             browser.close()
