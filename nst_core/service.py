@@ -238,20 +238,24 @@ def locked(gen: Iterator[Any], device: str, kind: str, total: int,
     _JOBS.append(job)
     try:
         while True:
+            ended = None
             with lock:
                 job.in_step = True
                 _CURRENT.token = token
                 try:
                     record = next(gen)
                 except StopIteration:
-                    job.state = "done"
-                    return
+                    ended = "done"
                 except JobStopped:
-                    job.state = "stopped"
-                    return
+                    ended = "stopped"
                 finally:
                     _CURRENT.token = None
                     job.in_step = False
+            if ended:
+                # Published only once the device lock is released: an ended job never still
+                # holds the device (the next job may start the moment it reads this).
+                job.state = ended
+                return
             # compare streams (method, record) pairs: count them; a plain job has step numbers
             job.step = record.step if isinstance(record, Progress) else job.step + 1
             job.updated = time.monotonic()
