@@ -66,15 +66,20 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
             page.on("request", lambda r: outside.append(r.url)
                     if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
             page.goto(url)
+            # Previews every 2 steps (in the Advanced accordion), so they come quickly. Set
+            # first and confirmed, so the value has reached the page's state before Run.
+            page.get_by_text("Advanced").click()
+            box = page.locator("#preview_every input[type=number]")
+            box.wait_for(state="visible", timeout=10_000)
+            box.fill("2")
+            box.press("Tab")
+            page.wait_for_function(
+                "document.querySelector('#preview_every input[type=number]').value === '2'")
             page.set_input_files("#content input[type=file]", str(content_path))
             page.set_input_files("#style input[type=file]", str(style_path))
             page.wait_for_selector("#content img", timeout=20_000)
             page.wait_for_selector("#style img", timeout=20_000)
-            # Previews every 2 steps (in the Advanced accordion), so they come quickly.
-            page.get_by_text("Advanced").click()
-            box = page.locator("#preview_every input[type=number]")
-            box.fill("2")
-            box.press("Enter")
+            assert box.input_value() == "2"
 
             page.click("#run")
             sources = []
