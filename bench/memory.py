@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import common  # noqa: F401
-from common import CONTENT, SAME_BALANCE, STYLE, machine
+from common import SAME_BALANCE, machine, pastiche_inputs
 
 
 def child(engine: str, size: int, steps: int) -> None:
@@ -28,7 +28,7 @@ def child(engine: str, size: int, steps: int) -> None:
         from nst_core import Settings, run
 
         precision = "fp32" if engine == "ours fp32" else "auto"
-        run(CONTENT, STYLE, Settings(size=size, steps=steps, preview_every=0,
+        run(*pastiche_inputs(size), Settings(size=size, steps=steps, preview_every=0,
                                      precision=precision, **SAME_BALANCE))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 

