@@ -17,7 +17,7 @@ from torch import nn
 
 # Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
 # noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
-# 0.3 M parameters, which is what a CPU can afford at 256-512 px (see docs/compare.md).
+# 0.3 M parameters, which is what a CPU can afford at 256-512 px (see the README (Comparing parameterizations)).
 DEPTH = 5
 CHANNELS = 48
 SKIP_CHANNELS = 4

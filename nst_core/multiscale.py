@@ -73,7 +73,7 @@ def default_level_steps(n_levels: int, steps: int) -> tuple[int, ...]:
     top at factor 2 and is where the style forms. Each later level starts from an upsampled
     solution and mostly restores detail, so it gets a quarter of the budget (at least 1). This
     follows crowsonkb's split (1000 steps at the first scale, 500 at each later one), tilted
-    further to the cheap level; docs/multiscale.md has what was measured with it.
+    further to the cheap level; the README (Multi-scale and tiling) has what was measured with it.
     """
     if n_levels <= 1:
         return (steps,)

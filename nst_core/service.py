@@ -316,7 +316,7 @@ UI_FIELDS = ("method", "preset", "content_layers", "style_layers", "style_weight
 STYLE_WEIGHT_LOG10 = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
 PREVIEW_EVERY_MAX = 100
 # The edge weight the form offers when the edge-preserving loss is switched on: 0 keeps strong
-# content edges free of style (docs/techniques.md measured 12% less edge loss than plain at 0).
+# content edges free of style (the README (Techniques) measured 12% less edge loss than plain at 0).
 EDGE_WEIGHT_ON = 0.0
 
 

@@ -61,7 +61,7 @@ class Settings:
     # smallest level and steps // 4 at each later one
     level_steps: tuple[int, ...] | None = None
     # levels whose longest side is above this are optimized in overlapping tiles of this size,
-    # which bounds memory (0 = never tile); docs/multiscale.md has the measured peak.
+    # which bounds memory (0 = never tile); the README (Multi-scale and tiling) has the measured peak.
     tile_size: int = 1024
     tile_overlap: int = 128  # minimum overlap of neighbouring tiles, px (blended with a ramp)
     # --- network

@@ -22,7 +22,7 @@ Normalization. Each per-layer loss is divided by the style's mean squared activa
 layer, so it has no units and the layers are balanced without hand-set weights, then multiplied
 by a constant (``SCALE``) that puts it on the Gram loss's scale, so the default
 ``Settings.style_weight`` gives a similar content/style balance for every entry. How the
-constants were measured is in docs/techniques.md (``python scripts/calibrate_style_losses.py``
+constants were measured is in the README (Techniques) (``python scripts/calibrate_style_losses.py``
 re-measures them).
 """
 from __future__ import annotations

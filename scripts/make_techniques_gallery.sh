@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the images of docs/techniques.md (CPU, one thread; ~15 min on a 2-core EPYC).
+# Regenerates the images of the README (Techniques) (CPU, one thread; ~15 min on a 2-core EPYC).
 set -e
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
