@@ -327,6 +327,12 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             session = getattr(request, "session_hash", None)
             return f"{session}:{kind}" if session else None
 
+        def request_stop(request: gr.Request | None, kind: str) -> None:
+            """Interrupt the step in progress of this session's `kind` job, if any."""
+            key = stop_key(request, kind)
+            if key:
+                service.request_stop(key)
+
         # gr.Request comes first: Gradio fills it in only among the positional parameters.
         def run(request: gr.Request, content_v, *args):
             styles_v, weights_v = args[:n], args[n:2 * n]
@@ -359,9 +365,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
 
         def stop(state, request: gr.Request):
             # Interrupts the step in progress; the cancel below ends the event itself.
-            key = stop_key(request, "stylize")
-            if key:
-                service.request_stop(key)
+            request_stop(request, "stylize")
             png, js, text = service.stop_result(state)
             return _or_skip(png), _or_skip(js), text
 
@@ -436,9 +440,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             api_name="compare", api_visibility="undocumented", show_progress="minimal",
             **job_queue)
         def stop_compare(request: gr.Request):
-            key = stop_key(request, "compare")
-            if key:
-                service.request_stop(key)
+            request_stop(request, "compare")
             return "**Stopped.**"
 
         cmp_stop.click(stop_compare, None, [cmp_status], cancels=[cmp_event], queue=False,
@@ -476,9 +478,7 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
             api_visibility="undocumented", show_progress="minimal", **job_queue)
 
         def stop_explore(request: gr.Request):
-            key = stop_key(request, "explore")
-            if key:
-                service.request_stop(key)
+            request_stop(request, "explore")
             return "**Stopped.** The runs that finished stay above."
 
         exp_stop.click(stop_explore, None, [exp_status], cancels=[exp_event], queue=False,
