@@ -81,3 +81,19 @@ def test_time_to_quality_reports_pastiche_and_our_method(tmp_path):
 def test_stop_latency_measures_a_stop(script):
     out = bench(script, "64")
     assert re.search(r"64 px: step [\d.]+ s, stop took \d+ ms \(stopped\)", out), out
+
+
+def test_multiscale_vs_single_writes_its_runs(tmp_path):
+    path = tmp_path / "ms.json"
+    bench("multiscale_vs_single.py", "--size", "128", "--steps", "4", "--json", str(path))
+    assert path.exists() and (tmp_path / "ms_single.png").exists()
+
+
+def test_tiled_script_plans_levels_and_tiles(tmp_path):
+    path = tmp_path / "tiled.json"
+    bench("tiled_4096.py", "--size", "128", "--min-size", "64", "--level-steps", "2", "1",
+          "--tile-size", "64", "--tile-overlap", "16", "--out", str(tmp_path / "t.png"),
+          "--json", str(path))
+    out = json.loads(path.read_text())
+    assert out["size"] == [128, 128]
+    assert [level["tiles"] for level in out["level_plan"]] == [1, 9]
