@@ -190,9 +190,10 @@ def build_demo(limits: service.Limits | None = None) -> gr.Blocks:
                                                         label="Luminance space")
                     with gr.Row():
                         c["precision"] = gr.Radio(list(PRECISIONS), value=defaults["precision"],
-                                                  label="Convolution precision (auto = fp32; bf16 is "
-                                                        "~1.7x faster on CPUs with AVX512-BF16, "
-                                                        "with a 1-4% worse objective)")
+                                                  label="Convolution precision (auto = fp32; "
+                                                        "bf16 is ~1.7x faster on CPUs with "
+                                                        "AVX512-BF16, with a 1-4% worse "
+                                                        "objective)")
                         c["param_options"] = gr.Textbox(
                             defaults["param_options"], label="Parameterization options (JSON)",
                             placeholder='{"decay_power": 1.0}')

@@ -125,9 +125,10 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     "auto" is the fastest precision that keeps the objective reached at a fixed step count
     within 1% of fp32, which today is fp32 itself: bench/quality.py (256 px, 300 L-BFGS steps,
     3 starting images) measured bf16 convolutions at +1.2% on pixels and +3.7% on the Fourier
-    parameterization, and +0.7 to +1.4% even with the first VGG block kept in fp32 (bf16
-    rounds every activation to 8 significant bits, and L-BFGS builds its curvature model from
-    differences of the resulting gradients). bf16 stays available as an explicit choice: on
+    parameterization, and +0.7 to +1.4% even with the first VGG block kept in fp32. bf16
+    features carry a systematic bias (every activation rounded to 8 significant bits) that
+    cancels only partly between target and image: targets computed in fp32 for a bf16 image
+    made it worse (+5% / +7%). bf16 stays available as an explicit choice: on
     CPUs with AVX512-BF16/AMX it makes a step about 1.7x faster (bench/step_time.py). On CUDA,
     fp32 convolutions already run as TF32 under PyTorch's default (cudnn.allow_tf32).
     """
