@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,12 @@ def vgg():
     from nst_core.vgg import get_vgg
 
     return get_vgg()
+
+
+def assert_closes_promptly(gen, limit: float) -> None:
+    """Closing a running generator returns within ``limit`` seconds and leaves it exhausted."""
+    start = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - start < limit
+    with pytest.raises(StopIteration):
+        next(gen)

@@ -1,12 +1,13 @@
 """Coarse-to-fine runs at tiny sizes (32 -> 64 px): sizes, one continuous stream, closing."""
 import dataclasses
 import math
-import time
 
 import pytest
 
 from nst_core import Settings, cli, stylize
 from nst_core.multiscale import default_level_steps, level_sizes, plan, stylize_multiscale
+
+from conftest import assert_closes_promptly
 
 TINY = Settings(size=64, steps=4, preview_every=2, multiscale=True, min_size=32)
 
@@ -88,11 +89,7 @@ def test_closing_stops_promptly(content_path, style_path):
     for record in gen:
         if record.info["level"] == 1:
             break
-    start = time.perf_counter()
-    gen.close()
-    assert time.perf_counter() - start < 1.0
-    with pytest.raises(StopIteration):
-        next(gen)
+    assert_closes_promptly(gen, 1.0)
 
 
 def test_cli_multiscale(tmp_path, content_path, style_path):
