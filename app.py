@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from nst_core import service  # noqa: E402
 from nst_core.compare import DEFAULT_METHODS  # noqa: E402
 from nst_core.engine import NonFiniteLossError  # noqa: E402
-from nst_core.multiscale import MIN_LEVEL_SIDE  # noqa: E402
+from nst_core.schedule import MIN_LEVEL_SIDE  # noqa: E402
 from nst_core.settings import INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS  # noqa: E402
 from nst_core.vgg import LAYER_NAMES, POOLINGS, PRECISIONS  # noqa: E402
 

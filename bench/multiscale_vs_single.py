@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from nst_core import Settings, images, stylize  # noqa: E402
 from nst_core.engine import evaluate, prepare  # noqa: E402
-from nst_core.multiscale import stylize_multiscale  # noqa: E402
+from nst_core.schedule import stylize_multiscale  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")
 STYLE = os.path.join(ROOT, "examples", "starry_night.jpg")

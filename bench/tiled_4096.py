@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from nst_core import Settings, images  # noqa: E402
-from nst_core.multiscale import plan, stylize_multiscale  # noqa: E402
+from nst_core.schedule import plan, stylize_multiscale  # noqa: E402
 
 
 def main() -> int:

@@ -3,7 +3,8 @@ choice of what is optimized (pixels, Fourier coefficients, a Deep Image Prior ge
 
 Never prints and never imports a UI toolkit: callers get progress records and decide.
 """
-from .engine import NonFiniteLossError, Progress, evaluate, prepare, resolve_device, run, stylize
+from .engine import NonFiniteLossError, Progress, evaluate, prepare, resolve_device
+from .schedule import run, stylize
 from .images import ImageError, load_image, read_png_settings, save_png
 from .losses import STYLE_LOSSES
 from .optim import OPTIMIZERS

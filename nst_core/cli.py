@@ -15,7 +15,8 @@ import sys
 from typing import Callable, Sequence
 
 from . import images
-from .engine import NonFiniteLossError, Progress, stylize
+from .engine import NonFiniteLossError, Progress
+from .schedule import stylize
 from .losses import STYLE_LOSSES
 from .style_losses import DESCRIPTIONS as STYLE_LOSS_DESCRIPTIONS
 from .optim import OPTIMIZERS

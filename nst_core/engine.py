@@ -226,28 +226,6 @@ def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
         return _floats(prepared.objective(prepared.view(image.to(prepared.device))))
 
 
-def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
-            init_image: images.ImageSource | None = None,
-            masks: Sequence[Any] | None = None, **overrides: Any) -> Iterator[Progress]:
-    """Run style transfer, yielding a :class:`Progress` per step and a final one with the image.
-
-    ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
-    placed by ``masks``, one per style: see :func:`prepare`).
-    Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
-    ``settings.multiscale``, or a size above ``settings.tile_size``, runs the coarse-to-fine
-    and tiled path of :mod:`nst_core.multiscale` (same records; ``total`` counts every level).
-    """
-    s = dataclasses.replace(settings or Settings(), **overrides)
-    if s.multiscale or (s.tile_size and s.size > s.tile_size):
-        from .multiscale import stylize_multiscale  # a module that imports this one
-
-        yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
-                                      multiscale=s.multiscale)
-        return
-    prepared = prepare(content, style, s, init_image=init_image, masks=masks)
-    yield from optimize(prepared)
-
-
 def optimize(prepared: Prepared) -> Iterator[Progress]:
     """The loop of :func:`stylize` on prepared targets."""
     s, device = prepared.settings, prepared.device
@@ -323,14 +301,3 @@ def optimize(prepared: Prepared) -> Iterator[Progress]:
 
 def _finite(x: float) -> bool:
     return x == x and abs(x) != float("inf")
-
-
-def run(content: images.ImageSource, style: Any, settings: Settings | None = None,
-        **overrides: Any) -> Progress:
-    """Run to the end and return the final record (``.image``, ``.losses``, ``.info``)."""
-    record = None
-    for record in stylize(content, style, settings, **overrides):
-        pass
-    assert record is not None and record.done
-    return record
-

@@ -32,9 +32,10 @@ import numpy as np
 
 from . import images, spatial, sweep, vgg
 from .compare import compare_stream, method_label, parse_method, summarize
-from .engine import LOSS_TERMS, Progress, resolve_device, stylize
+from .engine import LOSS_TERMS, Progress, resolve_device
+from .schedule import stylize
 from .losses import STYLE_LOSSES
-from .multiscale import MIN_LEVEL_SIDE
+from .schedule import MIN_LEVEL_SIDE
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .settings import PRESETS, Settings, from_dict, validate

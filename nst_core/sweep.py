@@ -24,7 +24,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import images
 from .cli import COMMANDS, CliError, add_settings_arguments, run_with_progress, settings_from_args
-from .engine import Progress, stylize
+from .engine import Progress
+from .schedule import stylize
 from .settings import PRESETS, Settings, validate
 
 MODES = ("stylize", "reconstruct", "texture")

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from nst_core import Settings, cli, stylize
-from nst_core.multiscale import default_level_steps, level_sizes, plan, stylize_multiscale
+from nst_core.schedule import default_level_steps, level_sizes, plan, stylize_multiscale
 
 from conftest import assert_closes_promptly
 
