@@ -1,10 +1,11 @@
-"""The optimization loop, as a generator of progress records.
+"""The engine: one ``prepare`` and one optimization loop, as a generator of progress records.
 
-``stylize(content, style, settings)`` prepares targets once, then runs the chosen optimizer on
-the chosen parameterization for ``settings.steps`` objective evaluations, yielding a
-:class:`Progress` after every step (a preview image every ``preview_every`` steps) and a final
-record with the result. Closing the generator (``gen.close()``, or a web app cancelling the job)
-stops the work at the next step boundary.
+``optimize(prepare(content, style, settings))`` computes the targets once, then runs the chosen
+optimizer on the chosen parameterization for ``settings.steps`` objective evaluations, yielding
+a :class:`Progress` after every reported step (a preview image every ``preview_every`` steps)
+and a final record with the result. Closing the generator (``gen.close()``, or a web app
+cancelling the job) stops the work at the next step boundary. Single runs, multi-scale levels
+and tiles all go through this loop; :mod:`nst_core.schedule` drives levels and tiles.
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from typing import Any, Iterator, Sequence
 import torch
 from PIL import Image
 
-from . import color, images, spatial, vgg
+from . import color, images, spatial, tiling, vgg
 from .losses import Objective
 from .optim import NORMALIZED_OBJECTIVE, make_optimizer
 from .params import count_parameters, get_param
-from .settings import Settings, validate
+from .settings import Settings
 
 LOSS_TERMS = ("content", "style", "tv", "total")
 # Records per step on a GPU when report_every is 0 (auto): reading a loss value waits for the
@@ -50,6 +51,7 @@ class Progress:
     preview: Image.Image | None = None  # the current image, every preview_every steps
     done: bool = False  # True on the last record only
     image: Image.Image | None = None  # the result, on the last record
+    tensor: torch.Tensor | None = None  # the result as 1x3xHxW in [0, 1], on the last record
     info: dict[str, Any] = field(default_factory=dict)  # run facts: size, device, params, ...
 
     @property
@@ -149,60 +151,107 @@ def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Setti
     return content_t, styles, width, height
 
 
+def _views(s: Settings, content: torch.Tensor, styles: list[torch.Tensor]
+           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """What VGG sees of the content and the styles: in luminance mode their luminance (the
+    styles' matched to the content's mean and spread, Gatys et al. 2016b), else the images."""
+    if s.preserve_color != "luminance":
+        return content, styles
+    content_y = color.luminance(content, s.luminance_space)
+    return color.gray3(content_y), [
+        color.gray3(color.match_luminance(color.luminance(t, s.luminance_space), content_y))
+        for t in styles]
+
+
+def build_objective(s: Settings, device: torch.device, has_styles: bool) -> Objective:
+    """The settings' objective on the shared VGG19, without targets yet."""
+    content = dict(zip(s.content_layers, s.content_layer_weights or
+                       (1.0,) * len(s.content_layers))) if s.content_weight > 0 else {}
+    style = dict(zip(s.style_layers, s.style_layer_weights or
+                     (1.0,) * len(s.style_layers))) if s.style_weight > 0 and has_styles else {}
+    if not content and not style and s.tv_weight <= 0:
+        raise ValueError("every loss weight is 0: nothing to optimize")
+    layers = tuple(dict.fromkeys((*content, *style))) or ("relu1_1",)
+    net = vgg.get_vgg(s.weights, s.pooling, device)
+    extractor = vgg.FeatureExtractor(net, layers, dtype=vgg.resolve_precision(s.precision, device))
+    return Objective(extractor, content_layers=content, style_layers=style,
+                     content_weight=s.content_weight, style_weight=s.style_weight,
+                     tv_weight=s.tv_weight, tv_exponent=s.tv_exponent, style_loss=s.style_loss)
+
+
+def _check_inputs(s: Settings, n_styles: int) -> None:
+    """What the settings alone cannot say: they must fit the images given."""
+    if s.style_weight > 0 and not n_styles:
+        raise ValueError("style_weight > 0 needs at least one style image")
+    if s.size > images.MAX_SIDE:
+        raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
+    if s.init == "style" and not n_styles:
+        raise ValueError("init 'style' needs a style image")
+
+
 def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
             init_image: images.ImageSource | None = None,
-            masks: Sequence[Any] | None = None) -> Prepared:
-    """Load and check the inputs, resize them, and compute the loss targets once.
+            masks: Sequence[Any] | None = None, tiled: bool = False) -> Prepared:
+    """Load the inputs, resize them, and compute the loss targets once.
 
+    ``settings`` are taken as valid (the caller's edge checked them: :func:`settings.validate`).
     ``init_image`` (any image source, resized to the output size) overrides ``settings.init``;
     multi-scale runs pass the upsampled previous level here. ``masks`` (one image source per
     style; white = that style applies, unmasked areas get no style) turn on spatial control.
+    ``tiled`` prepares a level that is optimized in tiles (:func:`prepare_tile`): the style
+    targets are computed over the whole style image in pieces (:func:`tiling.
+    global_style_features`) and the content target is set per tile.
     """
     start = time.perf_counter()
     s = settings
     styles_src = _as_list(style) if style is not None else []
-    validate(s, n_styles=len(styles_src))
-    if s.style_weight > 0 and not styles_src:
-        raise ValueError("style_weight > 0 needs at least one style image")
-    if s.size > images.MAX_SIDE:
-        raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
+    _check_inputs(s, len(styles_src))
     device = resolve_device(s.device)
     tune_backend(device)
-
     content_t, styles, width, height = load_inputs(content, styles_src, s, device)
-    mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)
-    if s.preserve_color == "luminance":
-        content_y = color.luminance(content_t, s.luminance_space)
-        content_view = color.gray3(content_y)
-        styles_view = [color.gray3(color.match_luminance(color.luminance(t, s.luminance_space),
-                                                         content_y)) for t in styles]
-    else:
-        content_view, styles_view = content_t, styles
-
-    layers = (s.content_layers if s.content_weight > 0 else ()) + \
-        (s.style_layers if s.style_weight > 0 and styles else ())
-    if not layers and s.tv_weight <= 0:
-        raise ValueError("every loss weight is 0: nothing to optimize")
-    net = vgg.get_vgg(s.weights, s.pooling, device)
-    extractor = vgg.FeatureExtractor(net, layers or ("relu1_1",),
-                                     dtype=vgg.resolve_precision(s.precision, device))
-    objective = Objective(extractor, content_view, styles_view, s,
-                          blend=s.style_blend_weights, masks=mask_t)
-
-    if init_image is not None:
-        init = _init_tensor(init_image, (height, width), device)
-    elif s.init == "content":
-        init = content_t
-    elif s.init == "style":
-        if not styles:
-            raise ValueError("init 'style' needs a style image")
-        init = torch.nn.functional.interpolate(styles[0], size=(height, width), mode="bilinear",
-                                               align_corners=False, antialias=True).clamp(0, 1)
-    else:
-        init = None
+    content_view, styles_view = _views(s, content_t, styles)
+    objective = build_objective(s, device, bool(styles))
     seed = s.seed if s.seed is not None else random.randrange(2 ** 31)
+    blend = s.style_blend_weights
+    if tiled:
+        generator = torch.Generator().manual_seed(seed)
+        objective.set_styles([tiling.global_style_features(
+            objective.extractor, t, objective.style_layers, generator=generator)
+            for t in styles_view], blend)
+    else:
+        mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)
+        edge = (spatial.edge_mask(content_view, s.edge_threshold, s.edge_blur)
+                if s.edge_weight is not None else None)
+        objective.set_content(content_view)
+        objective.set_style_images(styles_view, blend=blend, masks=mask_t, edge=edge,
+                                   edge_weight=s.edge_weight)
+    init = _start_image(s, init_image, content_t, styles, (height, width), device)
     return Prepared(s, device, content_t, styles, objective, init, seed,
                     time.perf_counter() - start)
+
+
+def prepare_tile(level: Prepared, box: tuple[int, int, int, int], init: torch.Tensor,
+                 seed: int) -> Prepared:
+    """A tile of a tiled level as a run of its own: the content crop under ``box`` (top,
+    bottom, left, right) becomes the content target; the level's style targets stay."""
+    y0, y1, x0, x1 = box
+    crop = level.content[..., y0:y1, x0:x1]
+    level.objective.set_content(level.view(crop))
+    return dataclasses.replace(level, content=crop, init=init, seed=seed, setup_seconds=0.0)
+
+
+def _start_image(s: Settings, init_image: images.ImageSource | None, content: torch.Tensor,
+                 styles: list[torch.Tensor], size: tuple[int, int],
+                 device: torch.device) -> torch.Tensor | None:
+    """The image the run starts from, or None for the parameterization's own noise."""
+    if init_image is not None:
+        return _init_tensor(init_image, size, device)
+    if s.init == "content":
+        return content
+    if s.init == "style":
+        return torch.nn.functional.interpolate(styles[0], size=size, mode="bilinear",
+                                               align_corners=False, antialias=True).clamp(0, 1)
+    return None
 
 
 def _init_tensor(src: images.ImageSource, size: tuple[int, int],
@@ -226,77 +275,110 @@ def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
         return _floats(prepared.objective(prepared.view(image.to(prepared.device))))
 
 
-def optimize(prepared: Prepared) -> Iterator[Progress]:
-    """The loop of :func:`stylize` on prepared targets."""
+def _start_run(prepared: Prepared):
+    """The parameterization, its optimizer and the run facts of a prepared run."""
     s, device = prepared.settings, prepared.device
     param = get_param(s.param)
     generator = torch.Generator().manual_seed(prepared.seed)
     torch.manual_seed(prepared.seed)  # parameterizations that build modules draw from it
-    _, _, height, width = prepared.content.shape
-    params, image_fn = param.make((1, 3, height, width), prepared.init, generator=generator,
-                                  device=device, **dict(s.param_options))
-    lr = s.lr if s.lr is not None else param.default_lr(s.optimizer, (1, 3, height, width))
+    shape = tuple(prepared.content.shape[:1]) + (3,) + tuple(prepared.content.shape[-2:])
+    params, image_fn = param.make(shape, prepared.init, generator=generator, device=device,
+                                  **dict(s.param_options))
+    lr = s.lr if s.lr is not None else param.default_lr(s.optimizer, shape)
     optimizer = make_optimizer(s.optimizer, params, lr)
-    info = {"size": [width, height], "device": str(device), "param": s.param,
+    info = {"size": [shape[3], shape[2]], "device": str(device), "param": s.param,
             "optimizer": s.optimizer, "lr": lr, "seed": prepared.seed,
             "parameters": count_parameters(params), "setup_seconds": prepared.setup_seconds}
     # Facts a parameterization reports about its own set-up (e.g. a DIP warm-up).
     info.update(getattr(image_fn, "info", {}))
+    return image_fn, optimizer, info
 
-    step = 0
-    last: dict[str, Any] = {}
-    with torch.no_grad():
-        first = image_fn()
-        first_losses = _floats(prepared.objective(prepared.view(first)))
-    # See optim.NORMALIZED_OBJECTIVE; only what the optimizer sees is scaled, not the reports.
-    start_total = first_losses["total"]
-    scale = (1.0 / start_total if s.optimizer in NORMALIZED_OBJECTIVE and _finite(start_total)
-             and start_total > 0 else 1.0)
 
-    def closure() -> torch.Tensor:
-        nonlocal step
-        optimizer.zero_grad(set_to_none=True)
-        image = image_fn()
-        terms = prepared.objective(prepared.view(image))
-        scaled = terms["total"] * scale
+class _Closure:
+    """One objective evaluation per call: forward, backward, and what the report needs.
+
+    Optimizers in ``optim.NORMALIZED_OBJECTIVE`` see the objective divided by its value at the
+    first evaluation (the starting image); the reported losses are never scaled.
+    """
+
+    def __init__(self, prepared: Prepared, image_fn, optimizer: torch.optim.Optimizer):
+        self.prepared, self.image_fn, self.optimizer = prepared, image_fn, optimizer
+        self.normalize = prepared.settings.optimizer in NORMALIZED_OBJECTIVE
+        self.scale: float | None = None
+        self.step = 0
+        self.terms: dict[str, torch.Tensor] = {}
+        self.image: torch.Tensor | None = None
+
+    def __call__(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        image = self.image_fn()
+        terms = self.prepared.objective(self.prepared.view(image))
+        if self.scale is None:
+            start = float(terms["total"].detach())
+            self.scale = 1.0 / start if self.normalize and _finite(start) and start > 0 else 1.0
+        scaled = terms["total"] * self.scale
         scaled.backward()
-        step += 1
+        self.step += 1
         # Kept for the report and the preview, so neither costs another forward pass.
-        last["terms"] = {k: v.detach() for k, v in terms.items()}
-        last["image"] = image.detach()
+        self.terms = {k: v.detach() for k, v in terms.items()}
+        self.image = image.detach()
         return scaled
 
-    yield Progress(0, s.steps, 0.0, first_losses,
-                   preview=images.to_pil(prepared.output(first)) if s.preview_every else None,
-                   info=dict(info))
-    report_every = resolve_report_every(s.report_every, device)
+
+def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
+    """The optimization loop on prepared targets: a :class:`Progress` per reported step, and a
+    final record with the result (``image``, and ``tensor`` in [0, 1]).
+
+    The first record (step 0) scores the starting image and the final one scores the saved
+    8-bit result in full precision. ``lean`` leaves both out (a tile of a large level makes
+    only a few steps, and two extra forward passes would cost a third of them): the final
+    record then carries the last step's losses.
+    """
+    s = prepared.settings
+    image_fn, optimizer, info = _start_run(prepared)
+    closure = _Closure(prepared, image_fn, optimizer)
+    if not lean:
+        with torch.no_grad():
+            first = image_fn()
+            losses = _floats(prepared.objective(prepared.view(first)))
+        yield Progress(0, s.steps, 0.0, losses, info=dict(info),
+                       preview=images.to_pil(prepared.output(first)) if s.preview_every else None)
+    report_every = resolve_report_every(s.report_every, prepared.device)
     start = time.perf_counter()
-    while step < s.steps:
+    while closure.step < s.steps:
         optimizer.step(closure)
+        step = closure.step
         is_preview = bool(s.preview_every) and step % s.preview_every == 0 and step < s.steps
         if step % report_every and not is_preview and step < s.steps:
             continue  # no record: the GPU runs on without waiting for the loss values
-        losses = _floats(last["terms"])
-        if not all(map(_finite, losses.values())):
-            raise NonFiniteLossError(
-                f"the loss became {losses['total']} at step {step} "
-                f"({s.optimizer} on {s.param}, lr {lr:g}); try a smaller learning rate or "
-                "smaller loss weights")
+        losses = _checked(closure.terms, step, s, optimizer)
         preview = None
         if is_preview:
             with torch.no_grad():
-                preview = images.to_pil(prepared.output(last["image"]))
+                preview = images.to_pil(prepared.output(closure.image))
         yield Progress(step, s.steps, time.perf_counter() - start, losses, preview=preview)
-
     with torch.no_grad():
         final = images.quantize(prepared.output(image_fn()))
     elapsed = time.perf_counter() - start
     # The reported result is scored on exactly the 8-bit image the user saves.
-    losses = evaluate(prepared, final)
-    info.update(seconds=elapsed, seconds_per_step=elapsed / max(step, 1))
+    losses = _floats(closure.terms) if lean else evaluate(prepared, final)
+    info.update(seconds=elapsed, seconds_per_step=elapsed / max(closure.step, 1))
     result = images.to_pil(final)
-    yield Progress(step, s.steps, elapsed, losses, preview=result, done=True, image=result,
-                   info=info)
+    yield Progress(closure.step, s.steps, elapsed, losses, preview=result, done=True,
+                   image=result, tensor=final, info=info)
+
+
+def _checked(terms: dict[str, torch.Tensor], step: int, s: Settings,
+             optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    """The step's losses as floats; NonFiniteLossError when they are NaN or infinite."""
+    losses = _floats(terms)
+    if not all(map(_finite, losses.values())):
+        lr = optimizer.param_groups[0]["lr"]
+        raise NonFiniteLossError(
+            f"the loss became {losses['total']} at step {step} "
+            f"({s.optimizer} on {s.param}, lr {lr:g}); try a smaller learning rate or "
+            "smaller loss weights")
+    return losses
 
 
 def _finite(x: float) -> bool:

@@ -1,4 +1,9 @@
-"""Coarse-to-fine (multi-scale) style transfer, with tiled top levels for large outputs.
+"""The schedule above the engine: ``stylize()``, coarse-to-fine levels and tiled levels.
+
+A plain run is one :func:`engine.prepare` and one :func:`engine.optimize`. A multi-scale run
+is a plan of levels, each of them such a run; a level larger than ``settings.tile_size`` is a
+sequence of tiles, each of them such a run on a crop (:func:`engine.prepare_tile`). This module
+only decides what runs where and folds the records into one stream; it never steps an optimizer.
 
 The pyramid of the "Improved Image Style Transfer" seed and of crowsonkb/style-transfer-pytorch
 (``gen_scales`` and the loop in ``StyleTransfer.stylize``): the image is first stylized small,
@@ -8,7 +13,10 @@ level, up to the requested size. Each level's style image is resized with the co
 crowsonkb's code (style size follows the current scale) and as :func:`engine.prepare` does.
 
 Levels whose longest side is above ``settings.tile_size`` are optimized in overlapping tiles
-(:mod:`nst_core.tiling`), so a 4096x4096 output needs the memory of one tile, not of the image.
+(geometry and write-back weights in :mod:`nst_core.tiling`), so a 4096x4096 output needs the
+memory of one tile, not of the image. Tiles are visited in raster order; each starts from the
+current canvas (so it sees its already-optimized neighbours in the overlaps) and is written back
+with a raised-cosine ramp over its overlap with written tiles (:func:`tiling.blend_weights`).
 
 One stream of :class:`Progress` records covers all levels: ``step``/``total`` count objective
 evaluations (a tile step is one) across the whole run, previews continue from level to level,
@@ -21,10 +29,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+import torch
+
 from . import images
-from .engine import Progress, optimize, prepare
+from .engine import Prepared, Progress, evaluate, optimize, prepare, prepare_tile
 from .settings import Settings, validate
-from .tiling import stylize_tiled, tile_boxes
+from .tiling import blend_weights, tile_boxes
 
 # Size ratio between levels. crowsonkb/style-transfer-pytorch uses sqrt(2) (gen_scales); 2 is
 # the ratio of the seed's pyramid and gives half as many levels (each step at the level below
@@ -114,6 +124,44 @@ def plan(content: images.ImageSource, settings: Settings, *, min_size: int | Non
     return levels
 
 
+def _as_styles(style: Any) -> list[Any]:
+    return list(style) if isinstance(style, (list, tuple)) else ([] if style is None else [style])
+
+
+def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
+            init_image: images.ImageSource | None = None,
+            masks: Sequence[Any] | None = None, check: bool = True,
+            **overrides: Any) -> Iterator[Progress]:
+    """Run style transfer, yielding a :class:`Progress` per reported step and a final one with
+    the image.
+
+    ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
+    placed by ``masks``, one per style: see :func:`engine.prepare`). Keyword overrides are
+    applied to ``settings`` with ``dataclasses.replace``; the result is validated here, the
+    Python API's edge (``check=False`` for callers that validated already).
+    ``settings.multiscale``, or a size above ``settings.tile_size``, runs the coarse-to-fine
+    and tiled schedule of :func:`stylize_multiscale` (same records; ``total`` counts every level).
+    """
+    s = dataclasses.replace(settings or Settings(), **overrides)
+    if check:
+        validate(s, n_styles=len(_as_styles(style)))
+    if s.multiscale or (s.tile_size and s.size > s.tile_size):
+        yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
+                                      multiscale=s.multiscale, check=False)
+        return
+    yield from optimize(prepare(content, style, s, init_image=init_image, masks=masks))
+
+
+def run(content: images.ImageSource, style: Any, settings: Settings | None = None,
+        **overrides: Any) -> Progress:
+    """Run to the end and return the final record (``.image``, ``.losses``, ``.info``)."""
+    record = None
+    for record in stylize(content, style, settings, **overrides):
+        pass
+    assert record is not None and record.done
+    return record
+
+
 def stylize_multiscale(content: images.ImageSource, style: Any,
                        settings: Settings | None = None, *,
                        init_image: images.ImageSource | None = None,
@@ -121,25 +169,25 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
                        level_steps: Sequence[int] | None = None,
                        factor: float = SCALE_FACTOR, multiscale: bool = True,
                        masks: Sequence[Any] | None = None, tile_optimizer: str | None = None,
-                       **overrides: Any) -> Iterator[Progress]:
+                       check: bool = True, **overrides: Any) -> Iterator[Progress]:
     """Coarse-to-fine style transfer as one stream of :class:`Progress` records.
 
     Levels go from ``min_size`` (default ``settings.min_size``) up to ``settings.size`` by
     ``factor``; ``level_steps`` (default ``settings.level_steps``, else
     :func:`default_level_steps`) gives each level's steps, per tile on tiled levels. The first
     level starts from ``init_image`` or ``settings.init``; every later level from the previous
-    result, upsampled. ``multiscale=False`` (what ``engine.stylize`` passes for
-    ``settings.multiscale=False``) runs the top level only (still tiled when it is
+    result, upsampled. ``multiscale=False`` runs the top level only (still tiled when it is
     larger than ``settings.tile_size``). ``masks`` go to every untiled level (see
     :func:`engine.prepare`); tiled levels refuse masks and the edge-preserving split, whose
     regions would have to be cut per tile. ``tile_optimizer`` overrides the optimizer on tiled
-    levels (see :func:`nst_core.tiling.stylize_tiled`). Closing the generator stops the run at the next step.
+    levels: each tile starts a fresh optimizer, and torch's L-BFGS makes its first step tiny
+    (min(1, 1/|g|_1) x lr), so with the one or two steps per tile a large level affords,
+    "adam" does far more. Closing the generator stops the run at the next step.
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
-    styles_src = list(style) if isinstance(style, (list, tuple)) else \
-        ([] if style is None else [style])
-    validate(s, n_styles=len(styles_src))
-    start = time.perf_counter()
+    styles_src = _as_styles(style)
+    if check:
+        validate(s, n_styles=len(styles_src))
     content_img = images.load_image(content, name="content image")
     style_imgs = [images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
                                     else "style image") for i, src in enumerate(styles_src)]
@@ -148,56 +196,150 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
     levels = plan(content_img, s, min_size=min_size, level_steps=level_steps, factor=factor,
                   multiscale=multiscale)
     if any(level.tiles > 1 for level in levels) and (masks is not None
-                                                     or getattr(s, "edge_weight", None) is not None):
+                                                     or s.edge_weight is not None):
         raise ValueError("masks and the edge-preserving style loss do not work on tiled levels; "
                          f"set tile_size to 0 or to at least {s.size} to optimize untiled")
-    total = sum(level.evaluations for level in levels)
-    offset = 0
+    run_state = _Run(levels, time.perf_counter())
     previous: Any = init_image
-    summary: list[dict] = []
     for i, level in enumerate(levels):
-        last_level = i == len(levels) - 1
         ls = dataclasses.replace(s, size=level.size, steps=level.steps)
-        stage = {"level": i, "levels": len(levels), "size": [level.width, level.height],
+        if level.tiles > 1:
+            if tile_optimizer is not None:
+                ls = dataclasses.replace(ls, optimizer=tile_optimizer, lr=None)
+            prepared = prepare(content_img, style_arg, ls, init_image=previous, tiled=True)
+            records = tiled_level(prepared, first=i == 0)
+        else:
+            records = optimize(prepare(content_img, style_arg, ls, init_image=previous,
+                                       masks=masks))
+        for record in run_state.level_records(i, records):
+            if record.done or record.info.get("level_done"):
+                previous = record.image
+            yield record
+
+
+@dataclass
+class _Run:
+    """Folds each level's records into the run's one stream (global steps, one final record)."""
+
+    levels: list[Level]
+    start: float
+    offset: int = 0
+    summary: list = dataclasses.field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(level.evaluations for level in self.levels)
+
+    def level_records(self, i: int, records: Iterator[Progress]) -> Iterator[Progress]:
+        level, last = self.levels[i], i == len(self.levels) - 1
+        stage = {"level": i, "levels": len(self.levels), "size": [level.width, level.height],
                  "level_steps": level.steps}
         level_start = time.perf_counter()
-        if level.tiles > 1:
-            gen = stylize_tiled(content_img, style_arg, ls, init_image=previous,
-                                step_offset=offset, total=total, start_time=start,
-                                level_info=stage, tile_optimizer=tile_optimizer)
-        else:
-            gen = optimize(prepare(content_img, style_arg, ls, init_image=previous,
-                                   masks=masks))
         try:
-            for r in gen:
-                tiled = level.tiles > 1
-                step = r.step if tiled else offset + r.step  # tiled levels count globally
-                local = step - offset
-                elapsed = time.perf_counter() - start
-                info = {**r.info, **stage}
-                if not tiled:
-                    info["level_step"] = local
-                if local == 0:
-                    if i == 0:
-                        yield Progress(0, total, elapsed, r.losses, preview=r.preview, info=info)
-                    continue  # later levels: the previous level's result was the preview
-                if not r.done and local == level.evaluations and not last_level:
-                    continue  # reported by the level's final record, with its image
-                if r.done:
-                    previous = r.image
-                    summary.append(_summary(level, time.perf_counter() - level_start))
-                    if last_level:
-                        yield _finish(r, levels, summary, start, total, info)
-                    else:
-                        # Not the run's end: the level's result is an ordinary record whose
-                        # preview bridges to the next level.
-                        yield Progress(step, total, elapsed, r.losses, preview=r.image,
+            for r in records:
+                step = self.offset + r.step
+                elapsed = time.perf_counter() - self.start
+                info = {**r.info, **stage, "level_step": r.step}
+                if r.step == 0 and not r.done:
+                    if i == 0:  # later levels: the previous level's result was the preview
+                        yield Progress(0, self.total, elapsed, r.losses, preview=r.preview,
                                        info=info)
                     continue
-                yield Progress(step, total, elapsed, r.losses, preview=r.preview, info=info)
+                if not r.done:
+                    if r.step < level.evaluations or last:
+                        yield Progress(step, self.total, elapsed, r.losses, preview=r.preview,
+                                       info=info)
+                    continue  # a level's last step is reported by its final record
+                self.summary.append(_summary(level, time.perf_counter() - level_start))
+                if last:
+                    yield _finish(r, self.levels, self.summary, self.start, self.total, info)
+                else:
+                    # Not the run's end: the level's result is an ordinary record whose
+                    # preview bridges to the next level.
+                    yield Progress(step, self.total, elapsed, r.losses, preview=r.image,
+                                   image=r.image, info={**info, "level_done": True})
         finally:
-            gen.close()
-        offset += level.evaluations
+            records.close()
+        self.offset += level.evaluations
+
+
+def tiled_level(level: Prepared, *, first: bool = True) -> Iterator[Progress]:
+    """Optimize a level prepared with ``tiled=True`` tile by tile, as engine runs on crops.
+
+    Steps count every tile's steps (``settings.steps`` per tile, so every pixel is optimized
+    about that many times, as in an untiled run). ``first`` adds the step-0 record, scored on
+    the first tile since the whole image is never in VGG19 at once. The final record's losses
+    are the mean over tiles of each tile's last-step losses.
+    """
+    s = level.settings
+    _, _, height, width = level.content.shape
+    boxes = tile_boxes(height, width, s.tile_size, s.tile_overlap)
+    canvas = _canvas(level)
+    tiles = dataclasses.replace(level, settings=dataclasses.replace(s, preview_every=0))
+    total = s.steps * len(boxes)
+    facts = {"tiles": len(boxes), "tile_size": s.tile_size, "tile_overlap": s.tile_overlap}
+    start = time.perf_counter()
+    if first:
+        crop = prepare_tile(tiles, boxes[0], _crop(canvas, boxes[0]), level.seed)
+        yield Progress(0, total, 0.0, evaluate(crop, crop.init), info={**facts, "tile": 0},
+                       preview=images.to_pil(canvas) if s.preview_every else None)
+    done: list[tuple[int, int, int, int]] = []
+    finals: list[Progress] = []
+    shown = 0  # the step of the last preview
+    for index, box in enumerate(boxes):
+        tile = prepare_tile(tiles, box, _crop(canvas, box), level.seed + index)
+        offset = index * s.steps
+        for r in optimize(tile, lean=True):
+            if r.done:
+                _write_back(canvas, box, done, r.tensor)
+                finals.append(r)
+            elif r.step == s.steps:
+                continue  # reported below, once the tile is on the canvas
+            step = offset + r.step
+            preview = None
+            if s.preview_every and step // s.preview_every > shown // s.preview_every \
+                    and step < total:
+                preview, shown = images.to_pil(canvas), step
+            yield Progress(step, total, time.perf_counter() - start, r.losses, preview=preview,
+                           info={**r.info, **facts, "tile": index, "tile_box": list(box)})
+    yield _tiled_result(canvas, finals, total, time.perf_counter() - start, facts)
+
+
+def _canvas(level: Prepared) -> torch.Tensor:
+    """The level's start image at full size (what the whole output will become)."""
+    if level.init is not None:
+        return level.init.clone().contiguous()
+    _, _, h, w = level.content.shape
+    generator = torch.Generator().manual_seed(level.seed)
+    return torch.rand((1, 3, h, w), generator=generator).to(level.device)
+
+
+def _crop(canvas: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+    y0, y1, x0, x1 = box
+    return canvas[..., y0:y1, x0:x1]
+
+
+def _write_back(canvas: torch.Tensor, box: tuple[int, int, int, int],
+                done: list[tuple[int, int, int, int]], tile: torch.Tensor) -> None:
+    """Blend a finished tile into the canvas, ramped over its overlap with written tiles."""
+    with torch.no_grad():
+        weight = blend_weights(box, done).to(canvas.device)
+        region = _crop(canvas, box)
+        region.mul_(1 - weight).add_(weight * tile.to(canvas.device).clamp(0, 1))
+    done.append(box)
+
+
+def _tiled_result(canvas: torch.Tensor, finals: list[Progress], total: int, seconds: float,
+                  facts: dict) -> Progress:
+    losses = {k: sum(r.losses[k] for r in finals) / len(finals) for k in finals[0].losses}
+    final = images.quantize(canvas)
+    result = images.to_pil(final)
+    info = {**finals[-1].info, **facts, "seconds": seconds, "level_seconds": seconds,
+            "seconds_per_step": seconds / max(total, 1),
+            "losses_are": "mean over tiles of each tile's last-step losses"}
+    info.pop("tile", None)
+    return Progress(total, total, seconds, losses, preview=result, done=True, image=result,
+                    tensor=final, info=info)
 
 
 def _summary(level: Level, seconds: float) -> dict:
@@ -212,34 +354,3 @@ def _finish(r: Progress, levels: list[Level], summary: list, start: float, total
             "seconds_per_step": elapsed / max(total, 1)}
     return Progress(total, total, elapsed, r.losses, preview=r.image, done=True, image=r.image,
                     info=info)
-
-
-def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
-            init_image: images.ImageSource | None = None,
-            masks: Sequence[Any] | None = None, **overrides: Any) -> Iterator[Progress]:
-    """Run style transfer, yielding a :class:`Progress` per step and a final one with the image.
-
-    ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
-    placed by ``masks``, one per style: see :func:`prepare`).
-    Keyword overrides are applied to ``settings`` with ``dataclasses.replace``.
-    ``settings.multiscale``, or a size above ``settings.tile_size``, runs the coarse-to-fine
-    and tiled path of :mod:`nst_core.multiscale` (same records; ``total`` counts every level).
-    """
-    s = dataclasses.replace(settings or Settings(), **overrides)
-    if s.multiscale or (s.tile_size and s.size > s.tile_size):
-        yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
-                                      multiscale=s.multiscale)
-        return
-    prepared = prepare(content, style, s, init_image=init_image, masks=masks)
-    yield from optimize(prepared)
-
-
-def run(content: images.ImageSource, style: Any, settings: Settings | None = None,
-        **overrides: Any) -> Progress:
-    """Run to the end and return the final record (``.image``, ``.losses``, ``.info``)."""
-    record = None
-    for record in stylize(content, style, settings, **overrides):
-        pass
-    assert record is not None and record.done
-    return record
-

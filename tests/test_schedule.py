@@ -105,3 +105,20 @@ def test_cli_multiscale(tmp_path, content_path, style_path):
                     str(out), "--size", "64", "--multiscale", "--min-size", "32",
                     "--level-steps", "1", "--quiet"])
     assert bad == 2
+
+
+@pytest.mark.parametrize("multiscale", [False, True])
+def test_stylize_validates_once_at_its_edge(monkeypatch, content_path, style_path, multiscale):
+    from nst_core import schedule
+
+    calls = []
+    real = schedule.validate
+    monkeypatch.setattr(schedule, "validate", lambda s, **kw: calls.append(s) or real(s, **kw))
+    s = dataclasses.replace(TINY, steps=1, level_steps=(1, 1) if multiscale else None,
+                            multiscale=multiscale)
+    list(stylize(content_path, style_path, s))
+    assert len(calls) == 1
+    list(stylize(content_path, style_path, s, check=False))
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="choose from"):
+        next(stylize(content_path, style_path, s, optimizer="newton"))
