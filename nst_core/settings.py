@@ -174,8 +174,7 @@ class Settings:
     param: str = setting(
         "pixels", label="What is optimized (parameterization)", group="method",
         choices=_param_names, choice_help=_param_help, noun="parameterization",
-        help="what is optimized: raw pixels, Fourier coefficients (fft) or a Deep Image Prior "
-             "generator (dip), where installed")
+        help="what is optimized")
     optimizer: str = setting(
         "lbfgs", label="Optimizer", group="method", choices=_optimizer_names,
         help="lbfgs (classic), adam or sgd (with momentum)")

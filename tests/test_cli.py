@@ -1,3 +1,5 @@
+import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -6,8 +8,9 @@ import sys
 import pytest
 from PIL import Image
 
-from nst_core import read_png_settings
-from nst_core.cli import main
+from nst_core import Settings, read_png_settings
+from nst_core.cli import add_settings_arguments, main, settings_from_args
+from nst_core.settings import field_infos, setting
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,3 +74,71 @@ def test_errors_are_one_line_without_traceback(args, message, tmp_path, content_
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
+
+# ------------------------------------------------------------- options generated from Settings
+
+@dataclasses.dataclass(frozen=True)
+class Extended(Settings):
+    sharpness: float = setting(0.5, label="Sharpness", help="how crisp the strokes are",
+                               group="images", minimum=0.0, maximum=1.0)
+
+
+def extended_parser():
+    parser = argparse.ArgumentParser(prog="x",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_arguments(parser, cls=Extended)
+    return parser
+
+
+def test_a_field_added_with_metadata_is_an_option():
+    parser = extended_parser()
+    text = parser.format_help()
+    assert "--sharpness SHARPNESS" in text
+    assert "how crisp the strokes are (default: 0.5)" in " ".join(text.split())
+    images_group = text.split("Images and colour:")[1].split("Multi-scale and tiling:")[0]
+    assert "--sharpness" in images_group
+    s = settings_from_args(parser.parse_args(["--sharpness", "0.8", "--steps", "5"]), cls=Extended)
+    assert isinstance(s, Extended) and s.sharpness == 0.8 and s.steps == 5
+    assert settings_from_args(parser.parse_args([]), cls=Extended) == Extended()
+    with pytest.raises(ValueError, match="sharpness must be"):
+        settings_from_args(parser.parse_args(["--sharpness", "2"]), cls=Extended)
+
+
+@pytest.mark.parametrize("info", [i for i in field_infos() if i.cli], ids=lambda i: i.name)
+def test_every_setting_has_an_option_with_its_help(info):
+    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_settings_arguments(parser)
+    flag = info.flag or "--" + info.name.replace("_", "-")
+    text = " ".join(parser.format_help().split())
+    assert f"{flag} " in text
+    assert " ".join(info.help.split()) in text
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    return settings_from_args(parser.parse_args(list(argv)))
+
+
+def test_options_apply_over_the_preset():
+    assert parse() == Settings()
+    fine = parse("--preset", "fine-texture", "--steps", "7")
+    assert fine.style_layers == ("relu1_1", "relu2_1", "relu3_1") and fine.steps == 7
+    s = parse("--preset", "fine-texture", "--style-layers", "relu2_1", "--style-blend", "1",
+              "--level-steps", "3", "2", "--multiscale", "--seed", "none", "--lr", "0.5",
+              "--param-option", "decay_power=1.5", "--param-option", "name=x")
+    assert s.style_layers == ("relu2_1",) and s.style_blend_weights == (1.0,)
+    assert s.level_steps == (3, 2) and s.multiscale and s.seed is None and s.lr == 0.5
+    assert s.param_options == {"decay_power": 1.5, "name": "x"}
+
+
+def test_the_seed_used_is_recorded_beside_the_result(tmp_path, content_path, style_path):
+    out = tmp_path / "r.png"
+    assert main(["--content", str(content_path), "--style", str(style_path), "--out", str(out),
+                 "--size", "32", "--steps", "2", "--seed", "none", "--quiet"]) == 0
+    embedded = read_png_settings(out)
+    assert embedded == json.loads(out.with_suffix(".json").read_text())
+    assert isinstance(embedded["settings"]["seed"], int)
+    assert embedded["run"]["seed"] == embedded["settings"]["seed"]
+    assert embedded["run"]["step"] == 2 and embedded["run"]["stopped"] is False
