@@ -21,7 +21,8 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-from nst_core import Settings, images  # noqa: E402
+from nst_core import Settings  # noqa: E402
+from nst_core.results import result_metadata, write_result  # noqa: E402
 from nst_core.schedule import plan, stylize_multiscale  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def main() -> int:
         final = r
     wall = time.perf_counter() - start
     assert final is not None and final.done
-    images.save_png(final.image, args.out, {"settings": s.to_dict()})
+    write_result(final.image, args.out, result_metadata(s, final))
     base = os.path.splitext(args.json)[0]
     thumb = final.image.resize((512, 512 * final.image.height // final.image.width))
     thumb.save(base + "_thumb.png")

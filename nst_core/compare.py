@@ -29,7 +29,8 @@ from .cli import COMMANDS, CliError, add_settings_arguments, history_row, settin
 from .engine import NonFiniteLossError, Progress, optimize, prepare
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
-from .settings import Settings
+from .results import result_metadata, write_result
+from .settings import Settings, from_dict, validate
 
 DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
@@ -78,8 +79,8 @@ def _check_methods(methods: Sequence[str]) -> list[tuple[str, str, str]]:
     return parsed
 
 
-def compare_stream(content: Any, style: Any, settings: Settings,
-                   methods: Sequence[str]) -> Iterator[tuple[str, Progress]]:
+def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str], *,
+                   check: bool = True) -> Iterator[tuple[str, Progress]]:
     """Yield ``(method, Progress)`` for every record of every method, round-robin by step.
 
     The inputs are loaded and the loss targets computed once; each method then runs
@@ -88,8 +89,14 @@ def compare_stream(content: Any, style: Any, settings: Settings,
     time spent inside that method's own steps, not the other methods' turns. Closing the
     generator closes every run. A method whose loss becomes non-finite raises
     :class:`NonFiniteLossError` naming it (the other runs are closed).
+
+    ``settings`` are validated here, the Python API's edge (``check=False`` for callers that
+    validated them already); each method only changes the optimizer and parameterization, whose
+    names :func:`parse_method` checks.
     """
     parsed = _check_methods(methods)
+    if check:
+        validate(settings, n_styles=len(style) if isinstance(style, (list, tuple)) else 1)
     base = prepare(content, style, settings)
     gens: dict[str, Iterator[Progress]] = {}
     for key, optimizer, param in parsed:
@@ -135,6 +142,7 @@ class CompareResult:
     histories: dict[str, list[dict[str, float]]]  # method -> rows of step, seconds, losses
     settings: dict[str, Any]  # the shared settings (optimizer/param are per method)
     images: dict[str, Image.Image] = field(default_factory=dict)  # method -> final image
+    finals: dict[str, Progress] = field(default_factory=dict)  # method -> final record
 
     def to_dict(self) -> dict[str, Any]:
         return {"settings": self.settings, "methods": [r["method"] for r in self.rows],
@@ -144,7 +152,8 @@ class CompareResult:
         return json.dumps(self.to_dict(), indent=1)
 
     def save(self, out_dir: str | os.PathLike) -> dict[str, str]:
-        """Write grid.png, curves.png, table.md, results.json and one PNG per method."""
+        """Write grid.png, curves.png, table.md, results.json and one result per method
+        (``OPTIMIZER_PARAM.png`` with its settings embedded, and its ``.json``)."""
         os.makedirs(out_dir, exist_ok=True)
         paths = {name: os.path.join(out_dir, name)
                  for name in ("grid.png", "curves.png", "table.md", "results.json")}
@@ -156,11 +165,12 @@ class CompareResult:
             fh.write(self.to_json())
         for row in self.rows:
             method = row["method"]
-            if method in self.images:
+            if method in self.finals:
                 path = os.path.join(out_dir, method.replace(":", "_") + ".png")
-                settings = dict(self.settings, optimizer=row["optimizer"], param=row["param"])
-                images.save_png(self.images[method], path,
-                                {"settings": settings, "losses": row["losses"]})
+                settings = from_dict(dict(self.settings, optimizer=row["optimizer"],
+                                          param=row["param"]))
+                write_result(self.images.get(method, self.finals[method].image), path,
+                             result_metadata(settings, self.finals[method]))
                 paths[method] = path
         return paths
 
@@ -302,18 +312,18 @@ def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
     curves = plot_curves({m: list(h) for m, h in histories.items()}, labels)
     return CompareResult(grid, curves, rows, markdown_table(rows),
                          {m: [dict(r) for r in h] for m, h in histories.items()},
-                         settings.to_dict(), results)
+                         settings.to_dict(), results, dict(finals))
 
 
 def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str],
-            on_record=None) -> CompareResult:
+            on_record=None, *, check: bool = True) -> CompareResult:
     """Run :func:`compare_stream` to the end and :func:`summarize` it.
 
     ``on_record(method, progress)``, if given, sees every record as it comes.
     """
     finals: dict[str, Progress] = {}
     histories: dict[str, list[dict]] = {}
-    for method, record in compare_stream(content, style, settings, methods):
+    for method, record in compare_stream(content, style, settings, methods, check=check):
         histories.setdefault(method, []).append(history_row(record))
         if record.done:
             finals[method] = record
@@ -328,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
                     "and step budget; write a labelled grid (grid.png), loss curves "
                     "(curves.png), a table (table.md), the numbers (results.json) and each "
-                    "result (OPTIMIZER_PARAM.png) to --out. --param and --optimizer are ignored "
+                    "result (OPTIMIZER_PARAM.png and .json) to --out. --param and --optimizer are ignored "
                     "(each method sets its own); --lr, if given, applies to every method.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--content", required=True, help="content image")
@@ -340,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_settings_arguments(parser)
+    # Previews are not saved by this command.
+    add_settings_arguments(parser, exclude=("preview_every",))
     return parser
 
 
@@ -364,7 +375,8 @@ def main(argv: Sequence[str]) -> int:
             bar.set_postfix_str(f"{method} loss {record.losses['total']:.4g}", refresh=False)
             bar.refresh()
 
-        result = compare(args.content, style, settings, methods, on_record=on_record)
+        result = compare(args.content, style, settings, methods, on_record=on_record,
+                         check=False)
     result.save(args.out)
     if not args.quiet:
         print(result.markdown, file=sys.stderr)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -25,14 +24,14 @@ from PIL import Image, ImageDraw, ImageFont
 from . import images
 from .cli import COMMANDS, CliError, add_settings_arguments, run_with_progress, settings_from_args
 from .engine import Progress
+from .results import write_result
 from .schedule import stylize
-from .settings import PRESETS, Settings, validate
+from .settings import PRESETS, FieldInfo, Settings, field_info, field_infos, validate
 
 MODES = ("stylize", "reconstruct", "texture")
-# Settings that are not plain scalars get their own value syntax.
-_STR_TUPLES = ("content_layers", "style_layers")
-_FLOAT_TUPLES = ("content_layer_weights", "style_layer_weights", "style_blend_weights")
-_OPTIONAL_FLOATS = ("lr", "edge_weight")
+# Settings whose values are comma-separated lists (read from the settings' descriptions).
+_STR_TUPLES = tuple(i.name for i in field_infos() if i.kind == "strs")
+_FLOAT_TUPLES = tuple(i.name for i in field_infos() if i.kind == "floats")
 # Pseudo-settings: a layer preset by name, or "optimizer:param".
 SPECIAL = ("preset", "method")
 LABEL_HEIGHT = 14  # pixels of the caption strip under each cell
@@ -66,31 +65,38 @@ def mode_settings(base: Settings, mode: str) -> Settings:
     return base
 
 
+def is_list(vary: str) -> bool:
+    """True if a value of ``vary`` is a comma-separated list (layers, weights, level steps)."""
+    return vary not in SPECIAL and field_info(vary).kind in ("strs", "floats", "ints")
+
+
+def _read(info: FieldInfo, text: str) -> Any:
+    if info.optional and text.lower() == "none":
+        return None
+    items = [v.strip() for v in text.split(",") if v.strip()]
+    readers = {"strs": str, "floats": float, "ints": lambda v: int(float(v))}
+    if info.kind in readers:
+        return tuple(readers[info.kind](v) for v in items)
+    if info.kind == "bool":
+        return text.lower() in ("1", "true", "yes")
+    if info.kind == "int":
+        return int(float(text))
+    return float(text) if info.kind == "float" else text
+
+
 def parse_value(vary: str, value: Any) -> Any:
-    """A command-line or UI string -> the value for ``vary`` (numbers, 'none', comma lists)."""
+    """A command-line or UI string -> the value for ``vary`` (numbers, 'none', comma lists),
+    read as the setting's description says."""
     check_vary(vary)
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if vary in SPECIAL:
+        return text
     try:
-        if vary in SPECIAL:
-            return text
-        if vary in _STR_TUPLES:
-            return tuple(v.strip() for v in text.split(",") if v.strip())
-        if vary in _FLOAT_TUPLES:
-            return None if text.lower() == "none" else tuple(float(v) for v in text.split(","))
-        if vary in _OPTIONAL_FLOATS:
-            return None if text.lower() == "none" else float(text)
-        default = getattr(Settings(), vary)
-        if isinstance(default, bool):
-            return text.lower() in ("1", "true", "yes")
-        if isinstance(default, int) or vary == "seed":
-            return None if text.lower() == "none" else int(float(text))
-        if isinstance(default, float):
-            return float(text)
+        return _read(field_info(vary), text)
     except ValueError:
         raise ValueError(f"{vary}: cannot read {value!r} as a value for it") from None
-    return text
 
 
 def cell_settings(base: Settings, vary: str, value: Any) -> Settings:
@@ -116,7 +122,7 @@ def cell_settings(base: Settings, vary: str, value: Any) -> Settings:
 
 def check_vary(vary: str) -> None:
     """ValueError listing the choices unless ``vary`` can be swept."""
-    names = {f.name for f in dataclasses.fields(Settings)} - {"param_options"}
+    names = {i.name for i in field_infos() if i.kind != "mapping"}
     if vary not in names and vary not in SPECIAL:
         choices = ", ".join(sorted(names) + list(SPECIAL))
         raise ValueError(f"cannot vary {vary!r}; choose from: {choices}")
@@ -204,7 +210,7 @@ def sweep(content: images.ImageSource | None, style: Any, settings: Settings | N
     cells, results = [], []
     for i, (label, value, s) in enumerate(plan):
         final = None
-        for p in stylize(content, style_arg, s, masks=masks):
+        for p in stylize(content, style_arg, s, masks=masks, check=False):
             if p.done:
                 final = p
             yield SweepRecord(i, len(plan), label, progress=p,
@@ -212,7 +218,7 @@ def sweep(content: images.ImageSource | None, style: Any, settings: Settings | N
         assert final is not None
         cells.append(final.image)
         results.append({"label": label, "value": value, "losses": final.losses,
-                        "seconds": final.info.get("seconds")})
+                        "seconds": final.info.get("seconds"), "seed": final.info.get("seed")})
     grid = make_grid(cells, [r["label"] for r in results], columns)
     yield SweepRecord(len(plan) - 1, len(plan), results[-1]["label"], grid=grid, done=True,
                       results=results)
@@ -239,10 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--values", required=True, nargs="+",
                         help="values to try; lists are comma-separated (relu1_1,relu2_1)")
     parser.add_argument("--columns", type=int, help="cells per grid row (default: up to 6)")
-    parser.add_argument("--out", required=True, help="grid PNG path")
+    parser.add_argument("--out", required=True,
+                        help="grid PNG path (its metadata is also written beside it as .json)")
     parser.add_argument("--metrics", help="write per-cell losses and times as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_settings_arguments(parser)
+    # Previews are not saved by this command.
+    add_settings_arguments(parser, exclude=("preview_every",))
     return parser
 
 
@@ -273,8 +281,7 @@ def main(argv: Sequence[str]) -> int:
 
     run_with_progress(engine_records(), total, args.quiet, label=f"sweep {args.vary}")
     rec = final[0]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    images.save_png(rec.grid, args.out, {"settings": settings.to_dict(), "sweep": {
+    write_result(rec.grid, args.out, {"settings": settings.to_dict(), "sweep": {
         "vary": args.vary, "mode": args.mode, "cells": rec.results}})
     if args.metrics:
         with open(args.metrics, "w") as fh:

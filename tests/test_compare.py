@@ -5,7 +5,7 @@ import time
 import pytest
 from PIL import Image
 
-from nst_core import Settings
+from nst_core import Settings, read_png_settings
 from nst_core.cli import main
 from nst_core.compare import (compare, compare_stream, method_label, parse_method, summarize)
 from nst_core.optim import OPTIMIZERS
@@ -133,12 +133,28 @@ def test_cli_writes_grid_curves_table_and_results(tmp_path, content_path, style_
                  "--out", str(out), "--quiet"])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["adam_fft.png", "adam_pixels.png", "curves.png", "grid.png",
-                     "results.json", "table.md"]
+    assert names == ["adam_fft.json", "adam_fft.png", "adam_pixels.json", "adam_pixels.png",
+                     "curves.png", "grid.png", "results.json", "table.md"]
     assert Image.open(out / "adam_fft.png").size == (32, 32)
+    # Each result carries its own method and the seed used, embedded and beside it.
+    embedded = read_png_settings(out / "adam_fft.png")
+    assert embedded == json.loads((out / "adam_fft.json").read_text())
+    assert (embedded["settings"]["optimizer"], embedded["settings"]["param"]) == ("adam", "fft")
+    assert embedded["settings"]["seed"] == embedded["run"]["seed"] == 0
+    assert embedded["losses"] == data_row(out, "adam:fft")["losses"]
     data = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in data["rows"]] == ["adam:pixels", "adam:fft"]
     assert "Adam · FFT" in (out / "table.md").read_text()
+
+
+def data_row(out, method):
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    return next(r for r in rows if r["method"] == method)
+
+
+def test_bad_settings_fail_before_any_run(content_path, style_path):
+    with pytest.raises(ValueError, match="steps must be"):
+        next(compare_stream(content_path, style_path, Settings(size=32, steps=0), ["adam:fft"]))
 
 
 def test_cli_bad_method_exits_2_with_one_line(tmp_path, content_path, style_path, capsys):
