@@ -1,4 +1,4 @@
-"""How long Stop takes to end a running job mid-step (the app's stop token, nst_core.service).
+"""How long Stop takes to end a running job mid-step (the app's stop token, nst_core.web.jobs).
 
     python bench/stop_latency.py [SIZE ...]
 
@@ -14,21 +14,23 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nst_core import service  # noqa: E402
+from nst_core.web import forms, inputs, streams  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
+from nst_core.web.limits import Limits  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(sizes: list[int]) -> None:
-    limits = service.Limits(max_size=max(sizes))
-    content, styles = service.load_inputs(os.path.join(ROOT, "examples", "astronaut.png"),
-                                          [os.path.join(ROOT, "examples", "starry_night.jpg")])
+    limits = Limits(max_size=max(sizes))
+    read = inputs.load_inputs(os.path.join(ROOT, "examples", "astronaut.png"),
+                              [os.path.join(ROOT, "examples", "starry_night.jpg")])
     for size in sizes:
-        values = service.default_values(limits)
+        values = forms.default_values(limits)
         values.update(size=size, steps=50)
-        settings = service.settings_from_ui(values, limits=limits)
-        service.stop_token("bench")
-        updates = service.stylize_updates(content, styles, settings, stop_key="bench")
+        settings = forms.settings_from_form(values, limits=limits)
+        JOBS.stop_token("bench")
+        updates = streams.stylize_updates(read, settings, stop_key="bench")
         next(updates)  # set-up and step 0
         start = time.perf_counter()
         next(updates)
@@ -37,7 +39,7 @@ def main(sizes: list[int]) -> None:
 
         def stop() -> None:
             asked.append(time.perf_counter())
-            service.request_stop("bench")
+            JOBS.request_stop("bench")
 
         timer = threading.Timer(step / 2, stop)
         timer.start()
@@ -46,7 +48,7 @@ def main(sizes: list[int]) -> None:
         latency = time.perf_counter() - asked[0]
         timer.join()
         print(f"{size} px: step {step:.2f} s, stop took {latency * 1000:.0f} ms "
-              f"({service.recent_jobs()[-1].state})")
+              f"({JOBS.recent()[-1].state})")
 
 
 if __name__ == "__main__":

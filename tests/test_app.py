@@ -3,6 +3,7 @@ driven with gradio_client, as an API user (or the page) would."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import socket
 import subprocess
@@ -20,11 +21,14 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
-from nst_core import images, service  # noqa: E402
+from nst_core import images  # noqa: E402
 from nst_core.compare import method_label  # noqa: E402
+from nst_core.web import forms  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
+from nst_core.web.limits import Limits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMITS = service.Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
+LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
                         max_upload="2mb", max_queue=8)
 
 
@@ -63,25 +67,40 @@ def wait(predicate, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-def ui_args(masks_too: bool = False, **changes):
-    """Positional inputs of the page's Run (and Compare) events: content, style slots, their
-    blend weights, (Run and Explore: painted masks, uploaded masks, loaded settings), then every
-    form field in service.UI_FIELDS order."""
-    values = service.default_values(LIMITS)
+@functools.lru_cache(maxsize=None)
+def event_inputs(api_name: str) -> tuple[str | None, ...]:
+    """The elem_ids of a page event's inputs in the order its API takes them (the handlers
+    read them by name; the HTTP API lists them in the order the page creates them)."""
+    config = app.build_demo(LIMITS).config
+    ids = next(d["inputs"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    components = {c["id"]: c for c in config["components"]}
+    return tuple(components[i]["props"].get("elem_id") for i in ids
+                 if components[i]["type"] != "state")
+
+
+def page_args(api_name: str, **changes):
+    """Positional inputs of the page's Run, Compare or Explore event: content, style slots,
+    their blend weights, (Run and Explore) uploaded masks, every form field (keyword names as
+    in forms.form_names), and the tab's own inputs."""
+    values = forms.default_values(LIMITS)
     content = changes.pop("content", ROOT / "examples" / "astronaut.png")
     styles = changes.pop("styles", [ROOT / "examples" / "starry_night.jpg"])
     weights = changes.pop("weights", [])
     masks = changes.pop("masks", [])
     values.update(changes)
-    n = LIMITS.max_styles
-    slots = [handle_file(str(s)) for s in styles] + [None] * (n - len(styles))
-    blend = list(weights) + [1.0] * (n - len(weights))
-    extra = []
-    if masks_too:
-        uploads = [None if m is None else handle_file(str(m)) for m in masks]
-        extra = [None] * n + uploads + [None] * (n - len(uploads))
-    return [None if content is None else handle_file(str(content)), *slots, *blend, *extra,
-            *[values[k] for k in service.UI_FIELDS]]
+    values["content"] = None if content is None else handle_file(str(content))
+    for i in range(LIMITS.max_styles):
+        slot = "style" if i == 0 else f"style_{i + 1}"
+        values[slot] = handle_file(str(styles[i])) if i < len(styles) else None
+        values[f"style_weight_{i + 1}"] = weights[i] if i < len(weights) else 1.0
+        values[f"mask_{i + 1}"] = handle_file(str(masks[i])) \
+            if i < len(masks) and masks[i] is not None else None
+    return [values.get(name) for name in event_inputs(api_name)]
+
+
+def ui_args(masks_too: bool = False, **changes):
+    """The Run event's inputs (see page_args)."""
+    return page_args("run", **changes)
 
 
 def test_small_run_streams_previews_and_returns_the_final_image(client, content_path, style_path):
@@ -147,7 +166,7 @@ def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, conten
     job = stylize(client, content_path, [style_path],
                   '{"size": 32, "steps": 500, "preview_every": 1}')
     wait(lambda: len(job.outputs()) >= 4, 60, "the first steps")
-    record = service.recent_jobs()[-1]
+    record = JOBS.recent()[-1]
     assert record.state == "running" and record.total == 500
     job.cancel()
     wait(lambda: job.status().code.name == "CANCELLED", 10, "the cancel")
@@ -157,7 +176,7 @@ def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, conten
     time.sleep(1.0)
     assert record.step == step < 500
     assert record.state == "closed"
-    assert not service.device_lock("cpu").locked()
+    assert not JOBS.device_lock("cpu").locked()
     # The next job gets the device at once.
     start = time.monotonic()
     job2 = stylize(client, content_path, [style_path], '{"size": 32, "steps": 3}')
@@ -230,9 +249,9 @@ def test_page_run_event_uses_every_form_field(client):
 
 
 def test_compare_event_runs_each_method_with_the_same_budget(client):
-    methods = [v for _, v in service.methods()][:2]
-    args = ui_args(size=32, steps=3, preview_every=1)
-    job = client.submit(args[0], methods, *args[1:], api_name="/compare")
+    methods = [v for _, v in forms.methods()][:2]
+    job = client.submit(*page_args("compare", size=32, steps=3, preview_every=1,
+                                   cmp_methods=methods), api_name="/compare")
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "Done" in status
     assert len(gallery) == len(methods)
@@ -275,7 +294,7 @@ def test_bad_serving_environment_is_a_clear_exit(monkeypatch, capsys):
     assert "NST_MAX_STEPS must be a whole number" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- issue 5 controls
+# ----------------------------------------------------------------------------- masks, edges, multi-scale
 
 
 def half_mask(path: Path, size=(32, 32), left=True) -> Path:
@@ -323,18 +342,6 @@ def test_masked_run_and_bad_masks(client, tmp_path):
     assert change[:16].mean() > change[16:].mean()
 
 
-def test_painted_mask_is_the_union_of_the_layers():
-    bg = Image.new("RGB", (8, 4), "gray")
-    layer = Image.new("RGBA", (8, 4), (0, 0, 0, 0))
-    assert service.painted_mask({"background": bg, "layers": [layer], "composite": bg}) is None
-    layer.putpixel((1, 1), (255, 45, 111, 255))
-    other = Image.new("RGBA", (8, 4), (0, 0, 0, 0))
-    other.putpixel((6, 2), (255, 45, 111, 128))
-    mask = np.asarray(service.painted_mask({"background": bg, "layers": [layer, other]}))
-    assert mask.shape == (4, 8) and mask[1, 1] == 255 and mask[2, 6] == 128
-    assert mask.sum() == 255 + 128
-
-
 def test_edge_and_multiscale_controls_reach_the_run(client):
     job = client.submit(*ui_args(True, size=64, steps=2, edge_preserve=True, edge_weight=0.0,
                                  edge_threshold=0.3, edge_blur=1.0, multiscale=True,
@@ -352,8 +359,8 @@ def test_edge_and_multiscale_controls_reach_the_run(client):
 
 
 def explore_args(mode, vary, values, columns=0, **changes):
-    args = ui_args(True, **changes)
-    return [args[0], mode, vary, values, columns, *args[1:]]
+    return page_args("explore", exp_mode=mode, exp_vary=vary, exp_values=values,
+                     exp_columns=columns, **changes)
 
 
 def test_explore_streams_cells_and_returns_a_labelled_grid(client):
@@ -385,9 +392,9 @@ def test_explore_stop_ends_the_sweep(client):
     job = client.submit(*explore_args("stylize", "style_weight", "1; 100", size=32, steps=500,
                                       preview_every=1), api_name="/explore")
     wait(lambda: len(job.outputs()) >= 3, 60, "the sweep's first steps")
-    record = service.recent_jobs()[-1]
+    record = JOBS.recent()[-1]
     assert record.kind == "explore" and record.state == "running"
     job.cancel()
     wait(lambda: job.status().code.name == "CANCELLED", 10, "the cancel")
     wait(lambda: record.state != "running", 5, "the sweep to end")
-    assert record.state == "closed" and not service.device_lock("cpu").locked()
+    assert record.state == "closed" and not JOBS.device_lock("cpu").locked()

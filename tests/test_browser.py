@@ -23,7 +23,10 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
-from nst_core import images, service  # noqa: E402
+from nst_core import images  # noqa: E402
+from nst_core.web import inputs  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
+from nst_core.web.limits import Limits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "img" / "app.png"
@@ -39,7 +42,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def url():
-    limits = service.Limits(default_size=128, default_steps=300, max_queue=4)
+    limits = Limits(default_size=128, default_steps=300, max_queue=4)
     demo = app.build_demo(limits)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
                             prevent_thread_lock=True, quiet=True, **app.launch_kwargs(limits))
@@ -50,13 +53,13 @@ def url():
 def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path, tmp_path,
                                                        monkeypatch):
     masks_seen = []
-    collect = service.collect_masks
+    collect = inputs.collect_masks
 
     def spy(*args):
         masks_seen.append(collect(*args))
         return masks_seen[-1]
 
-    monkeypatch.setattr(service, "collect_masks", spy)
+    monkeypatch.setattr(inputs, "collect_masks", spy)
 
     with playwright_sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -97,7 +100,7 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
             running = page.inner_text("#status")
             assert "/300" in running and "ETA" in running
 
-            job = service.recent_jobs()[-1]
+            job = JOBS.recent()[-1]
             assert job.state == "running"
             stopped_at = time.monotonic()
             page.click("#stop")
@@ -111,7 +114,7 @@ def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_
             assert job.state in ("stopped", "closed"), job
             print(f"worker ended {ended:.3f} s after Stop ({job.state} at step {job.step})")
             assert ended < 2.0, f"the worker ran on for {ended:.2f} s after Stop"
-            assert not service.device_lock("cpu").locked()
+            assert not JOBS.device_lock("cpu").locked()
             page.wait_for_function(
                 "document.querySelector('#status').innerText.includes('Stopped')",
                 timeout=10_000)

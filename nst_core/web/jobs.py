@@ -1,0 +1,226 @@
+"""The web jobs of this process: one :class:`Jobs` object (:data:`JOBS`) owns the per-device
+locks, the stop tokens and the registry of recent jobs, and drives each job one step at a time.
+
+A web server frees a cancelled job's queue slot at once while its current step still runs, so
+jobs hold their device's lock for one step at a time; a stop token interrupts the step in
+progress between two VGG19 convolutions. The hooks that check it are on the shared, cached
+network only while a stoppable step runs (see :meth:`Jobs.stoppable`), so no other user of the
+network ever meets them.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+
+from .. import vgg
+from ..engine import Progress, resolve_device
+from ..settings import Settings
+
+MAX_RECORDS = 32  # jobs the registry remembers (older ones are dropped)
+MAX_TOKENS = 64  # stop tokens waiting for a job; a token is dropped when its job ends
+
+
+class JobStopped(Exception):
+    """Raised inside a running step once its job's stop token is set."""
+
+
+@dataclass
+class JobRecord:
+    """What the server knows about a job while and after it runs (see :meth:`Jobs.recent`)."""
+
+    id: int
+    kind: str  # "stylize", "compare" or "explore"
+    device: str
+    total: int  # step budget (for compare: per method)
+    started: float = field(default_factory=time.monotonic)
+    step: int = 0  # last step finished (for compare: steps finished, all methods together)
+    updated: float = field(default_factory=time.monotonic)  # time of the last finished step
+    in_step: bool = False  # True while a step runs (the device lock is held)
+    # running | done | stopped (its stop token interrupted a step) | closed (the consumer
+    # stopped iterating: a cancelled web job) | failed
+    state: str = "running"
+
+
+_CURRENT = threading.local()  # the stop token of the job this thread is stepping, if any
+
+
+def _check_stop(*_: Any) -> None:
+    token = getattr(_CURRENT, "token", None)
+    if token is not None and token.is_set():
+        raise JobStopped()
+
+
+def _conv_pre_hook(module: torch.nn.Module, args: tuple) -> None:
+    if getattr(_CURRENT, "token", None) is None:
+        return  # another thread on the same network (a CLI run, a test): not ours to stop
+    _check_stop()
+    x = args[0] if args else None
+    if isinstance(x, torch.Tensor) and x.requires_grad:
+        # Also checked as the backward pass reaches this layer: a step is about one third
+        # forward and two thirds backward.
+        x.register_hook(_check_stop)
+
+
+def device_name(settings: Settings) -> str:
+    return str(resolve_device(settings.device))
+
+
+def networks(cells: Iterable[Settings]) -> list[torch.nn.Module]:
+    """The cached VGG19s the given settings run on (loaded now if not yet)."""
+    keys = {(s.weights, s.pooling, str(resolve_device(s.device))) for s in cells}
+    return [vgg.get_vgg(w, p, torch.device(d)) for w, p, d in sorted(keys)]
+
+
+class Jobs:
+    """Device locks, stop tokens and the job registry of one process, with their cleanup."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._tokens: dict[str, threading.Event] = {}
+        self._records: deque[JobRecord] = deque(maxlen=MAX_RECORDS)
+        self._ids = itertools.count(1)
+        # id(net) -> (net, hook handles, steps using them)
+        self._hooked: dict[int, tuple[torch.nn.Module, list[Any], int]] = {}
+
+    def device_lock(self, device: str) -> threading.Lock:
+        """One lock per device name, shared by every job in this process."""
+        with self._guard:
+            return self._locks.setdefault(device, threading.Lock())
+
+    def next_id(self) -> int:
+        """A number no other job or file of this process has."""
+        return next(self._ids)
+
+    def recent(self) -> list[JobRecord]:
+        """The last jobs of this process, newest last (for tests and diagnostics)."""
+        return list(self._records)
+
+    def stop_token(self, key: str) -> threading.Event:
+        """A fresh stop token for the job about to start under ``key`` (e.g. a browser
+        session and tab). It is dropped when that job ends."""
+        token = threading.Event()
+        with self._guard:
+            self._tokens.pop(key, None)
+            self._tokens[key] = token
+            while len(self._tokens) > MAX_TOKENS:  # tokens of jobs that never started
+                self._tokens.pop(next(iter(self._tokens)))
+        return token
+
+    def request_stop(self, key: str) -> bool:
+        """Ask the job under ``key`` to stop now, mid-step; False if there is none."""
+        with self._guard:
+            token = self._tokens.get(key)
+        if token is None:
+            return False
+        token.set()
+        return True
+
+    def pending_tokens(self) -> int:
+        with self._guard:
+            return len(self._tokens)
+
+    @contextlib.contextmanager
+    def stoppable(self, nets: Sequence[torch.nn.Module]) -> Iterator[None]:
+        """Hooks on every convolution of ``nets`` that check the current thread's stop token,
+        forward and backward, for the duration of the block; removed when the last block
+        using a network ends, whatever way it ends."""
+        with self._guard:
+            for net in nets:
+                _, handles, users = self._hooked.get(id(net), (net, None, 0))
+                if handles is None:
+                    handles = [m.register_forward_pre_hook(_conv_pre_hook)
+                               for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+                self._hooked[id(net)] = (net, handles, users + 1)
+        try:
+            yield
+        finally:
+            with self._guard:
+                for net in nets:
+                    _, handles, users = self._hooked.pop(id(net))
+                    if users > 1:
+                        self._hooked[id(net)] = (net, handles, users - 1)
+                    else:
+                        for handle in handles:
+                            handle.remove()
+
+    def run(self, gen: Iterator[Any], device: str, kind: str, total: int,
+            stop_key: str | None = None, nets: Sequence[torch.nn.Module] = ()
+            ) -> Iterator[Any]:
+        """Drive ``gen`` one record at a time with the device lock held around each step.
+
+        The lock is released before each record is handed on, so a consumer that stops
+        iterating (a cancelled web job) never holds the device; closing this generator closes
+        ``gen``. If ``stop_key``'s token is set, the step in progress on ``nets`` is
+        interrupted and the stream ends; the token is dropped when the job ends.
+        """
+        lock = self.device_lock(device)
+        with self._guard:
+            token = self._tokens.get(stop_key) if stop_key else None
+        job = JobRecord(self.next_id(), kind, device, total)
+        self._records.append(job)
+        try:
+            while True:
+                with lock:
+                    ended = self._step(gen, job, token, nets if token else ())
+                if isinstance(ended, str):
+                    # Published only once the device lock is released: an ended job never
+                    # still holds the device (the next job may start the moment it reads this).
+                    job.state = ended
+                    return
+                record = ended[0]
+                # compare streams (method, record) pairs: count them; a plain job has step
+                # numbers
+                job.step = record.step if isinstance(record, Progress) else job.step + 1
+                job.updated = time.monotonic()
+                yield record
+        except GeneratorExit:
+            job.state = "closed"
+            raise
+        except BaseException:
+            job.state = "failed"
+            raise
+        finally:
+            gen.close()
+            if token is not None:
+                with self._guard:
+                    if self._tokens.get(stop_key) is token:
+                        del self._tokens[stop_key]
+
+    def _step(self, gen: Iterator[Any], job: JobRecord, token: threading.Event | None,
+              nets: Sequence[torch.nn.Module]) -> tuple[Any] | str:
+        """One record of ``gen`` as a 1-tuple, or how the job ended ("done", "stopped")."""
+        if token is not None and token.is_set():
+            return "stopped"
+        job.in_step = True
+        _CURRENT.token = token
+        try:
+            with self.stoppable(nets):
+                return (next(gen),)
+        except StopIteration:
+            return "done"
+        except JobStopped:
+            return "stopped"
+        finally:
+            _CURRENT.token = None
+            job.in_step = False
+
+
+JOBS = Jobs()
+
+
+def on_gpu(fn: Callable, duration: int) -> Callable:
+    """``spaces.GPU(duration=...)(fn)`` where the Hugging Face ``spaces`` package is installed
+    (ZeroGPU Spaces attach a GPU only inside such functions), else ``fn`` itself."""
+    try:
+        import spaces  # type: ignore[import-not-found]
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=duration)(fn)

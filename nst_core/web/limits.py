@@ -1,0 +1,86 @@
+"""Serving limits: what one server accepts, read from NST_* environment variables."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from .. import images
+from ..settings import Settings
+
+MIN_SIZE = 16  # the engine's smallest output side (settings.validate)
+# Gradio's max_file_size format: a whole number and a unit, 1024-based (gradio.utils.FileSize).
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)\s*$", re.IGNORECASE)
+
+
+def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server accepts. Defaults suit a local machine; a public demo lowers them with
+    the environment variables named per field (read by :meth:`from_env`)."""
+
+    max_steps: int = 1000  # NST_MAX_STEPS: largest step budget a job may ask for
+    max_size: int = 1024  # NST_MAX_SIZE: largest output side in pixels
+    max_styles: int = 3  # NST_MAX_STYLES: style images that can be blended in one job
+    # NST_CONCURRENCY: jobs that run at the same time. One per accelerator: two jobs on one
+    # device only take turns on it (see jobs.Jobs.device_lock), so more buys no speed there.
+    concurrency: int = 1
+    max_queue: int = 16  # NST_MAX_QUEUE: jobs that may wait; beyond it new ones are refused
+    max_upload: str = "20mb"  # NST_MAX_UPLOAD: largest uploaded file (Gradio's max_file_size)
+    default_size: int = 512  # NST_DEFAULT_SIZE: the size control's starting value
+    default_steps: int = 300  # NST_DEFAULT_STEPS: the step control's starting value
+    gpu_duration: int = 120  # NST_GPU_DURATION: seconds a ZeroGPU job may hold the GPU
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
+        env = os.environ if environ is None else environ
+        d = cls()
+        max_upload = env.get("NST_MAX_UPLOAD", d.max_upload).strip()
+        if not _SIZE_RE.match(max_upload):
+            raise ValueError(f"NST_MAX_UPLOAD must look like 20mb, 500kb or 1gb, "
+                             f"got {max_upload!r}")
+        max_steps = _env_int(env, "NST_MAX_STEPS", d.max_steps, 1)
+        max_size = _env_int(env, "NST_MAX_SIZE", d.max_size, MIN_SIZE)
+        if max_size > images.MAX_SIDE:
+            raise ValueError(f"NST_MAX_SIZE must be <= {images.MAX_SIDE}, got {max_size}")
+        return cls(
+            max_steps=max_steps, max_size=max_size,
+            max_styles=_env_int(env, "NST_MAX_STYLES", d.max_styles, 1),
+            concurrency=_env_int(env, "NST_CONCURRENCY", d.concurrency, 1),
+            max_queue=_env_int(env, "NST_MAX_QUEUE", d.max_queue, 0),
+            max_upload=max_upload,
+            default_size=min(_env_int(env, "NST_DEFAULT_SIZE", d.default_size, MIN_SIZE),
+                             max_size),
+            default_steps=min(_env_int(env, "NST_DEFAULT_STEPS", d.default_steps, 1), max_steps),
+            gpu_duration=_env_int(env, "NST_GPU_DURATION", d.gpu_duration, 1))
+
+    @property
+    def max_upload_bytes(self) -> int:
+        number, unit = _SIZE_RE.match(self.max_upload).groups()
+        return int(number) * 1024 ** ("b", "kb", "mb", "gb").index(unit.lower())
+
+    def caps(self) -> dict[str, int]:
+        """The largest value this server allows per Settings field (the form's slider ends)."""
+        return {"steps": self.max_steps, "size": self.max_size, "min_size": self.max_size}
+
+    def check(self, settings: Settings) -> None:
+        """ValueError if a job asks for more than this server allows."""
+        if settings.steps > self.max_steps:
+            raise ValueError(f"{settings.steps} steps is over this server's limit of "
+                             f"{self.max_steps} (NST_MAX_STEPS)")
+        if settings.size > self.max_size:
+            raise ValueError(f"size {settings.size} px is over this server's limit of "
+                             f"{self.max_size} px (NST_MAX_SIZE)")

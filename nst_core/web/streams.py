@@ -1,0 +1,308 @@
+"""Jobs streamed as update records for the app's three tabs (Stylize, Compare, Explore): status
+lines, loss plots, previews and result files. ``None`` fields of an update leave that part of
+the page as it is; every engine step yields one update, so a web server can cancel between any
+two steps."""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+from PIL import Image
+
+from .. import sweep
+from ..compare import compare_stream, method_label, parse_method, summarize
+from ..engine import LOSS_TERMS, Progress
+from ..results import result_metadata
+from ..schedule import stylize
+from ..settings import Settings
+from .explore import MODE_NAMES, ExplorePlan
+from .files import job_state, save_result
+from .inputs import Inputs
+from .jobs import JOBS, device_name, networks
+
+UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
+# The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
+PLOT_UPDATE_SECONDS = 1.0
+
+
+class Throttle:
+    """True at most every ``seconds`` (or whenever forced): how often a slow part refreshes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.last = seconds, 0.0
+
+    def __call__(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self.last >= self.seconds:
+            self.last = now
+            return True
+        return False
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def status_line(p: Progress) -> str:
+    """"step 40/300 (13%) · 0.52 s/step · ETA 2 min 15 s · loss 1.2e+03"."""
+    pace = f" · {p.elapsed / p.step:.2f} s/step" if p.step else ""
+    if p.done:
+        return (f"**Done:** {p.step}/{p.total} steps in {_duration(p.elapsed)}{pace} · "
+                f"loss {p.losses['total']:.3g}")
+    pct = 100 * p.step / max(p.total, 1)
+    return (f"step {p.step}/{p.total} ({pct:.0f}%){pace} · ETA {_duration(p.eta)} · "
+            f"loss {p.losses['total']:.3g}")
+
+
+class LossHistory:
+    """Loss values per named series (a loss term, or a method) against step, for live plots."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, tuple[list[int], list[float]]] = {}
+
+    def add(self, name: str, step: int, value: float) -> None:
+        steps, values = self.series.setdefault(name, ([], []))
+        steps.append(step)
+        values.append(value)
+
+    def add_terms(self, p: Progress) -> None:
+        for term in LOSS_TERMS:
+            self.add(term, p.step, p.losses.get(term, 0.0))
+
+    def figure(self, ylabel: str = "loss"):
+        """A matplotlib Figure: every series against step, log scale (the terms span orders of
+        magnitude; a linear axis would show only the largest). Values <= 0 are left out."""
+        from matplotlib.figure import Figure  # no pyplot: no global state in a web server
+
+        fig = Figure(figsize=(7, 2.8), dpi=100)
+        ax = fig.subplots()
+        drawn = 0
+        for name, (steps, values) in self.series.items():
+            points = [(x, y) for x, y in zip(steps, values) if y > 0 and math.isfinite(y)]
+            if points:
+                # The total is drawn dashed on top, so the term it mostly equals stays visible.
+                look = dict(color="black", linestyle="--", linewidth=1) if name == "total" else {}
+                ax.plot(*zip(*points), label=name, marker="." if len(points) < 30 else None,
+                        **look)
+                drawn += 1
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8, loc="best")
+        fig.tight_layout()
+        return fig
+
+
+# ----------------------------------------------------------------------------- stylize
+
+
+@dataclass
+class Update:
+    """One change for the Stylize tab (and the /stylize API)."""
+
+    preview: Image.Image | None = None  # the image to show now (preview, or the result)
+    status: str | None = None  # markdown line: step/total, pace, ETA, loss
+    plot: Any = None  # matplotlib Figure of every loss term so far
+    done: bool = False
+    png: str | None = None  # result file with the settings embedded (on done)
+    settings_json: str | None = None  # the settings as a JSON file (on done)
+    state: dict[str, Any] | None = None  # what Stop and "reuse settings" need (files.job_state)
+    progress: dict[str, Any] | None = None  # step, total, elapsed, eta, losses (API output)
+
+
+def _progress_dict(p: Progress) -> dict[str, Any]:
+    return {"step": p.step, "total": p.total, "elapsed": round(p.elapsed, 3),
+            "eta": None if p.eta is None else round(p.eta, 3), "losses": dict(p.losses),
+            "done": p.done}
+
+
+def _job(gen: Iterator[Any], cells: Sequence[Settings], kind: str, total: int,
+         stop_key: str | None) -> Iterator[Any]:
+    """``gen`` driven by :data:`JOBS` on the cells' device (stoppable mid-step with a key)."""
+    nets = networks(cells) if stop_key else ()
+    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key, nets)
+
+
+def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None = None
+                    ) -> Iterator[Update]:
+    """Run one job on checked settings and yield :class:`Update` records: one per step, with a
+    status line at most every UI_UPDATE_SECONDS and at every preview, and the loss plot at most
+    every PLOT_UPDATE_SECONDS. The last update holds the result files."""
+    gen = _job(stylize(inputs.content, inputs.style, settings, masks=inputs.masks, check=False),
+               [settings], "stylize", settings.steps, stop_key)
+    history, ui, plot = LossHistory(), Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
+    info: dict[str, Any] = {}
+    with contextlib.closing(gen):
+        for p in gen:
+            info = dict(p.info) if p.step == 0 else info
+            history.add_terms(p)
+            update = Update(progress=_progress_dict(p))
+            if ui(p.preview is not None or p.done):
+                update.status = status_line(p)
+            if plot(p.done):
+                update.plot = history.figure()
+            if p.preview is not None:
+                update.preview, update.state = p.preview, job_state(settings, p, info)
+            if p.done:
+                update.png, update.settings_json = save_result(p.image,
+                                                               result_metadata(settings, p))
+                update.done = True
+                update.state = dict(job_state(settings, p, info), done=True)
+            yield update
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+@dataclass
+class CompareUpdate:
+    """One change for the Compare tab."""
+
+    gallery: list[tuple[Image.Image, str]] | None = None  # latest image per method, captioned
+    status: str | None = None
+    plot: Any = None  # matplotlib Figure: total loss per method against step
+    table: list[list[Any]] | None = None  # final rows, once all are done
+    table_headers: tuple[str, ...] = ("method", "final loss", "content", "style", "tv",
+                                      "seconds", "s/step", "parameters")
+    grid: Image.Image | None = None  # the labelled grid from compare.summarize, at the end
+    curves: Image.Image | None = None  # loss vs step and vs seconds, at the end
+    json_path: str | None = None  # numbers of the comparison as JSON, at the end
+
+
+class _CompareProgress:
+    """What the Compare tab shows while the methods run."""
+
+    def __init__(self, keys: Sequence[str], steps: int) -> None:
+        self.keys, self.budget = list(keys), steps * len(keys)
+        self.labels = {k: method_label(*parse_method(k)) for k in keys}
+        self.latest: dict[str, tuple[Image.Image, str]] = {}
+        self.steps = {k: 0 for k in keys}
+        self.finals: dict[str, Progress] = {}
+        self.histories: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+        self.plot = LossHistory()
+
+    def add(self, method: str, p: Progress) -> None:
+        self.steps[method] = p.step
+        self.histories[method].append({"step": p.step, "seconds": round(p.elapsed, 4),
+                                       **p.losses})
+        self.plot.add(self.labels[method], p.step, p.losses["total"])
+        if p.preview is not None:
+            self.latest[method] = (p.preview, f"{self.labels[method]} · step {p.step} · "
+                                              f"loss {p.losses['total']:.3g}")
+        if p.done:
+            self.finals[method] = p
+
+    def gallery(self) -> list[tuple[Image.Image, str]]:
+        return [self.latest[k] for k in self.keys if k in self.latest]
+
+    def status(self) -> str:
+        return (f"{len(self.finals)}/{len(self.keys)} methods done · "
+                f"{sum(self.steps.values())}/{self.budget} steps")
+
+
+def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
+                    stop_key: str | None = None) -> Iterator[CompareUpdate]:
+    """Run every chosen method with the same settings and budget, interleaved step by step
+    (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates."""
+    if not chosen:
+        raise ValueError("pick at least one method to compare")
+    keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
+    gen = _job(compare_stream(inputs.content, inputs.style, settings, keys, check=False),
+               [settings],
+               "compare", settings.steps, stop_key)
+    seen, ui, plot = _CompareProgress(keys, settings.steps), Throttle(UI_UPDATE_SECONDS), \
+        Throttle(PLOT_UPDATE_SECONDS)
+    with contextlib.closing(gen):
+        for method, p in gen:
+            seen.add(method, p)
+            update = CompareUpdate()
+            if ui(p.preview is not None or p.done):
+                update.status, update.gallery = seen.status(), seen.gallery()
+            if plot():
+                update.plot = seen.plot.figure("total loss")
+            yield update
+    if len(seen.finals) < len(keys):
+        return  # stopped: the page keeps the images it has
+    yield _compare_summary(inputs, settings, seen)
+
+
+def _compare_summary(inputs: Inputs, settings: Settings, seen: _CompareProgress
+                     ) -> CompareUpdate:
+    result = summarize(inputs.content, inputs.style, seen.finals, seen.histories, settings)
+    table = [[r["label"], r["losses"]["total"], r["losses"]["content"], r["losses"]["style"],
+              r["losses"]["tv"], round(r["seconds"], 3), round(r["seconds_per_step"], 4),
+              r["parameters"]] for r in result.rows]
+    _, js = save_result(result.grid, result.to_dict(), prefix="compare")
+    return CompareUpdate(gallery=seen.gallery(), table=table, grid=result.grid,
+                         status=f"**Done:** {len(seen.keys)} methods × {settings.steps} steps",
+                         plot=seen.plot.figure("total loss"), curves=result.curves,
+                         json_path=js)
+
+
+# ----------------------------------------------------------------------------- explore
+
+
+@dataclass
+class ExploreUpdate:
+    """One change for the Explore tab."""
+
+    gallery: list[tuple[Image.Image, str]] | None = None  # finished cells + the running one
+    status: str | None = None
+    grid: Image.Image | None = None  # the labelled grid, at the end
+    grid_png: str | None = None  # the grid as a PNG with the sweep's settings and numbers
+
+
+def explore_updates(inputs: Inputs, plan: ExplorePlan, *, stop_key: str | None = None
+                    ) -> Iterator[ExploreUpdate]:
+    """Run a checked sweep (:func:`nst_core.sweep.sweep`: one run per value, in an explore
+    mode) and yield Explore-tab updates: the finished cells and the running cell's latest
+    preview as they come, then the labelled grid and its PNG."""
+    masks = inputs.masks if plan.mode != "reconstruct" else None
+    total = sum(c.steps for c in plan.cells)  # an estimate for the job record: levels add steps
+    gen = _job(sweep.sweep(inputs.content, inputs.style, plan.settings, plan.vary, plan.values,
+                           mode=plan.mode, masks=masks, columns=plan.columns or None,
+                           check=False),
+               plan.cells, "explore", total, stop_key)
+    finished: list[tuple[Image.Image, str]] = []
+    ui = Throttle(UI_UPDATE_SECONDS)
+    with contextlib.closing(gen):
+        for rec in gen:
+            if rec.done:
+                yield _explore_summary(plan, rec, finished)
+                return
+            p, update = rec.progress, ExploreUpdate()
+            if rec.image is not None:
+                finished.append((rec.image, rec.label))
+                update.gallery = list(finished)
+            elif p is not None and p.preview is not None:
+                update.gallery = finished + [(p.preview, f"{rec.label} · step {p.step}")]
+            if ui(update.gallery is not None) and p is not None:
+                update.status = (f"run {rec.cell + 1}/{rec.cells} · {rec.label} · "
+                                 f"step {p.step}/{p.total}")
+            yield update
+
+
+def _explore_summary(plan: ExplorePlan, rec: sweep.SweepRecord,
+                     finished: list[tuple[Image.Image, str]]) -> ExploreUpdate:
+    meta = {"settings": plan.settings.to_dict(),
+            "sweep": {"vary": plan.vary, "mode": plan.mode, "cells": rec.results}}
+    meta = json.loads(json.dumps(meta, default=str))  # a cell's value may be any setting's type
+    png, _ = save_result(rec.grid, meta, prefix="explore")
+    return ExploreUpdate(gallery=list(finished), grid=rec.grid, grid_png=png,
+                         status=f"**Done:** {rec.cells} runs of {plan.vary} "
+                                f"({MODE_NAMES[plan.mode].lower()})")

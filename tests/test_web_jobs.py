@@ -1,0 +1,157 @@
+"""nst_core.web.jobs: device locks, stop tokens and the job registry as one object, with their
+cleanup; a stop interrupts the step in progress and leaves no hooks on the shared network."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import torch
+
+from nst_core import vgg
+from nst_core.engine import resolve_device
+from nst_core.web import forms, inputs, jobs
+from nst_core.web.jobs import JOBS, Jobs
+from nst_core.web.limits import Limits
+from nst_core.web.streams import stylize_updates
+
+LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
+
+
+def pre_hooks(net: torch.nn.Module) -> int:
+    return sum(len(m._forward_pre_hooks) for m in net.modules())
+
+
+def test_run_holds_the_device_lock_only_during_a_step():
+    seen = []
+
+    def steps():
+        for i in range(3):
+            seen.append(JOBS.device_lock("test-device").locked())
+            yield i
+
+    gen = JOBS.run(steps(), "test-device", "stylize", 3)
+    assert next(gen) == 0
+    assert not JOBS.device_lock("test-device").locked()  # released while the consumer waits
+    gen.close()
+    assert seen == [True]
+    assert JOBS.recent()[-1].state == "closed"
+
+
+def test_run_makes_two_jobs_take_turns():
+    active, overlaps = [0], [0]
+
+    def steps():
+        for _ in range(5):
+            active[0] += 1
+            overlaps[0] = max(overlaps[0], active[0])
+            time.sleep(0.01)
+            active[0] -= 1
+            yield 0
+
+    threads = [threading.Thread(target=lambda: list(JOBS.run(steps(), "turns", "x", 5)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps[0] == 1
+
+
+def test_stop_tokens_and_records_do_not_grow_without_bound():
+    registry = Jobs()
+    for i in range(jobs.MAX_TOKENS + 10):
+        registry.stop_token(f"never-started-{i}")
+    assert registry.pending_tokens() == jobs.MAX_TOKENS
+    registry.stop_token("session:stylize")
+    list(registry.run((i for i in range(3)), "cpu", "stylize", 3, stop_key="session:stylize"))
+    assert not registry.request_stop("session:stylize")  # dropped when its job ended
+    for _ in range(jobs.MAX_RECORDS + 5):
+        list(registry.run((i for i in ()), "cpu", "stylize", 1))
+    assert len(registry.recent()) == jobs.MAX_RECORDS
+    assert registry.recent()[-1].state == "done"
+
+
+def test_a_token_set_before_the_job_starts_stops_it_at_once():
+    registry = Jobs()
+    registry.stop_token("k")
+    assert registry.request_stop("k")
+    assert list(registry.run((i for i in range(3)), "cpu", "stylize", 3, stop_key="k")) == []
+    assert registry.recent()[-1].state == "stopped"
+
+
+def test_hooks_are_on_the_network_only_while_a_stoppable_step_runs():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.ReLU(), torch.nn.Conv2d(3, 3, 1))
+    seen = []
+
+    def steps():
+        for _ in range(2):
+            seen.append(pre_hooks(net))
+            yield 0
+
+    registry = Jobs()
+    registry.stop_token("k")
+    with registry.stoppable([net]):
+        assert pre_hooks(net) == 2
+        with registry.stoppable([net]):  # two jobs on one network share the hooks
+            assert pre_hooks(net) == 2
+        assert pre_hooks(net) == 2
+    assert pre_hooks(net) == 0
+    list(registry.run(steps(), "cpu", "stylize", 2, stop_key="k", nets=[net]))
+    assert seen == [2, 2] and pre_hooks(net) == 0
+
+
+def test_a_stop_token_interrupts_the_step_in_progress(content_path, style_path):
+    settings = forms.settings_from_form(dict(forms.default_values(LIMITS), size=64, steps=50,
+                                             preview_every=10), limits=LIMITS)
+    read = inputs.load_inputs(content_path, [style_path])
+    net = vgg.get_vgg(settings.weights, settings.pooling, resolve_device(settings.device))
+    JOBS.stop_token("test-session:stylize")
+    updates = stylize_updates(read, settings, stop_key="test-session:stylize")
+    assert next(updates).progress["step"] == 0  # set-up done
+    t0 = time.perf_counter()
+    assert next(updates).progress["step"] == 1
+    step_seconds = time.perf_counter() - t0
+    job = JOBS.recent()[-1]
+    asked = []
+
+    def stop_mid_step():
+        asked.append(time.perf_counter())
+        JOBS.request_stop("test-session:stylize")
+
+    timer = threading.Timer(step_seconds / 3, stop_mid_step)
+    timer.start()
+    rest = list(updates)  # ends early: the token interrupts the step in progress
+    latency = time.perf_counter() - asked[0]
+    timer.join()
+    assert job.state == "stopped" and job.step <= 2
+    assert not any(u.done for u in rest)
+    # A step took step_seconds; the stop took a fraction of one (one convolution's time).
+    assert latency < max(0.5 * step_seconds, 0.05), (latency, step_seconds)
+    assert not JOBS.device_lock(job.device).locked()
+    # The stopped job left no hooks on the shared network, and its token is gone.
+    assert pre_hooks(net) == 0
+    assert not JOBS.request_stop("test-session:stylize")
+    # The next job on the same network, without a token, is untouched by the hooks.
+    assert list(stylize_updates(read, dataclasses.replace(settings, steps=2)))[-1].done
+
+
+def test_on_gpu_uses_spaces_where_installed(monkeypatch):
+    import sys
+    import types
+
+    def job():
+        yield 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import fails: not on a Space
+    assert jobs.on_gpu(job, 60) is job
+    calls = []
+    fake = types.ModuleType("spaces")
+
+    def gpu(duration):
+        calls.append(duration)
+        return lambda fn: ("wrapped", fn)
+
+    fake.GPU = gpu
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert jobs.on_gpu(job, 60) == ("wrapped", job) and calls == [60]

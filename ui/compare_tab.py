@@ -1,0 +1,73 @@
+"""The Compare tab: the chosen methods run on the same images, settings and step budget, one
+step of each in turn, with a gallery that grows, a loss plot, then a table, a grid and curves."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import gradio as gr
+import pandas as pd
+
+from nst_core.compare import DEFAULT_METHODS
+from nst_core.web import forms, streams
+from nst_core.web.jobs import on_gpu
+from nst_core.web.limits import Limits
+
+from .common import LOADING, changes, request_stop, start_job, stream, user_error
+from .panel import Panel
+
+
+def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
+    """Lay out the tab (inside the caller's Tabs) and wire its events."""
+    with gr.Tab("Compare", id="compare"):
+        gr.Markdown("Runs each method on the images and settings on the left with the same "
+                    "step budget, one step of each in turn.")
+        choices = forms.methods()
+        offered = [v for _, v in choices]
+        methods = gr.CheckboxGroup(choices, value=[m for m in DEFAULT_METHODS
+                                                   if m in offered][:3],
+                                   label="Methods", elem_id="cmp_methods")
+        with gr.Row():
+            run_btn = gr.Button("Run comparison", variant="primary", elem_id="cmp_run")
+            stop_btn = gr.Button("Stop", variant="stop", elem_id="cmp_stop")
+        status = gr.Markdown("", elem_id="cmp_status")
+        gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
+                             elem_id="cmp_gallery")
+        plot = gr.Plot(label="Total loss (log scale)", elem_id="cmp_plot")
+        table = gr.Dataframe(label="Final losses and times", interactive=False,
+                             elem_id="cmp_table")
+        with gr.Accordion("Grid and curves", open=False):
+            grid = gr.Image(label="Grid", type="pil", interactive=False, elem_id="cmp_grid")
+            curves = gr.Image(label="Loss vs step and vs seconds", type="pil",
+                              interactive=False, elem_id="cmp_curves")
+            json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
+    outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,
+               "curves": curves, "json_path": json_file}
+    updates = on_gpu(streams.compare_updates, limits.gpu_duration)
+
+    def show(u: streams.CompareUpdate) -> dict:
+        shown = changes(u, outputs)
+        if u.table is not None:
+            shown[table] = pd.DataFrame(u.table, columns=list(u.table_headers))
+        return shown
+
+    def run(data: dict, request: gr.Request) -> Iterator[dict]:
+        try:
+            read, settings = panel.read(data, masks=False)
+            if not data[methods]:
+                raise ValueError("pick at least one method to compare")
+        except ValueError as exc:
+            raise user_error(exc) from None
+        key = start_job(request, "compare")
+        yield from stream({gallery: [], status: LOADING},
+                          lambda: updates(read, settings, data[methods], stop_key=key), show)
+
+    def stop(request: gr.Request) -> dict:
+        request_stop(request, "compare")
+        return {status: "**Stopped.**"}
+
+    run_event = run_btn.click(run, panel.event_inputs(masks=False) | {methods},
+                              [gallery, status, plot, table, grid, curves, json_file],
+                              api_name="compare", api_visibility="undocumented",
+                              show_progress="minimal", **job_queue)
+    stop_btn.click(stop, None, status, cancels=[run_event], queue=False,
+                   api_visibility="private")
