@@ -176,15 +176,16 @@ def make_grid(cells: Sequence[Image.Image], labels: Sequence[str],
 
 def sweep(content: images.ImageSource | None, style: Any, settings: Settings | None,
           vary: str, values: Sequence[Any], *, mode: str = "stylize",
-          masks: Sequence[Any] | None = None, columns: int | None = None
-          ) -> Iterator[SweepRecord]:
+          masks: Sequence[Any] | None = None, columns: int | None = None,
+          check: bool = True) -> Iterator[SweepRecord]:
     """One run per value of ``vary`` (values may be strings, parsed by :func:`parse_value`),
     streamed: a record per engine step of each cell, one when a cell finishes (``image``), and
     a final one with the labelled ``grid`` and per-cell ``results``.
 
     ``mode`` applies an explore mode to every cell (see :func:`mode_settings`); in ``texture``
     mode ``content`` may be None (the first style image sets the output's shape). Every cell's
-    settings are validated before the first run starts.
+    settings are validated before the first run starts (``check=False`` for callers that
+    validated them already, such as the app's Explore tab).
     """
     if not values:
         raise ValueError("a sweep needs at least one value")
@@ -201,7 +202,7 @@ def sweep(content: images.ImageSource | None, style: Any, settings: Settings | N
         content = styles[0]
     parsed = [parse_value(vary, v) for v in values]
     plan = [(label_for(vary, v), v, cell_settings(base, vary, v)) for v in parsed]
-    for label, _, s in plan:
+    for label, _, s in plan if check else ():
         try:
             validate(s, n_styles=len(styles))
         except ValueError as exc:
