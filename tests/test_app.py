@@ -98,7 +98,7 @@ def page_args(api_name: str, **changes):
     return [values.get(name) for name in event_inputs(api_name)]
 
 
-def ui_args(masks_too: bool = False, **changes):
+def ui_args(**changes):
     """The Run event's inputs (see page_args)."""
     return page_args("run", **changes)
 
@@ -231,7 +231,7 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
 
 
 def test_page_run_event_uses_every_form_field(client):
-    job = client.submit(*ui_args(True, size=32, steps=3, method="adam:pixels",
+    job = client.submit(*ui_args(size=32, steps=3, method="adam:pixels",
                                  preset="fine-texture", style_layers=["relu1_1", "relu2_1"],
                                  seed=9, preview_every=1),
                         api_name="/run")
@@ -245,7 +245,7 @@ def test_page_run_event_uses_every_form_field(client):
     previews = [o[0] for o in job.outputs() if isinstance(o[0], str)]
     assert len(previews) >= 3
     with pytest.raises(AppError, match="Steps must be a whole number|steps"):
-        client.submit(*ui_args(True, steps=2.5), api_name="/run").result()
+        client.submit(*ui_args(steps=2.5), api_name="/run").result()
 
 
 def test_compare_event_runs_each_method_with_the_same_budget(client):
@@ -312,24 +312,24 @@ def test_masked_run_and_bad_masks(client, tmp_path):
     empty = tmp_path / "empty.png"
     Image.new("L", (32, 32), 0).save(empty)
     with pytest.raises(AppError, match="mask: the mask is empty"):
-        client.submit(*ui_args(True, size=32, steps=2, masks=[empty]), api_name="/run").result()
+        client.submit(*ui_args(size=32, steps=2, masks=[empty]), api_name="/run").result()
     wide = half_mask(tmp_path / "wide.png", size=(64, 16))
     with pytest.raises(AppError, match="aspect ratio"):
-        client.submit(*ui_args(True, size=32, steps=2, masks=[wide]), api_name="/run").result()
+        client.submit(*ui_args(size=32, steps=2, masks=[wide]), api_name="/run").result()
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not a picture at all")
     with pytest.raises(AppError, match="mask 1: not an image file"):
-        client.submit(*ui_args(True, size=32, steps=2, masks=[junk]), api_name="/run").result()
+        client.submit(*ui_args(size=32, steps=2, masks=[junk]), api_name="/run").result()
     # Two styles, one mask: every style needs one.
     style2 = ROOT / "examples" / "the_scream.jpg"
     with pytest.raises(AppError, match="style image 2 has no mask"):
-        client.submit(*ui_args(True, size=32, steps=2, styles=[ROOT / "examples" /
+        client.submit(*ui_args(size=32, steps=2, styles=[ROOT / "examples" /
                                                                 "starry_night.jpg", style2],
                                masks=[half_mask(tmp_path / "m.png")]), api_name="/run").result()
 
     # The server still serves: a masked run (style on the left half only) returns an image.
     mask = half_mask(tmp_path / "left.png")
-    job = client.submit(*ui_args(True, size=32, steps=4, seed=1, preview_every=2,
+    job = client.submit(*ui_args(size=32, steps=4, seed=1, preview_every=2,
                                  style_weight_log10=4, masks=[mask]), api_name="/run")
     image, status, _, png, _ = job.result()
     assert "Done" in status and Image.open(image).size == (32, 32)
@@ -343,7 +343,7 @@ def test_masked_run_and_bad_masks(client, tmp_path):
 
 
 def test_edge_and_multiscale_controls_reach_the_run(client):
-    job = client.submit(*ui_args(True, size=64, steps=2, edge_preserve=True, edge_weight=0.0,
+    job = client.submit(*ui_args(size=64, steps=2, edge_preserve=True, edge_weight=0.0,
                                  edge_threshold=0.3, edge_blur=1.0, multiscale=True,
                                  min_size=32, style_loss="bn", preview_every=1),
                         api_name="/run")

@@ -1,6 +1,7 @@
 """What every tab's handlers share: clear errors, upload checks, stop keys, streaming."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Iterator, Mapping
 
 import gradio as gr
@@ -75,7 +76,9 @@ def stream(first: dict, updates: Callable[[], Iterator[Any]],
     first yield), then every update as component changes; run errors become clear messages."""
     yield first
     try:
-        for update in updates():
-            yield show(update)
+        # Closed at once when the page cancels the event: the job ends with it.
+        with contextlib.closing(updates()) as running:
+            for update in running:
+                yield show(update)
     except (ValueError, RuntimeError) as exc:
         raise user_error(exc) from None

@@ -41,6 +41,8 @@ FORM_RANGES: dict[str, tuple[float, float | None, str]] = {
     "preview_every": (1, 100, "step"), "min_size": (MIN_LEVEL_SIDE, None, "")}
 COMBINED = {"param": "method", "optimizer": "method"}  # fields set by one form value together
 TOGGLED = {"edge_weight": "edge_preserve"}  # optional fields with an on/off switch of their own
+METHOD_HELP = ("the optimizer, and what it optimizes: the pixels, Fourier coefficients or a Deep "
+               "Image Prior generator")
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def form_controls(limits: Limits, cls: type = Settings) -> list[Control]:
         if info.name in COMBINED:
             if not any(c.name == COMBINED[info.name] for c in controls):
                 controls.append(Control("method", "dropdown", "Method (optimizer · what is "
-                                        "optimized)", info=info.help, group=info.group,
+                                        "optimized)", info=METHOD_HELP, group=info.group,
                                         choices=tuple(methods())))
             continue
         controls.append(control_for(info, limits))
