@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from .engine import NonFiniteLossError, Progress
 from .results import result_metadata, write_result
+from .runs import Outcome, Run, Source, image_files, load_done, run_here, save
 from .schedule import stylize
 from .settings import GROUPS, PRESETS, FieldInfo, Settings, field_infos, from_preset, validate
 
@@ -27,6 +28,10 @@ HISTORY_EVERY = 10  # metrics history: at least one row every this many steps
 
 class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class RunsFailed(Exception):
+    """Some runs of a grid failed (the others finished and were written): exit status 1."""
 
 
 # ------------------------------------------------------------------ settings options, generated
@@ -216,6 +221,76 @@ def run_with_progress(gen, total: int, quiet: bool, label: str = "",
     return final, history
 
 
+# ------------------------------------------------------------------ grids of runs
+
+def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ray`` and its resources (for commands that run grids: sweep, compare)."""
+    g = parser.add_argument_group("Cluster (Ray)")
+    g.add_argument("--ray", metavar="ADDRESS",
+                   help="run the grid's runs as Ray tasks: local (start Ray on this machine), "
+                        "auto (join the running cluster) or HOST:PORT; without it every run "
+                        "runs here, one after another")
+    g.add_argument("--ray-cpus", type=float, default=1.0, metavar="N",
+                   help="CPU cores per run on Ray")
+    g.add_argument("--ray-gpus", type=float, default=0.25, metavar="FRACTION",
+                   help="fraction of a GPU per run on Ray, where the cluster has GPUs (0.25: "
+                        "four runs share one)")
+
+
+def read_sources(paths: Sequence[str], what: str) -> list[Source]:
+    """Image files (or every image in the folders) given for ``what``, read once."""
+    return [Source.read(p) for p in image_files(paths, what)]
+
+
+def style_groups(args: argparse.Namespace) -> list[list[Source]]:
+    """The grid's style axis: ``--styles`` gives one entry per image (or folder's images);
+    ``--style`` (repeatable) gives one entry, its images blended (or placed by masks)."""
+    styles = getattr(args, "styles", None)
+    if styles and args.style:
+        raise CliError("give --style (styles blended in each run) or --styles (one grid "
+                       "entry per style), not both")
+    if styles:
+        if getattr(args, "mask", None):
+            raise CliError("--mask goes with --style (one mask per blended style)")
+        return [[s] for s in read_sources(styles, "style")]
+    return [read_sources(args.style, "style")] if args.style else [[]]
+
+
+def execute_runs(runs: Sequence[Run], args: argparse.Namespace, label: str,
+                 before_run: Callable[[], None] | None = None) -> list[Outcome]:
+    """Run a grid (here, or on Ray with ``--ray``), skipping runs whose results exist, writing
+    each result as it finishes, with one progress bar over the grid on stderr."""
+    from tqdm import tqdm
+
+    outcomes: dict[str, Outcome | None] = {r.key: load_done(r) for r in runs}
+    todo = list({r.key: r for r in runs if outcomes[r.key] is None}.values())
+    finished = [len(outcomes) - len(todo)]
+    with tqdm(total=len(outcomes), initial=finished[0], desc=label, unit="run",
+              file=sys.stderr, disable=args.quiet, dynamic_ncols=True) as bar:
+        def on_outcome(run: Run, outcome: Outcome) -> None:
+            save(run, outcome)
+            outcomes[run.key] = outcome
+            finished[0] += 1
+            bar.n = finished[0]
+            bar.set_postfix_str(f"{run.label}: {'ok' if outcome.ok else 'failed'}",
+                                refresh=False)
+            bar.refresh()
+
+        def on_step(run: Run, p: Progress) -> None:
+            bar.n = round(finished[0] + min(p.step / max(p.total, 1), 1.0), 2)
+            bar.set_postfix_str(f"{run.label} loss {p.losses['total']:.4g}", refresh=False)
+            bar.refresh()
+
+        if getattr(args, "ray", None):
+            from . import distributed  # Ray is imported only for runs sent to it
+
+            distributed.run_on_ray(todo, args.ray, on_outcome, cpus_per_run=args.ray_cpus,
+                                   gpus_per_run=args.ray_gpus, before_run=before_run)
+        else:
+            run_here(todo, on_outcome, on_step)
+    return [outcomes[r.key] for r in runs]
+
+
 def main_single(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args, n_styles=len(args.style))
@@ -246,9 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunsFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (NonFiniteLossError, RuntimeError, OSError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return 130

@@ -20,16 +20,18 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .cli import COMMANDS, CliError, add_settings_arguments, history_row, settings_from_args
+from .cli import (COMMANDS, CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
+                  execute_runs, history_row, read_sources, settings_from_args, style_groups)
 from .engine import NonFiniteLossError, Progress, optimize, prepare
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .results import result_metadata, write_result
+from .runs import Outcome, Run, Source, final_record, make_run
 from .settings import Settings, from_dict, validate
 
 DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
@@ -143,26 +145,40 @@ class CompareResult:
     settings: dict[str, Any]  # the shared settings (optimizer/param are per method)
     images: dict[str, Image.Image] = field(default_factory=dict)  # method -> final image
     finals: dict[str, Progress] = field(default_factory=dict)  # method -> final record
+    failures: dict[str, str] = field(default_factory=dict)  # method -> why its run failed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"settings": self.settings, "methods": [r["method"] for r in self.rows],
-                "rows": self.rows, "histories": self.histories}
+        out = {"settings": self.settings, "methods": [r["method"] for r in self.rows],
+               "rows": self.rows, "histories": self.histories}
+        if self.failures:
+            out["failed"] = [{"method": m, "error": e} for m, e in self.failures.items()]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
-    def save(self, out_dir: str | os.PathLike) -> dict[str, str]:
-        """Write grid.png, curves.png, table.md, results.json and one result per method
-        (``OPTIMIZER_PARAM.png`` with its settings embedded, and its ``.json``)."""
+    def table(self) -> str:
+        """The markdown table, then each failed method with its message."""
+        failed = "".join(f"- `{m}` failed: {e}\n" for m, e in self.failures.items())
+        return self.markdown + (f"\nFailed runs:\n\n{failed}" if failed else "")
+
+    def save_summary(self, out_dir: str | os.PathLike) -> dict[str, str]:
+        """Write grid.png, curves.png, table.md and results.json."""
         os.makedirs(out_dir, exist_ok=True)
         paths = {name: os.path.join(out_dir, name)
                  for name in ("grid.png", "curves.png", "table.md", "results.json")}
         self.grid.save(paths["grid.png"])
         self.curves.save(paths["curves.png"])
         with open(paths["table.md"], "w") as fh:
-            fh.write(self.markdown)
+            fh.write(self.table())
         with open(paths["results.json"], "w") as fh:
             fh.write(self.to_json())
+        return paths
+
+    def save(self, out_dir: str | os.PathLike) -> dict[str, str]:
+        """:meth:`save_summary`, and one result per method (``OPTIMIZER_PARAM.png`` with its
+        settings embedded, and its ``.json``)."""
+        paths = self.save_summary(out_dir)
         for row in self.rows:
             method = row["method"]
             if method in self.finals:
@@ -170,7 +186,8 @@ class CompareResult:
                 settings = from_dict(dict(self.settings, optimizer=row["optimizer"],
                                           param=row["param"]))
                 write_result(self.images.get(method, self.finals[method].image), path,
-                             result_metadata(settings, self.finals[method]))
+                             result_metadata(settings, self.finals[method],
+                                             extra={"history": self.histories.get(method, [])}))
                 paths[method] = path
         return paths
 
@@ -332,54 +349,137 @@ def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str]
     return summarize(content, style, finals, histories, settings)
 
 
+def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
+               ) -> tuple[Image.Image, dict]:
+    """One method of a comparison, in whichever process runs it (its own clock, as in
+    :func:`compare_stream`); the metadata keeps its history for the loss curves."""
+    styles = [s.load("style image") for s in run.styles]
+    content = run.content.load("content image")
+    history, final = [], None
+    for _, record in compare_stream(content, styles if len(styles) > 1 else styles[0],
+                                    run.settings, [run.value], check=False):
+        history.append(history_row(record))
+        if on_step is not None:
+            on_step(record)
+        if record.done:
+            final = record
+    assert final is not None
+    return final.image, result_metadata(run.settings, final, extra={"history": history})
+
+
+def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
+                   settings: Settings) -> CompareResult | None:
+    """One content and style's comparison from its methods' outcomes (None if all failed)."""
+    ok = [(r, o) for r, o in zip(runs, outcomes) if o.ok]
+    if not ok:
+        return None
+    run = runs[0]
+    finals = {r.value: final_record(o) for r, o in ok}
+    histories = {r.value: o.metadata.get("history", []) for r, o in ok}
+    styles = [s.data for s in run.styles]
+    result = summarize(run.content.data, styles, finals, histories, settings)
+    result.failures = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+    return result
+
+
+def _pair_folder(out: str, content: Source, group: Sequence[Source], pairs: int) -> str:
+    if pairs == 1:
+        return out
+    return os.path.join(out, f"{content.stem}__{'+'.join(s.stem for s in group)}")
+
+
+def comparison_runs(args: argparse.Namespace, settings: Settings) -> list[list[Run]]:
+    """Per content and style (each in its own folder when there are several), a run per
+    method."""
+    methods = _check_methods(args.methods)
+    contents, groups = read_sources(args.content, "content"), style_groups(args)
+    pairs = [(c, g) for c in contents for g in groups]
+    return [[make_run(run_method, dataclasses.replace(settings, optimizer=o, param=p), c, g,
+                      _pair_folder(args.out, c, g, len(pairs)), method_label(o, p), key,
+                      name=key.replace(":", "_")) for key, o, p in methods]
+            for c, g in pairs]
+
+
+def _overview(out: str, summaries: Sequence[tuple[list[Run], CompareResult | None, list]]
+              ) -> None:
+    """With several contents or styles: one table and JSON over all of them in ``out``."""
+    lines, data = [], []
+    for runs, result, outcomes in summaries:
+        run = runs[0]
+        head = f"{run.content.path} x {' + '.join(s.path for s in run.styles)}"
+        errors = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+        body = result.table() if result else "".join(f"- `{m}` failed: {e}\n"
+                                                      for m, e in errors.items())
+        lines.append(f"## {head}\n\n{body}")
+        data.append({"content": run.content.path, "styles": [s.path for s in run.styles],
+                     "folder": os.path.dirname(run.path),
+                     "rows": result.rows if result else [],
+                     "failed": [{"method": m, "error": e} for m, e in errors.items()]})
+    with open(os.path.join(out, "table.md"), "w") as fh:
+        fh.write("\n".join(lines))
+    with open(os.path.join(out, "results.json"), "w") as fh:
+        json.dump({"pairs": data}, fh, indent=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nst_core compare",
         description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
                     "and step budget; write a labelled grid (grid.png), loss curves "
                     "(curves.png), a table (table.md), the numbers (results.json) and each "
-                    "result (OPTIMIZER_PARAM.png and .json) to --out. --param and --optimizer are ignored "
-                    "(each method sets its own); --lr, if given, applies to every method.",
+                    "result (OPTIMIZER_PARAM.png and .json) to --out. With several content "
+                    "images or --styles, each content and style gets its own folder in --out, "
+                    "and --out holds a table and results.json over all. Running the same "
+                    "command again skips results already there. --param and --optimizer are "
+                    "ignored (each method sets its own); --lr, if given, applies to every method.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--content", required=True, help="content image")
-    parser.add_argument("--style", required=True, action="append",
-                        help="style image; repeat for several styles")
+    parser.add_argument("--content", required=True, nargs="+", metavar="PATH",
+                        help="content images or folders of them")
+    parser.add_argument("--style", action="append", default=[],
+                        help="style image; repeat to blend several styles")
+    parser.add_argument("--styles", nargs="+", metavar="PATH",
+                        help="style images or folders of them, each compared on its own")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
                         metavar="OPTIMIZER:PARAM",
                         help=f"methods; optimizers: {', '.join(OPTIMIZERS)}; "
                              f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_grid_arguments(parser)
     # Previews are not saved by this command.
     add_settings_arguments(parser, exclude=("preview_every",))
     return parser
 
 
-def main(argv: Sequence[str]) -> int:
-    from tqdm import tqdm
-
+def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
+    """``python -m nst_core compare``; ``before_run`` is handed to Ray's workers (see
+    :func:`nst_core.distributed.run_on_ray`)."""
     args = build_parser().parse_args(list(argv))
-    settings = settings_from_args(args, n_styles=len(args.style))
-    methods = [key for key, _, _ in _check_methods(args.methods)]
+    if not args.style and not args.styles:
+        raise CliError("give a style image (--style, or --styles for several)")
+    settings = settings_from_args(args, n_styles=max(1, len(args.style)))
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CliError(f"--out {args.out!r} exists and is not a directory")
     # Previews are not saved by this command; only the final images are needed.
     settings = dataclasses.replace(settings, preview_every=0)
-    style = args.style if len(args.style) > 1 else args.style[0]
-    done_steps = {m: 0 for m in methods}
-    with tqdm(total=settings.steps * len(methods), desc="comparing", unit="step",
-              file=sys.stderr, disable=args.quiet, dynamic_ncols=True) as bar:
-        def on_record(method: str, record: Progress) -> None:
-            done_steps[method] = record.step
-            bar.n = sum(done_steps.values())
-            bar.set_postfix_str(f"{method} loss {record.losses['total']:.4g}", refresh=False)
-            bar.refresh()
-
-        result = compare(args.content, style, settings, methods, on_record=on_record,
-                         check=False)
-    result.save(args.out)
-    if not args.quiet:
-        print(result.markdown, file=sys.stderr)
+    pairs = comparison_runs(args, settings)
+    flat = [r for runs in pairs for r in runs]
+    outcomes = iter(execute_runs(flat, args, "comparing", before_run=before_run))
+    summaries = []
+    for runs in pairs:
+        done = [next(outcomes) for _ in runs]
+        result = summarize_runs(runs, done, settings)
+        if result is not None:
+            result.save_summary(os.path.dirname(runs[0].path) or ".")
+            if not args.quiet:
+                print(result.table(), file=sys.stderr)
+        summaries.append((runs, result, done))
+    if len(pairs) > 1:
+        _overview(args.out, summaries)
+    failed = [(r, o) for runs, _, done in summaries for r, o in zip(runs, done) if not o.ok]
+    if failed:
+        raise RunsFailed(f"{len(failed)} of {len(flat)} runs failed; their messages are in "
+                         f"{os.path.join(args.out, 'table.md')}")
     return 0
 
 

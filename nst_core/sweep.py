@@ -9,7 +9,9 @@
   grid image.
 
 :func:`sweep` streams :class:`SweepRecord` s (every engine step of every cell, then the grid) so a
-UI can show progress; ``python -m nst_core sweep ...`` is the command line.
+UI can show progress. ``python -m nst_core sweep ...`` is the command line: it also takes several
+content images and styles (a row of the grid per pair), resumes, and runs on Ray with ``--ray``
+(see :mod:`nst_core.runs` and :mod:`nst_core.distributed`).
 """
 from __future__ import annotations
 
@@ -17,14 +19,17 @@ import argparse
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .cli import COMMANDS, CliError, add_settings_arguments, run_with_progress, settings_from_args
+from .cli import (COMMANDS, CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
+                  execute_runs, read_sources, settings_from_args, style_groups)
 from .engine import Progress
-from .results import write_result
+from .results import result_metadata, write_result
+from .runs import Outcome, Run, Source, make_run, row
 from .schedule import stylize
 from .settings import PRESETS, FieldInfo, Settings, field_info, field_infos, validate
 
@@ -36,6 +41,7 @@ _FLOAT_TUPLES = tuple(i.name for i in field_infos() if i.kind == "floats")
 SPECIAL = ("preset", "method")
 LABEL_HEIGHT = 14  # pixels of the caption strip under each cell
 GRID_GAP = 2  # pixels between cells
+FAILED_GREY = (200, 200, 200)  # a failed run's cell in the grid
 
 
 @dataclass
@@ -225,17 +231,119 @@ def sweep(content: images.ImageSource | None, style: Any, settings: Settings | N
                       results=results)
 
 
+def run_cell(run: Run, on_step: Callable[[Progress], None] | None = None
+             ) -> tuple[Image.Image, dict]:
+    """A grid cell's work, in whichever process runs it: one stylization of its inputs."""
+    styles = [s.load("style image") for s in run.styles]
+    content = run.content.load("content image") if run.content else styles[0]
+    masks = [m.load("mask") for m in run.masks] if run.masks else None
+    style = None if not styles else (styles if len(styles) > 1 else styles[0])
+    final = None
+    for p in stylize(content, style, run.settings, masks=masks, check=False):
+        if on_step is not None:
+            on_step(p)
+        if p.done:
+            final = p
+    assert final is not None
+    return final.image, result_metadata(run.settings, final)
+
+
+def grid_runs(contents: Sequence[Source | None], groups: Sequence[Sequence[Source]],
+              settings: Settings, vary: str, values: Sequence[Any], folder: str, *,
+              mode: str = "stylize", masks: Sequence[Source] | None = None) -> list[Run]:
+    """Every content x every style group x every value, in that order (a row of the grid per
+    content and style). Every cell's settings are validated before any run starts."""
+    if not values:
+        raise ValueError("a sweep needs at least one value")
+    base = mode_settings(settings, mode)
+    cells = [(label_for(vary, v), v, cell_settings(base, vary, v))
+             for v in (parse_value(vary, v) for v in values)]
+    for group in groups:
+        for label, _, s in cells:
+            try:
+                validate(s, n_styles=len(group))
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+    pairs = [(c, g) for c in contents for g in groups]
+    return [make_run(run_cell, s, c, g, folder,
+                     label if len(pairs) == 1 else f"{_pair_name(c, g)} · {label}", value, masks)
+            for c, g in pairs for label, value, s in cells]
+
+
+def _pair_name(content: Source | None, group: Sequence[Source]) -> str:
+    return f"{content.stem if content else 'noise'}/{'+'.join(s.stem for s in group) or '-'}"
+
+
+def _grid_inputs(args: argparse.Namespace) -> tuple[list, list[list[Source]]]:
+    groups = style_groups(args)
+    if args.mode == "reconstruct":
+        if groups != [[]] or args.mask:
+            raise CliError("reconstruct mode takes no style images or masks")
+    elif groups == [[]]:
+        raise CliError(f"mode {args.mode!r} needs a style image (--style or --styles)")
+    if not args.content:
+        if args.mode != "texture":
+            raise CliError(f"mode {args.mode!r} needs a content image")
+        return [None], groups
+    return read_sources(args.content, "content"), groups
+
+
+def _fmt(x: Any) -> str:
+    return "" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    """The grid's runs as a markdown table (a failed run shows its message)."""
+    lines = ["| Content | Style | Setting | Status | Total loss | Content loss | Style loss | "
+             "Seconds | Result |", "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        losses = r["losses"] or {}
+        result = r["file"] if r["error"] is None else r["error"].replace("|", "/")
+        lines.append(f"| {r['content'] or '-'} | {' + '.join(r['styles']) or '-'} | "
+                     f"{r['label']} | {r['status']} | {_fmt(losses.get('total'))} | "
+                     f"{_fmt(losses.get('content'))} | {_fmt(losses.get('style'))} | "
+                     f"{_fmt(r['seconds'])} | {result} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run],
+               outcomes: Sequence[Outcome], pairs: int) -> list[dict]:
+    """The grid image with its JSON (the one writer), the table beside it (.md) and the
+    ``--metrics`` file; returns the rows."""
+    rows = [row(r, o) for r, o in zip(runs, outcomes)]
+    size = next((o.image.size for o in outcomes if o.ok), (settings.size, settings.size))
+    cells = [o.image if o.ok else Image.new("RGB", size, FAILED_GREY) for o in outcomes]
+    labels = [r.label if o.ok else f"failed: {r.label}" for r, o in zip(runs, outcomes)]
+    columns = args.columns or (len(args.values) if pairs > 1 else None)
+    counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "resumed", "failed")}
+    data = {"vary": args.vary, "mode": args.mode, "cells": rows, "runs": counts}
+    write_result(make_grid(cells, labels, columns), args.out,
+                 {"settings": settings.to_dict(), "sweep": data})
+    Path(args.out).with_suffix(".md").write_text(markdown_table(rows))
+    if args.metrics:
+        with open(args.metrics, "w") as fh:
+            json.dump(data, fh, indent=1, default=str)
+    return rows
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nst_core sweep",
-        description="Run one setting over a list of values and save a labelled grid. Modes: "
-                    "stylize (default), reconstruct (content only, from noise: vary "
-                    "content_layers to see what each layer keeps), texture (style only, from "
-                    "noise: vary style_layers).",
+        description="Run one setting over a list of values, for every content image and "
+                    "style, and save a labelled grid (a row per content and style), a table "
+                    "(.md) and the metadata (.json) beside it; each run's result goes in the "
+                    "folder OUT_runs beside the grid, and running the same command again skips "
+                    "runs whose results are there. Modes: stylize (default), reconstruct "
+                    "(content only, from noise: vary content_layers to see what each layer "
+                    "keeps), texture (style only, from noise: vary style_layers).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--content", help="content image (texture mode: optional)")
+    parser.add_argument("--content", nargs="+", metavar="PATH",
+                        help="content images or folders of them (texture mode: optional)")
     parser.add_argument("--style", action="append", default=[],
-                        help="style image; repeat for several (reconstruct mode: none)")
+                        help="style image; repeat to blend several in each run (reconstruct "
+                             "mode: none)")
+    parser.add_argument("--styles", nargs="+", metavar="PATH",
+                        help="style images or folders of them, each its own row of the grid")
     parser.add_argument("--mask", action="append", metavar="PATH",
                         help="one mask per --style (white = that style applies)")
     parser.add_argument("--mode", default="stylize", choices=MODES, help="explore mode")
@@ -245,49 +353,37 @@ def build_parser() -> argparse.ArgumentParser:
                              "(optimizer:param)")
     parser.add_argument("--values", required=True, nargs="+",
                         help="values to try; lists are comma-separated (relu1_1,relu2_1)")
-    parser.add_argument("--columns", type=int, help="cells per grid row (default: up to 6)")
+    parser.add_argument("--columns", type=int, help="cells per grid row (default: up to 6 for "
+                                                    "one content and style, else one row each)")
     parser.add_argument("--out", required=True,
                         help="grid PNG path (its metadata is also written beside it as .json)")
     parser.add_argument("--metrics", help="write per-cell losses and times as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_grid_arguments(parser)
     # Previews are not saved by this command.
     add_settings_arguments(parser, exclude=("preview_every",))
     return parser
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
+    """``python -m nst_core sweep``; ``before_run`` is handed to Ray's workers (see
+    :func:`nst_core.distributed.run_on_ray`)."""
     args = build_parser().parse_args(argv)
     if args.columns is not None and args.columns < 1:
         raise CliError("--columns must be >= 1")
     n_styles = 0 if args.mode == "reconstruct" else max(1, len(args.style))
     settings = dataclasses.replace(settings_from_args(args, n_styles=n_styles), preview_every=0)
-    style = args.style if len(args.style) > 1 else (args.style[0] if args.style else None)
-    gen = sweep(args.content, style, settings, args.vary, args.values, mode=args.mode,
-                masks=args.mask, columns=args.columns)
-    total = settings.steps * len(args.values)
-    done_steps = [0]
-    final: list[SweepRecord] = []
-
-    def engine_records() -> Iterator[Progress]:
-        # Re-number the steps across cells so one progress bar covers the whole sweep.
-        for rec in gen:
-            if rec.done:
-                final.append(rec)
-                continue
-            p = rec.progress
-            if p.done:
-                done_steps[0] += p.step
-            yield dataclasses.replace(p, step=done_steps[0] if p.done else done_steps[0] + p.step,
-                                      total=total, done=rec.cell == rec.cells - 1 and p.done)
-
-    run_with_progress(engine_records(), total, args.quiet, label=f"sweep {args.vary}")
-    rec = final[0]
-    write_result(rec.grid, args.out, {"settings": settings.to_dict(), "sweep": {
-        "vary": args.vary, "mode": args.mode, "cells": rec.results}})
-    if args.metrics:
-        with open(args.metrics, "w") as fh:
-            json.dump({"vary": args.vary, "mode": args.mode, "cells": rec.results}, fh,
-                      indent=1, default=str)
+    contents, groups = _grid_inputs(args)
+    masks = read_sources(args.mask, "mask") if args.mask else None
+    folder = str(Path(args.out).with_suffix("")) + "_runs"
+    runs = grid_runs(contents, groups, settings, args.vary, args.values, folder,
+                     mode=args.mode, masks=masks)
+    outcomes = execute_runs(runs, args, f"sweep {args.vary}", before_run=before_run)
+    rows = write_grid(args, settings, runs, outcomes, len(contents) * len(groups))
+    failed = sum(r["status"] == "failed" for r in rows)
+    if failed:
+        raise RunsFailed(f"{failed} of {len(rows)} runs failed; their messages are in "
+                         f"{Path(args.out).with_suffix('.md')}")
     return 0
 
 
