@@ -294,7 +294,7 @@ def test_bad_serving_environment_is_a_clear_exit(monkeypatch, capsys):
     assert "NST_MAX_STEPS must be a whole number" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- masks, edges, multi-scale
+# ----------------------------------------------------------------------- masks, edges, multi-scale
 
 
 def half_mask(path: Path, size=(32, 32), left=True) -> Path:

@@ -225,8 +225,8 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
     gen = _job(compare_stream(inputs.content, inputs.style, settings, keys, check=False),
                [settings],
                "compare", settings.steps, stop_key)
-    seen, ui, plot = _CompareProgress(keys, settings.steps), Throttle(UI_UPDATE_SECONDS), \
-        Throttle(PLOT_UPDATE_SECONDS)
+    seen = _CompareProgress(keys, settings.steps)
+    ui, plot = Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
     with contextlib.closing(gen):
         for method, p in gen:
             seen.add(method, p)
