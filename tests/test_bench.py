@@ -97,3 +97,12 @@ def test_tiled_script_plans_levels_and_tiles(tmp_path):
     out = json.loads(path.read_text())
     assert out["size"] == [128, 128]
     assert [level["tiles"] for level in out["level_plan"]] == [1, 9]
+
+
+def test_ray_sweep_times_in_process_and_on_ray():
+    pytest.importorskip("ray")
+    out = bench("ray_sweep.py", "--size", "32", "--steps", "1", "--workers", "2")
+    rows = {r[0]: r for r in (table_rows(out, m)[0] for m in (
+        "in-process, cold", "in-process, warm", "Ray, cold", "Ray, warm"))}
+    assert all(float(r[2]) > 0 for r in rows.values())
+    assert rows["Ray, cold"][1] == "2" and float(rows["Ray, cold"][3]) > 0
