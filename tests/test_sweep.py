@@ -112,3 +112,29 @@ def test_cells_record_the_seed_used_and_the_grid_its_json(tmp_path, content_path
     cells = embedded["sweep"]["cells"]
     assert [c["value"] for c in cells] == [1, 2]
     assert all(isinstance(c["seed"], int) for c in cells)
+
+
+def test_a_grid_of_contents_and_styles_here_resumes_and_reports_failures(tmp_path, content_path,
+                                                                         style_path, style2_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    out = tmp_path / "grid.png"
+    args = ["sweep", "--content", str(content_path), str(broken), "--styles", str(style_path),
+            str(style2_path), "--vary", "steps", "--values", "1", "2", "--size", "32",
+            "--out", str(out), "--quiet"]
+    assert cli_main(args) == 1  # 4 of 8 runs failed; the others finished
+    data = images.read_png_settings(out)["sweep"]
+    assert data["runs"] == {"done": 4, "resumed": 0, "failed": 4}
+    assert [c["label"] for c in data["cells"][:2]] == ["astronaut/starry_night · steps=1",
+                                                       "astronaut/starry_night · steps=2"]
+    assert all("broken.png" in c["error"] for c in data["cells"][4:])
+    grid = Image.open(out)  # a row per content and style, failed cells grey
+    assert grid.size == (2 * 32 + sweep_mod.GRID_GAP,
+                         4 * (32 + sweep_mod.LABEL_HEIGHT) + 3 * sweep_mod.GRID_GAP)
+    assert grid.getpixel((5, 3 * (32 + sweep_mod.LABEL_HEIGHT + sweep_mod.GRID_GAP) + 5)) == (
+        sweep_mod.FAILED_GREY)
+    assert out.with_suffix(".md").read_text().count("| failed |") == 4
+    broken.unlink()
+    assert cli_main([a for a in args if a != str(broken)]) == 0
+    again = images.read_png_settings(out)["sweep"]
+    assert again["runs"] == {"done": 0, "resumed": 4, "failed": 0}
