@@ -325,18 +325,67 @@ class _Closure:
         return scaled
 
 
+class _Average:
+    """Iterate averaging: a bias-corrected exponential moving average of the image, as
+    crowsonkb/style-transfer-pytorch's ``EMA`` (which divides by 1 - decay^n so the first
+    steps are not pulled towards zero)."""
+
+    def __init__(self, decay: float):
+        self.decay, self.weight, self.sum = decay, 1.0, None
+
+    def update(self, image: torch.Tensor) -> None:
+        self.weight *= self.decay
+        self.sum = image * (1 - self.decay) if self.sum is None else \
+            self.sum * self.decay + image * (1 - self.decay)
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.sum / (1 - self.weight)
+
+
+def resolve_average(s: Settings) -> float:
+    """The EMA decay of a run: ``settings.average``, or the method's measured default."""
+    if s.average is not None:
+        return s.average
+    return get_param(s.param).average.get(s.optimizer, 0.0)
+
+
+class _Clock:
+    """Seconds of the loop's own work: time spent suspended at a yield (a consumer drawing
+    or scoring a preview) does not count, so a time budget and the reported seconds are the
+    method's, whatever the caller does with the records."""
+
+    def __init__(self, already: float = 0.0):
+        self.spent, self.since = already, time.perf_counter()
+
+    def read(self) -> float:
+        now = time.perf_counter()
+        self.spent, self.since = self.spent + now - self.since, now
+        return self.spent
+
+    def resume(self) -> None:
+        """Back from a yield: the time spent suspended is not the loop's."""
+        self.since = time.perf_counter()
+
+
 def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
     """The optimization loop on prepared targets: a :class:`Progress` per reported step, and a
     final record with the result (``image``, and ``tensor`` in [0, 1]).
 
+    The loop ends after ``settings.steps`` steps, or once ``settings.time_budget`` seconds of
+    its own work are spent (a parameterization's set-up, e.g. a DIP warm-up, counts).
     The first record (step 0) scores the starting image and the final one scores the saved
     8-bit result in full precision. ``lean`` leaves both out (a tile of a large level makes
     only a few steps, and two extra forward passes would cost a third of them): the final
-    record then carries the last step's losses.
+    record then carries the last step's losses. With iterate averaging (``settings.average``)
+    previews and the result are the average.
     """
     s = prepared.settings
     image_fn, optimizer, info = _start_run(prepared)
     closure = _Closure(prepared, image_fn, optimizer)
+    decay = resolve_average(s)
+    average = _Average(decay) if decay > 0 else None
+    info["average"] = decay
     if not lean:
         with torch.no_grad():
             first = image_fn()
@@ -344,28 +393,42 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
         yield Progress(0, s.steps, 0.0, losses, info=dict(info),
                        preview=images.to_pil(prepared.output(first)) if s.preview_every else None)
     report_every = resolve_report_every(s.report_every, prepared.device)
-    start = time.perf_counter()
+    clock = _Clock(info.get("warmup_seconds", 0.0))
     while closure.step < s.steps:
         optimizer.step(closure)
         step = closure.step
+        if average is not None:
+            average.update(closure.image)
+        out_of_time = s.time_budget is not None and clock.read() >= s.time_budget
         is_preview = bool(s.preview_every) and step % s.preview_every == 0 and step < s.steps
-        if step % report_every and not is_preview and step < s.steps:
+        if step % report_every and not is_preview and step < s.steps and not out_of_time:
             continue  # no record: the GPU runs on without waiting for the loss values
         losses = _checked(closure.terms, step, s, optimizer)
         preview = None
         if is_preview:
             with torch.no_grad():
-                preview = images.to_pil(prepared.output(closure.image))
-        yield Progress(step, s.steps, time.perf_counter() - start, losses, preview=preview)
+                shown = average.value if average is not None else closure.image
+                preview = images.to_pil(prepared.output(shown))
+        yield Progress(step, s.steps, clock.read(), losses, preview=preview)
+        clock.resume()
+        if out_of_time:
+            info["stopped_by"] = "time_budget"
+            break
+    yield _final(prepared, image_fn, closure, average, clock.read(), info, lean)
+
+
+def _final(prepared: Prepared, image_fn, closure: _Closure, average: _Average | None,
+           elapsed: float, info: dict, lean: bool) -> Progress:
     with torch.no_grad():
-        final = images.quantize(prepared.output(image_fn()))
-    elapsed = time.perf_counter() - start
+        raw = average.value if average is not None else image_fn()
+        final = images.quantize(prepared.output(raw))
     # The reported result is scored on exactly the 8-bit image the user saves.
     losses = _floats(closure.terms) if lean else evaluate(prepared, final)
-    info.update(seconds=elapsed, seconds_per_step=elapsed / max(closure.step, 1))
+    info.update(seconds=elapsed, seconds_per_step=elapsed / max(closure.step, 1),
+                steps_done=closure.step)
     result = images.to_pil(final)
-    yield Progress(closure.step, s.steps, elapsed, losses, preview=result, done=True,
-                   image=result, tensor=final, info=info)
+    return Progress(closure.step, prepared.settings.steps, elapsed, losses, preview=result,
+                    done=True, image=result, tensor=final, info=info)
 
 
 def _checked(terms: dict[str, torch.Tensor], step: int, s: Settings,

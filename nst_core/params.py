@@ -7,13 +7,14 @@ preview and colour option unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
 
 from .dip import make_dip
 from .fft import make_fft
+from .pyramid import make_pyramid
 
 ImageFn = Callable[[], torch.Tensor]
 MakeFn = Callable[..., "tuple[list[torch.Tensor], ImageFn]"]
@@ -28,6 +29,9 @@ class Parameterization:
     # optimizers whose step size depends on it (plain SGD on a mean-reduced loss).
     lr: dict[str, "float | Callable[[Sequence[int]], float]"]
     description: str = ""
+    # Iterate-averaging decay per optimizer where it was measured to help (engine._Average);
+    # optimizers left out run without averaging unless Settings.average asks for it.
+    average: dict[str, float] = field(default_factory=dict)
 
     def default_lr(self, optimizer: str, shape: Sequence[int]) -> float:
         if optimizer not in self.lr:
@@ -89,6 +93,14 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 #        lbfgs: 1 -> 0.88 after 12 steps at 64 px (0.3: 0.90; 2: 0.89), measured with the
 #        engine's normalized L-BFGS objective. L-BFGS without a line search suits the
 #        generator poorly; use Adam or SGD with dip.
+# - pyramid (same protocol, an AVX2-only EPYC under load; pixels for reference: lbfgs 0.037 /
+#        0.013, adam 0.02 0.104 / 0.029):
+#        lbfgs: 1 -> 0.047 / 0.014 (0.3: 0.094 / 0.016; 2: 0.054 / 0.017).
+#        adam: 0.1 -> 0.080 / 0.020 (0.05: 0.108 / 0.025; 0.2: 0.091 / 0.022; 0.02: 0.176 /
+#        0.044): in logit units, and a coarse coefficient moves a whole region.
+#        sgd: the best rate grows with the pixel count (3e-8 at 64 px: 0.124, 1e-7 there:
+#        0.199; 1e-7 at 128 px: 0.043, 3e-8 there: 0.062), as the finest band's gradients
+#        shrink with it, so it is scaled like pixels' (per_pixel_lr).
 PARAMETERIZATIONS: dict[str, Parameterization] = {
     "pixels": Parameterization(make_pixels, {"lbfgs": 1.0, "adam": 0.02,
                                              "sgd": per_pixel_lr(3e-9)},
@@ -99,6 +111,10 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
     "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 5e-11},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
                             "(Ulyanov et al.)"),
+    "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,
+                                               "sgd": per_pixel_lr(3e-8)},
+                                "Laplacian pyramid: band-pass levels summed through a sigmoid, "
+                                "coarse structure first (STROTSS, Kolkin et al. 2019)"),
 }
 
 

@@ -184,6 +184,20 @@ class Settings:
     steps: int = setting(
         300, label="Steps (forward+backward passes)", group="method", minimum=1,
         help="step budget: objective evaluations (forward+backward), for any optimizer")
+    # Equal-time comparisons and demos that must answer in time stop on the clock.
+    time_budget: float | None = setting(
+        None, label="Time budget (s)", group="method", minimum=0.0, strict=True,
+        unit="seconds", advanced=True,
+        help="stop after this many seconds of the method's own work (a DIP warm-up included), "
+             "whatever steps remain (none: run every step)")
+    # Iterate averaging as crowsonkb/style-transfer-pytorch does it (its EMA of the image,
+    # decay 0.99) and as Ulyanov et al. average the DIP output (exp_weight 0.99).
+    average: float | None = setting(
+        None, label="Iterate averaging (EMA decay)", group="method", minimum=0.0, maximum=1.0,
+        strict=False, advanced=True,
+        help="previews and the result show an exponential moving average of the image over "
+             "the steps, with this decay (Adam and SGD; 0: off; none: the method's measured "
+             "default)")
     init: str = setting(
         "content", label="Start from (init)", group="method", choices=INITS,
         help="starting image: the content, noise, or the style")
@@ -482,6 +496,18 @@ def _check_tiles(s: Settings) -> None:
                          f"{s.tile_overlap}")
 
 
+def _check_average(s: Settings) -> None:
+    if s.average is None:
+        return
+    if s.average >= 1:
+        raise ValueError(f"average must be a decay below 1 (e.g. 0.99), got {s.average}")
+    if s.average > 0 and s.optimizer == "lbfgs":
+        # L-BFGS's iterates follow a quasi-Newton path with a memory; averaging them mixes
+        # images from different curvature models (crowsonkb averages Adam's iterates only).
+        raise ValueError("average (iterate averaging) works with adam and sgd, not lbfgs; "
+                         "set it to 0 or choose another optimizer")
+
+
 def validate(s: Settings, *, n_styles: int = 1) -> None:
     """Raise ValueError with a clear message for any unusable field.
 
@@ -493,3 +519,4 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
     _check_layers(s)
     _check_blend(s, n_styles)
     _check_tiles(s)
+    _check_average(s)

@@ -248,3 +248,39 @@ def test_lbfgs_does_not_diverge_where_the_raw_objective_made_it(content, style_p
     # from within a few steps; before the fix the loss stayed ~100x above its start.
     assert all(t < totals[0] for t in totals[-10:])
     assert totals[-1] < 0.2 * totals[0]
+
+
+def test_time_budget_stops_on_the_method_own_clock(content_path, style_path):
+    import time
+
+    s = dataclasses.replace(SMALL, steps=100_000, time_budget=1.0, preview_every=0)
+    wall = time.perf_counter()
+    records = []
+    for record in stylize(content_path, style_path, s):
+        records.append(record)
+        time.sleep(0.05)  # a consumer's own work between records is not the method's time
+    wall = time.perf_counter() - wall
+    final = records[-1]
+    assert final.done and final.info["stopped_by"] == "time_budget"
+    assert 1.0 <= final.elapsed < 1.0 + 5 * final.info["seconds_per_step"] + 0.5
+    assert wall > final.elapsed + 0.05 * (len(records) - 2)
+    assert final.step == final.info["steps_done"] < s.steps
+
+
+def test_iterate_averaging_shows_the_average(content_path, style_path):
+    from nst_core.engine import _Average
+
+    avg = _Average(0.9)
+    for value in (2.0, 2.0, 2.0):
+        avg.update(torch.full((1,), value))
+    assert float(avg.value) == pytest.approx(2.0)  # bias-corrected: no pull towards zero
+    avg.update(torch.full((1,), 12.0))
+    weighted_sum = 0.9 * 2 * (1 - 0.9 ** 3) + 0.1 * 12
+    assert float(avg.value) == pytest.approx(weighted_sum / (1 - 0.9 ** 4))
+    s = dataclasses.replace(SMALL, optimizer="adam", steps=6, preview_every=3)
+    plain = list(stylize(content_path, style_path, s, average=0.0))
+    averaged = list(stylize(content_path, style_path, s, average=0.9))
+    assert plain[-1].info["average"] == 0.0 and averaged[-1].info["average"] == 0.9
+    assert images.to_tensor(plain[-1].image).ne(images.to_tensor(averaged[-1].image)).any()
+    with pytest.raises(ValueError, match="not lbfgs"):
+        next(stylize(content_path, style_path, SMALL, average=0.9))
