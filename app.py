@@ -10,7 +10,10 @@ Serving limits come from environment variables (see ``nst_core.web.limits.Limits
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import signal
+import sys
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -18,6 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from nst_core.settings import Settings  # noqa: E402
+from nst_core.web import disk  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 from ui import api, compare_tab, explore_tab, panel, stylize_tab  # noqa: E402
 
@@ -28,6 +32,8 @@ goes; **Stop** keeps the last one. Example images: `examples/README.md` (public 
 # Small results (a 128 px preview, a grid of small cells) are shown scaled up to the box
 # instead of as a thumbnail.
 CSS = ("#result img, #exp_grid img { width: 100%; height: 100%; object-fit: contain; }")
+# Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
+DELETE_CACHE = (600, 3600)
 
 
 def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
@@ -36,7 +42,7 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
     limits = limits or Limits.from_env()
     # Jobs of every tab share one device: they queue together.
     job_queue = dict(concurrency_limit=limits.concurrency, concurrency_id="device")
-    with gr.Blocks(title="Neural style transfer studio") as demo:
+    with gr.Blocks(title="Neural style transfer studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=5):
@@ -60,6 +66,19 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def own_disk(limits: Limits) -> None:
+    """Keep this server's files in its own folder (see nst_core.web.disk), Gradio's cache
+    included unless GRADIO_TEMP_DIR names another; remove the folders of servers that are
+    gone now, this one's at exit (SIGTERM included), and prune it while it runs."""
+    disk.remove_dead()
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        os.environ["GRADIO_TEMP_DIR"] = str(disk.process_dir() / "gradio")
+    atexit.register(disk.remove_own)
+    # SIGTERM ends the process without atexit handlers unless it becomes an exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    disk.start_janitor(limits.max_disk_mb * 1024 ** 2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Neural style transfer studio (Gradio app)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -75,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         limits = Limits.from_env()
     except ValueError as exc:
         parser.error(str(exc))
+    own_disk(limits)
     demo = build_demo(limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 **launch_kwargs(limits))

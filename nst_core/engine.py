@@ -137,15 +137,22 @@ def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Setti
     """The content at output size and the styles at their working scale (their area is the
     content's times style_scale^2), histogram-matched when that option is on; and (w, h)."""
     content_img = images.load_image(content, name="content image")
+    # Too small a side for the deepest layer fails inside VGG19: refuse it here, by name.
+    need, deepest = images.vgg_min_side(
+        (*(s.content_layers if s.content_weight > 0 else ()),
+         *(s.style_layers if s.style_weight > 0 and styles_src else ())))
+    images.check_min_side("content image", s.size,
+                          lambda z: images.fit_size(*content_img.size, z), need, deepest)
     width, height = images.fit_size(*content_img.size, s.size)
     content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
-    style_area = width * height * s.style_scale ** 2
     styles = []
     for i, src in enumerate(styles_src):
-        img = images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
-                                else "style image")
-        styles.append(images.to_tensor(images.resize(img, images.area_size(*img.size,
-                                                                            style_area)), device))
+        name = f"style image {i + 1}" if len(styles_src) > 1 else "style image"
+        img = images.load_image(src, name=name)
+        images.check_min_side(name, s.size, lambda z: images.style_size(
+            img.size, images.fit_size(*content_img.size, z), s.style_scale), need, deepest)
+        styles.append(images.to_tensor(images.resize(img, images.style_size(
+            img.size, (width, height), s.style_scale)), device))
     if s.preserve_color == "histogram":
         styles = [color.match_histogram(t, content_t) for t in styles]
     return content_t, styles, width, height

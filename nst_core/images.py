@@ -11,11 +11,13 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from . import vgg
 
 # Largest decoded input we accept. PIL's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP) only
 # warns below twice its limit; we refuse earlier and with our own message.
@@ -87,12 +89,64 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _open_file(src: Any, label: str) -> Image.Image:
+    """A path or bytes opened lazily: Pillow reads the header only, no pixels yet."""
+    if isinstance(src, (bytes, bytearray)):
+        if not src:
+            raise ImageError(f"{label}: empty file")
+        fp: Any = io.BytesIO(src)
+    elif isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.is_file():
+            raise ImageError(f"{label}: file not found")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{label}: empty file")
+        fp = path
+    else:
+        raise ImageError(f"{label}: cannot read an image from a {type(src).__name__}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(fp)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{label}: image is too large to decode safely "
+                         "(decompression bomb guard)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{label}: not an image file (or a format Pillow cannot read)") \
+            from None
+    except OSError as exc:
+        raise ImageError(f"{label}: could not open image: {exc}") from None
+
+
+def _check_pixels(img: Image.Image, label: str, max_pixels: int) -> None:
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageError(f"{label}: image has no pixels ({w}x{h})")
+    if w * h > max_pixels:
+        raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the limit is "
+                         f"{max_pixels / 1e6:.0f} megapixels")
+
+
+def check_header(src: str | os.PathLike | bytes, *, name: str | None = None,
+                 max_pixels: int = MAX_INPUT_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image file from its header alone, with the checks
+    :func:`load_image` makes before decoding: a file that is no image, or one whose dimensions
+    are over ``max_pixels`` (a decompression bomb: a few KB that decode to gigabytes), is
+    refused here without decoding a pixel. For callers that must refuse before anything else
+    touches the file (an upload)."""
+    label = _describe(src, name)
+    with _open_file(src, label) as img:
+        _check_pixels(img, label, max_pixels)
+        return img.size
+
+
 def load_image(src: ImageSource, *, name: str | None = None,
                max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
     """Load any supported source into an RGB PIL image, EXIF orientation applied.
 
     Accepts a path, bytes, a PIL image, a NumPy array (HxW, HxWxC or CxHxW; uint8, uint16 or
-    float in [0, 1]) or a tensor (CHW/NCHW in [0, 1]).
+    float in [0, 1]) or a tensor (CHW/NCHW in [0, 1]). Files are checked by their header
+    (dimensions within ``max_pixels``) before any pixel is decoded.
     """
     label = _describe(src, name)
     if src is None:
@@ -109,43 +163,50 @@ def load_image(src: ImageSource, *, name: str | None = None,
     elif isinstance(src, Image.Image):
         img = src
     else:
-        if isinstance(src, (bytes, bytearray)):
-            if not src:
-                raise ImageError(f"{label}: empty file")
-            fp: Any = io.BytesIO(src)
-        elif isinstance(src, (str, os.PathLike)):
-            path = Path(src)
-            if not path.is_file():
-                raise ImageError(f"{label}: file not found")
-            if path.stat().st_size == 0:
-                raise ImageError(f"{label}: empty file")
-            fp = path
-        else:
-            raise ImageError(f"{label}: cannot read an image from a {type(src).__name__}")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(fp)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"{label}: image is too large to decode safely "
-                             "(decompression bomb guard)") from None
-        except UnidentifiedImageError:
-            raise ImageError(f"{label}: not an image file (or a format Pillow cannot read)") \
-                from None
-        except OSError as exc:
-            raise ImageError(f"{label}: could not open image: {exc}") from None
-    w, h = img.size
-    if w < 1 or h < 1:
-        raise ImageError(f"{label}: image has no pixels ({w}x{h})")
-    if w * h > max_pixels:
-        raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the limit is "
-                         f"{max_pixels / 1e6:.0f} megapixels")
+        img = _open_file(src, label)
+    _check_pixels(img, label, max_pixels)
     try:
         img.load()
         img = ImageOps.exif_transpose(img)
         return _to_rgb(img)
     except OSError as exc:  # truncated or corrupt data shows up when pixels are decoded
         raise ImageError(f"{label}: image data is corrupt or truncated ({exc})") from None
+
+
+def saturated_fraction(img: Image.Image) -> float:
+    """The fraction of an RGB image's channel values at 0 or 255: near 1 for the binary noise
+    an optimizer that blew up leaves (e.g. an absurd learning rate), small for a picture."""
+    arr = np.asarray(img.convert("RGB"))
+    return float(np.mean((arr == 0) | (arr == 255))) if arr.size else 0.0
+
+
+def vgg_min_side(layers: Sequence[str]) -> tuple[int, str]:
+    """(shortest image side in pixels the layers need, the deepest of them): VGG19 halves the
+    image at each 2x2 pooling before the deepest layer, and a side below one position after
+    them fails inside the network."""
+    chosen = [layer for layer in layers if layer in vgg.LAYER_INDEX]
+    if not chosen:
+        return 1, ""
+    deepest = max(chosen, key=vgg.LAYER_INDEX.__getitem__)
+    pools = sum(1 for name in vgg.LAYER_NAMES[:vgg.LAYER_INDEX[deepest]]
+                if name.startswith("pool"))
+    return 2 ** pools, deepest
+
+
+def check_min_side(label: str, size: int, dims_at: Callable[[int], tuple[int, int]],
+                   need: int, deepest: str, limit: int = MAX_SIDE) -> None:
+    """ImageError unless the image, at output size ``size`` (``dims_at(size)``: its (w, h)
+    there), has a short side of at least ``need`` px (:func:`vgg_min_side`). The message names
+    the smallest output size that would work, if one up to ``limit`` does."""
+    w, h = dims_at(size)
+    if min(w, h) >= need:
+        return
+    working = next((z for z in range(size + 1, limit + 1) if min(dims_at(z)) >= need), None)
+    hint = (f"size {working} px or more would work" if working is not None
+            else f"no size up to {limit} px works")
+    raise ImageError(f"{label}: at size {size} px it is {w}x{h} px, but the layers chosen "
+                     f"(deepest: {deepest}) need a short side of at least {need} px; {hint}, "
+                     "or crop it to a less extreme aspect ratio")
 
 
 def fit_size(width: int, height: int, longest: int) -> tuple[int, int]:
@@ -158,6 +219,12 @@ def area_size(width: int, height: int, pixels: float) -> tuple[int, int]:
     """(w, h) with the aspect ratio of (width, height) and about `pixels` pixels."""
     h = math.sqrt(pixels * height / width)
     return max(1, round(width * h / height)), max(1, round(h))
+
+
+def style_size(style: tuple[int, int], content: tuple[int, int], scale: float = 1.0
+               ) -> tuple[int, int]:
+    """A style image's working (w, h): its aspect ratio, the content's area times scale^2."""
+    return area_size(*style, content[0] * content[1] * scale ** 2)
 
 
 def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -10,13 +10,13 @@ from nst_core.web import forms, inputs, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from .common import guard_upload, stream, user_error
+from .common import stream, upload_image, user_error
 
 
 def build(limits: Limits, job_queue: dict) -> None:
     """Hidden components behind the endpoint, and the endpoint itself."""
     with gr.Row(visible=False):
-        content = guard_upload(gr.Image(type="filepath", label="content"), "content image")
+        content = upload_image("content", "content image")
         styles = gr.File(file_count="multiple", label="styles")
         settings_json = gr.Textbox(label="settings_json")
         preview = gr.Image(type="pil", format="png", label="preview")

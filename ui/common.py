@@ -2,43 +2,67 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any, Callable, Iterator, Mapping
 
 import gradio as gr
 
 from nst_core.engine import NonFiniteLossError
+from nst_core import images
 from nst_core.web import inputs
 from nst_core.web.jobs import JOBS
 
 LOADING = "Loading images and VGG19…"
+LOG = logging.getLogger("nst_studio")
+
+
+def refuse(message: str) -> gr.Error:
+    """A visitor's problem: logged as one line (no traceback), shown as it is."""
+    LOG.warning("refused: %s", message)
+    return gr.Error(message, print_exception=False)
 
 
 def user_error(exc: Exception) -> gr.Error:
-    """The message a visitor sees for a problem (a gr.Error always shows its own)."""
+    """The message a visitor sees for a problem (a gr.Error always shows its own). A failure
+    of the run itself (not of what the visitor sent) is logged with its traceback."""
     if isinstance(exc, NonFiniteLossError):
-        return gr.Error(f"The run diverged: {exc}")
+        return refuse(f"The run diverged: {exc}")
     if isinstance(exc, RuntimeError):  # e.g. torch.OutOfMemoryError on a GPU
-        return gr.Error(f"The run failed: {type(exc).__name__}: {exc}")
-    return gr.Error(str(exc))
+        message = f"The run failed: {type(exc).__name__}: {exc}"
+        LOG.error("%s", message, exc_info=exc)
+        return gr.Error(message, print_exception=False)
+    return refuse(str(exc))
 
 
 def guard_upload(component: gr.Image, label: str) -> gr.Image:
-    """Turn an upload Pillow cannot open into a clear gr.Error (Gradio's own preprocess fails
-    with a generic error before the event function runs)."""
+    """Check an upload by its header before Gradio's own preprocess opens it (a decompression
+    bomb is refused without decoding a pixel), and turn an upload Pillow cannot open into a
+    clear message (Gradio's preprocess fails with a generic error before the event runs)."""
     original = component.preprocess
 
     def preprocess(payload: Any) -> Any:
+        path = getattr(payload, "path", None)
         try:
+            if path:
+                images.check_header(path, name=label)
             return original(payload)
         except gr.Error:
             raise
+        except images.ImageError as exc:
+            raise refuse(str(exc)) from None
         except Exception:
-            path = getattr(payload, "path", None)
-            raise gr.Error(inputs.check_upload(path, label) if path
-                           else f"{label}: the upload could not be read") from None
+            raise refuse(inputs.check_upload(path, label) if path
+                         else f"{label}: the upload could not be read") from None
 
     component.preprocess = preprocess
     return component
+
+
+def upload_image(label: str, guard: str, **kwargs: Any) -> gr.Image:
+    """An image upload slot whose value is the uploaded file itself, as it was sent (no
+    conversion to 8-bit RGB by the component): the app reads exactly what the CLI reads."""
+    return guard_upload(gr.Image(label=label, type="filepath", image_mode=None, **kwargs),
+                        guard)
 
 
 def stop_key(request: gr.Request | None, kind: str) -> str | None:

@@ -14,7 +14,7 @@ from nst_core.web import forms, inputs
 from nst_core.web.limits import Limits
 
 from . import controls
-from .common import guard_upload, user_error
+from .common import upload_image, user_error
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_PAIRS = [("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
@@ -79,8 +79,7 @@ class Panel:
 
 
 def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
-    return guard_upload(gr.Image(label=label, type="filepath", elem_id=elem_id, height=height),
-                        guard)
+    return upload_image(label, guard, elem_id=elem_id, height=height)
 
 
 def _styles(panel: Panel) -> None:
@@ -154,7 +153,11 @@ def _wire(panel: Panel) -> None:
 
     def mask_canvases(content: Any) -> list:
         """The mask painters show the content image to paint on."""
-        return [inputs.mask_canvas(content)] * len(panel.mask_paints)
+        try:
+            canvas = inputs.mask_canvas(content)
+        except ValueError as exc:
+            raise user_error(exc) from None
+        return [canvas] * len(panel.mask_paints)
 
     panel.form["preset"].input(apply_preset, panel.form["preset"], list(panel.form.values()),
                                api_visibility="private")

@@ -2,9 +2,7 @@
 last state. Every file is written by :func:`nst_core.results.write_result`."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,23 +12,17 @@ from PIL import Image
 from ..engine import Progress
 from ..results import result_metadata, write_result
 from ..settings import Settings, from_dict
+from . import disk
 from .jobs import JOBS
-
-KEEP_FILES_SECONDS = 3600  # result files older than this are deleted when new ones are made
-_OUT_DIR: list[Path] = []
 
 
 def output_dir() -> Path:
-    """A per-process folder under the system temp dir (which Gradio serves files from), with
-    files older than KEEP_FILES_SECONDS removed."""
-    if not _OUT_DIR:
-        _OUT_DIR.append(Path(tempfile.mkdtemp(prefix="nst_studio_")))
-    now = time.time()
-    for old in _OUT_DIR[0].glob("*"):
-        with contextlib.suppress(OSError):
-            if now - old.stat().st_mtime > KEEP_FILES_SECONDS:
-                old.unlink()
-    return _OUT_DIR[0]
+    """The result folder of this process (under the system temp dir, which Gradio serves
+    files from), pruned to its disk budget (see :mod:`.disk`) each time it is asked for."""
+    folder = disk.process_dir() / "results"
+    folder.mkdir(exist_ok=True)
+    disk.prune(disk.process_dir(), disk.budget())
+    return folder
 
 
 def save_result(image: Image.Image, metadata: Mapping[str, Any], prefix: str = "nst"

@@ -41,6 +41,8 @@ FORM_RANGES: dict[str, tuple[float, float | None, str]] = {
     "preview_every": (1, 100, "step"), "min_size": (MIN_LEVEL_SIDE, None, "")}
 COMBINED = {"param": "method", "optimizer": "method"}  # fields set by one form value together
 TOGGLED = {"edge_weight": "edge_preserve"}  # optional fields with an on/off switch of their own
+# Seeds torch's generator takes (64 bits), with room for the tile index a tiled level adds.
+SEED_LIMIT = 2 ** 63
 METHOD_HELP = ("the optimizer, and what it optimizes: the pixels, Fourier coefficients or a Deep "
                "Image Prior generator")
 
@@ -344,10 +346,21 @@ def settings_from_form(values: Mapping[str, Any], *, limits: Limits, n_styles: i
     if need_style and settings.style_weight > 0 and n_styles == 0:
         raise ValueError("no style image: upload one (or set the style weight to its minimum "
                          "and the content weight above 0 to reconstruct the content)")
+    check_job(settings, limits, n_styles)
+    return settings
+
+
+def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
+    """The checks every job of this server passes, from the page or the API, with the same
+    messages: the settings' own rules, the options of the parameterization, a seed the random
+    generator takes, and this server's limits."""
     validate(settings, n_styles=max(n_styles, 1) if settings.style_blend_weights is None
              else n_styles)
-    limits.check(settings)
-    return settings
+    parse_param_options(settings.param_options, settings.param)
+    if settings.seed is not None and not -SEED_LIMIT <= settings.seed < SEED_LIMIT:
+        raise ValueError(f"seed must be a whole number between {-SEED_LIMIT} and "
+                         f"{SEED_LIMIT - 1}, got {settings.seed}")
+    limits.check(settings, n_styles)
 
 
 # ----------------------------------------------------------------------------- Settings -> values
@@ -471,8 +484,7 @@ def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Setti
                 from None
     settings = _server_settings(data, "settings", dataclasses.replace(
         Settings(), size=limits.default_size, steps=limits.default_steps))
-    validate(settings, n_styles=n_styles)
-    limits.check(settings)
+    check_job(settings, limits, n_styles)
     if settings.style_weight > 0 and n_styles == 0:
         raise ValueError("no style image: send at least one (or set style_weight to 0)")
     return settings

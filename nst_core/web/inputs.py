@@ -49,6 +49,9 @@ def collect_styles(styles: Sequence[Any], weights: Sequence[Any]) -> tuple[list[
         except (TypeError, ValueError):
             raise ValueError(f"blend weight of style {i + 1} must be a number, "
                              f"got {weight!r}") from None
+        if math.isnan(w):
+            raise ValueError(f"blend weight of style {i + 1} is not a number (NaN); give a "
+                             "weight from 0 to 1")
         if not (w >= 0 and math.isfinite(w)):
             raise ValueError(f"blend weight of style {i + 1} must be >= 0, got {weight!r}")
         chosen.append(style)
@@ -70,10 +73,13 @@ def load_inputs(content: Any, styles: Sequence[Any], need_content: bool = True) 
 
 
 def mask_canvas(content: Any) -> dict[str, Any] | None:
-    """The value of a mask painter: the content image as its background, nothing painted."""
+    """The value of a mask painter: the content image as its background, nothing painted.
+    The background is the content as the job reads it (8-bit RGB, any format a browser
+    cannot show converted); an image the reader refuses (a bomb: by its header) raises."""
     if content is None:
         return None
-    return {"background": content, "layers": [], "composite": content}
+    image = images.load_image(content, name="content image")
+    return {"background": image, "layers": [], "composite": image}
 
 
 def _as_pil(image: Any) -> Image.Image:

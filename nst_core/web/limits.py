@@ -43,6 +43,9 @@ class Limits:
     default_size: int = 512  # NST_DEFAULT_SIZE: the size control's starting value
     default_steps: int = 300  # NST_DEFAULT_STEPS: the step control's starting value
     gpu_duration: int = 120  # NST_GPU_DURATION: seconds a ZeroGPU job may hold the GPU
+    # NST_MAX_DISK_MB: the most the server's folder of uploads and results may hold (see
+    # nst_core.web.disk: oldest files are removed first)
+    max_disk_mb: int = 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
@@ -65,7 +68,8 @@ class Limits:
             default_size=min(_env_int(env, "NST_DEFAULT_SIZE", d.default_size, MIN_SIZE),
                              max_size),
             default_steps=min(_env_int(env, "NST_DEFAULT_STEPS", d.default_steps, 1), max_steps),
-            gpu_duration=_env_int(env, "NST_GPU_DURATION", d.gpu_duration, 1))
+            gpu_duration=_env_int(env, "NST_GPU_DURATION", d.gpu_duration, 1),
+            max_disk_mb=_env_int(env, "NST_MAX_DISK_MB", d.max_disk_mb, 1))
 
     @property
     def max_upload_bytes(self) -> int:
@@ -76,8 +80,11 @@ class Limits:
         """The largest value this server allows per Settings field (the form's slider ends)."""
         return {"steps": self.max_steps, "size": self.max_size, "min_size": self.max_size}
 
-    def check(self, settings: Settings) -> None:
+    def check(self, settings: Settings, n_styles: int = 1) -> None:
         """ValueError if a job asks for more than this server allows."""
+        if n_styles > self.max_styles:
+            raise ValueError(f"{n_styles} style images is over this server's limit of "
+                             f"{self.max_styles} (NST_MAX_STYLES)")
         if settings.steps > self.max_steps:
             raise ValueError(f"{settings.steps} steps is over this server's limit of "
                              f"{self.max_steps} (NST_MAX_STEPS)")
