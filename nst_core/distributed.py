@@ -50,7 +50,8 @@ def connect(address: str) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False)
+    # Ray's own notices would break the progress bar; its failures still raise.
+    options: dict[str, Any] = dict(logging_level=logging.ERROR, log_to_driver=False)
     if address == "local":
         # Workers import nst_core from the same place as this process.
         root = str(Path(__file__).resolve().parent.parent)
@@ -95,7 +96,7 @@ def task_options(ray, runs: Sequence[Run], cpus_per_run: float,
                  gpus_per_run: float) -> dict[str, Any]:
     """Resources per task: a fraction of a GPU where the cluster has GPUs (and the runs may use
     them), else CPU cores only."""
-    wants_gpu = any(r.settings.device in ("auto", "cuda") or r.settings.device.startswith("cuda")
+    wants_gpu = any(r.settings.device == "auto" or r.settings.device.startswith("cuda")
                     for r in runs)
     gpus = gpus_per_run if wants_gpu and ray.cluster_resources().get("GPU", 0) > 0 else 0
     return dict(num_cpus=cpus_per_run, num_gpus=gpus)
