@@ -59,7 +59,11 @@ def connect(address: str) -> bool:
         ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": path}},
                  **options)
     else:
-        ray.init(address=address, **options)
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as exc:
+            raise ValueError(f"--ray {address}: no Ray cluster there ({exc}); start one with "
+                             "`ray start --head`, or use --ray local") from None
     return True
 
 

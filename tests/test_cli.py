@@ -142,3 +142,15 @@ def test_the_seed_used_is_recorded_beside_the_result(tmp_path, content_path, sty
     assert isinstance(embedded["settings"]["seed"], int)
     assert embedded["run"]["seed"] == embedded["settings"]["seed"]
     assert embedded["run"]["step"] == 2 and embedded["run"]["stopped"] is False
+
+
+def test_ctrl_c_on_a_grid_is_one_line_and_status_130(monkeypatch, capsys):
+    from nst_core import cli, distributed
+
+    def cancelled(argv):
+        raise distributed.Interrupted("cancelled 3 of 8 runs; finished results are kept")
+
+    monkeypatch.setitem(cli.COMMANDS, "grid", cancelled)
+    assert main(["grid"]) == 130
+    assert capsys.readouterr().err == (
+        "interrupted: cancelled 3 of 8 runs; finished results are kept\n")
