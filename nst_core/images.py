@@ -25,6 +25,8 @@ MAX_INPUT_PIXELS = 64_000_000
 # Largest output side the engine accepts unless a caller raises it (tiling handles larger).
 MAX_SIDE = 8192
 
+BOMB_GUARD = "image is too large to decode safely (decompression bomb guard)"
+
 ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor]
 
 
@@ -106,11 +108,12 @@ def _open_file(src: Any, label: str) -> Image.Image:
         raise ImageError(f"{label}: cannot read an image from a {type(src).__name__}")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from its own limit: the caller checks the dimensions first (with a
+            # message that names them), then Pillow's limit (:func:`_check_pixels`).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(fp)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{label}: image is too large to decode safely "
-                         "(decompression bomb guard)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{label}: {BOMB_GUARD}") from None
     except UnidentifiedImageError:
         raise ImageError(f"{label}: not an image file (or a format Pillow cannot read)") \
             from None
@@ -118,13 +121,15 @@ def _open_file(src: Any, label: str) -> Image.Image:
         raise ImageError(f"{label}: could not open image: {exc}") from None
 
 
-def _check_pixels(img: Image.Image, label: str, max_pixels: int) -> None:
+def _check_pixels(img: Image.Image, label: str, max_pixels: int, from_file: bool) -> None:
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageError(f"{label}: image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the limit is "
                          f"{max_pixels / 1e6:.0f} megapixels")
+    if from_file and Image.MAX_IMAGE_PIXELS and w * h > Image.MAX_IMAGE_PIXELS:
+        raise ImageError(f"{label}: {BOMB_GUARD}")
 
 
 def check_header(src: str | os.PathLike | bytes, *, name: str | None = None,
@@ -136,7 +141,7 @@ def check_header(src: str | os.PathLike | bytes, *, name: str | None = None,
     touches the file (an upload)."""
     label = _describe(src, name)
     with _open_file(src, label) as img:
-        _check_pixels(img, label, max_pixels)
+        _check_pixels(img, label, max_pixels, from_file=True)
         return img.size
 
 
@@ -164,7 +169,8 @@ def load_image(src: ImageSource, *, name: str | None = None,
         img = src
     else:
         img = _open_file(src, label)
-    _check_pixels(img, label, max_pixels)
+    _check_pixels(img, label, max_pixels,
+                  from_file=isinstance(src, (bytes, bytearray, str, os.PathLike)))
     try:
         img.load()
         img = ImageOps.exif_transpose(img)
@@ -182,13 +188,13 @@ def saturated_fraction(img: Image.Image) -> float:
 
 def vgg_min_side(layers: Sequence[str]) -> tuple[int, str]:
     """(shortest image side in pixels the layers need, the deepest of them): VGG19 halves the
-    image at each 2x2 pooling before the deepest layer, and a side below one position after
+    image at each 2x2 pooling up to the deepest layer, and a side below one position after
     them fails inside the network."""
     chosen = [layer for layer in layers if layer in vgg.LAYER_INDEX]
     if not chosen:
         return 1, ""
     deepest = max(chosen, key=vgg.LAYER_INDEX.__getitem__)
-    pools = sum(1 for name in vgg.LAYER_NAMES[:vgg.LAYER_INDEX[deepest]]
+    pools = sum(1 for name in vgg.LAYER_NAMES[:vgg.LAYER_INDEX[deepest] + 1]
                 if name.startswith("pool"))
     return 2 ** pools, deepest
 
