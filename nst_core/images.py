@@ -126,8 +126,8 @@ def _check_pixels(img: Image.Image, label: str, max_pixels: int, from_file: bool
     if w < 1 or h < 1:
         raise ImageError(f"{label}: image has no pixels ({w}x{h})")
     if w * h > max_pixels:
-        raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the limit is "
-                         f"{max_pixels / 1e6:.0f} megapixels")
+        raise ImageError(f"{label}: {w}x{h} is {w * h / 1e6:.3g} megapixels; the limit is "
+                         f"{max_pixels / 1e6:.3g} megapixels")
     if from_file and Image.MAX_IMAGE_PIXELS and w * h > Image.MAX_IMAGE_PIXELS:
         raise ImageError(f"{label}: {BOMB_GUARD}")
 

@@ -114,3 +114,42 @@ def test_png_settings_roundtrip(tmp_path):
     assert images.read_png_settings(images.png_bytes(img, {"a": 1})) == {"a": 1}
     with pytest.raises(ImageError, match="no settings"):
         images.read_png_settings(images.png_bytes(img))
+
+
+def test_header_check_refuses_before_decoding(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 200)).save(path)
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: decoded.append(im.size))
+    assert images.check_header(path) == (300, 200)
+    with pytest.raises(ImageError) as exc:
+        images.check_header(path, name="content image", max_pixels=50_000)
+    assert str(exc.value) == ("content image: 300x200 is 0.06 megapixels; the limit is "
+                              "0.05 megapixels")
+    with pytest.raises(ImageError, match="megapixels"):
+        load_image(path, max_pixels=50_000)
+    assert decoded == []
+    with pytest.raises(ImageError, match="not an image file"):
+        images.check_header(png(Image.new("L", (2, 2)))[:20] + b"x" * 20)
+
+
+def test_min_side_message_names_a_size_that_works():
+    need, deepest = images.vgg_min_side(["relu1_1", "relu5_1"])
+    assert (need, deepest) == (16, "relu5_1")
+    images.check_min_side("content image", 78, lambda z: images.fit_size(320, 64, z), need,
+                          deepest)
+    with pytest.raises(ImageError) as exc:
+        images.check_min_side("content image", 64, lambda z: images.fit_size(320, 64, z),
+                              need, deepest)
+    assert "size 78 px or more would work" in str(exc.value)
+    with pytest.raises(ImageError, match="no size up to 100 px works"):
+        images.check_min_side("x", 64, lambda z: images.fit_size(4000, 1, z), need, deepest,
+                              limit=100)
+    assert images.style_size((400, 100), (64, 64), 0.5) == (64, 16)
+
+
+def test_saturated_fraction():
+    assert images.saturated_fraction(Image.new("RGB", (4, 4), (0, 255, 0))) == 1.0
+    assert images.saturated_fraction(Image.new("RGB", (4, 4), (10, 128, 250))) == 0.0

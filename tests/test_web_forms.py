@@ -3,6 +3,7 @@ values <-> Settings, settings from files and from the API's JSON."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from PIL import Image
@@ -201,3 +202,23 @@ def test_the_pages_controls_for_a_new_setting(content_path, style_path):
     read, settings = panel.read(data)
     assert isinstance(settings, Extended) and settings.sharpness == 1.25
     assert read.content is not None and len(read.styles) == 1 and read.masks is None
+
+
+@pytest.mark.parametrize("changes, n_styles, message", [
+    ({"seed": 2 ** 63}, 1, "seed must be a whole number between -9223372036854775808 and "
+                           "9223372036854775807, got 9223372036854775808"),
+    ({"param_options": {"octaves": 2}}, 1,
+     "parameterization 'pixels' has no option(s) ['octaves']; it takes: none"),
+    ({}, 4, "4 style images is over this server's limit of 3 (NST_MAX_STYLES)"),
+])
+def test_every_job_passes_one_check_from_the_page_and_the_api(changes, n_styles, message):
+    """The page (settings_from_form) and the API (settings_from_json) end in check_job."""
+    settings = dataclasses.replace(Settings(), size=32, steps=2, **changes)
+    with pytest.raises(ValueError) as exc:
+        forms.check_job(settings, LIMITS, n_styles)
+    assert str(exc.value) == message
+    with pytest.raises(ValueError) as exc:
+        forms.settings_from_json(json.dumps(settings.to_dict()), LIMITS, n_styles)
+    assert str(exc.value) == message
+    forms.check_job(dataclasses.replace(Settings(), size=32, steps=2, seed=2 ** 63 - 1),
+                    LIMITS, 1)

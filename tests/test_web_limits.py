@@ -39,3 +39,14 @@ def test_check_names_the_limit_a_job_is_over():
     with pytest.raises(ValueError, match="size 300 px is over this server's limit of 256"):
         limits.check(dataclasses.replace(Settings(), steps=5, size=300))
     assert limits.caps()["size"] == 256 and limits.caps()["steps"] == 500
+
+
+def test_style_limit_and_disk_budget():
+    limits = Limits(max_styles=2)
+    limits.check(Settings(), n_styles=2)
+    with pytest.raises(ValueError) as exc:
+        limits.check(Settings(), n_styles=3)
+    assert str(exc.value) == "3 style images is over this server's limit of 2 (NST_MAX_STYLES)"
+    assert Limits.from_env({"NST_MAX_DISK_MB": "64"}).max_disk_mb == 64
+    with pytest.raises(ValueError, match="NST_MAX_DISK_MB must be >= 1"):
+        Limits.from_env({"NST_MAX_DISK_MB": "0"})

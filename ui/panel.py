@@ -79,7 +79,18 @@ class Panel:
 
 
 def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
-    return upload_image(label, guard, elem_id=elem_id, height=height)
+    """An upload slot; a file a browser cannot show is replaced by a PNG of what is read."""
+    slot = upload_image(label, guard, elem_id=elem_id, height=height)
+
+    def shown(path: str | None) -> Any:
+        try:
+            copy = inputs.browser_copy(path, guard)
+        except ValueError as exc:
+            raise user_error(exc) from None
+        return gr.skip() if copy is None else copy
+
+    slot.upload(shown, slot, slot, api_visibility="private", queue=False)
+    return slot
 
 
 def _styles(panel: Panel) -> None:

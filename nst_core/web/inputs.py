@@ -11,6 +11,11 @@ import numpy as np
 from PIL import Image
 
 from .. import images, spatial
+from . import files
+from .jobs import JOBS
+
+# Image formats every browser shows (others are shown, and used, as a PNG of what is read).
+BROWSER_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP", "BMP"})
 
 
 @dataclass
@@ -70,6 +75,21 @@ def load_inputs(content: Any, styles: Sequence[Any], need_content: bool = True) 
     style_imgs = [images.load_image(s, name="style image" if len(styles) == 1
                                     else f"style image {i + 1}") for i, s in enumerate(styles)]
     return Inputs(content_img, style_imgs)
+
+
+def browser_copy(path: str | os.PathLike | None, label: str) -> str | None:
+    """For an upload a browser cannot show (TIFF, PPM, ...): a PNG of the image exactly as the
+    reader reads it (8-bit RGB, so reading the PNG gives the same pixels), to show and use in
+    its place; None for formats a browser shows (the upload stays as it was sent)."""
+    if path is None:
+        return None
+    images.check_header(path, name=label)
+    with Image.open(path) as img:
+        if img.format in BROWSER_FORMATS:
+            return None
+    png = files.output_dir() / f"upload_{JOBS.next_id()}.png"
+    images.load_image(path, name=label).save(png, format="PNG")
+    return str(png)
 
 
 def mask_canvas(content: Any) -> dict[str, Any] | None:
