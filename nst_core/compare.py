@@ -31,7 +31,7 @@ from .engine import NonFiniteLossError, Progress, optimize, prepare
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .results import result_metadata, write_result
-from .runs import Outcome, Run, Source, final_record, make_run
+from .runs import Outcome, Run, Source, final_record, fixed_score, make_run
 from .settings import Settings, from_dict, validate
 
 DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
@@ -364,7 +364,10 @@ def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
         if record.done:
             final = record
     assert final is not None
-    return final.image, result_metadata(run.settings, final, extra={"history": history})
+    score = fixed_score(content, styles if len(styles) > 1 else styles[0], final.image,
+                        run.settings)
+    return final.image, result_metadata(run.settings, final,
+                                        extra={"history": history, "score": score})
 
 
 def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],

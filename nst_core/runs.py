@@ -163,6 +163,17 @@ def perform(run: Run, on_step: Callable[[Progress], None] | None = None) -> Outc
                    seconds=time.perf_counter() - start)
 
 
+def fixed_score(content: Image.Image, style: Any, image: Image.Image,
+                settings: Settings) -> dict[str, float]:
+    """The fixed scorer's numbers for a result (:mod:`nst_core.scoring`: the same yardstick for
+    every run of a grid, whatever its settings)."""
+    from .scoring import make_scorer
+
+    scorer = make_scorer(content, style, max(image.size), device=settings.device,
+                         weights=settings.weights)
+    return scorer(image)
+
+
 def load_done(run: Run) -> Outcome | None:
     """The run's outcome read back from its files if both exist and the JSON is complete and
     belongs to this run (same key); otherwise None (run it)."""
@@ -204,7 +215,7 @@ def row(run: Run, outcome: Outcome) -> dict[str, Any]:
             "content": run.content.path if run.content else None,
             "styles": [s.path for s in run.styles], "file": run.path if outcome.ok else None,
             "status": "failed" if not outcome.ok else "resumed" if outcome.resumed else "done",
-            "error": outcome.error, "losses": meta.get("losses"),
+            "error": outcome.error, "losses": meta.get("losses"), "score": meta.get("score"),
             "seconds": info.get("seconds"), "seed": info.get("seed"), "worker": outcome.worker}
 
 

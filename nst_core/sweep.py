@@ -29,7 +29,7 @@ from .cli import (COMMANDS, CliError, RunsFailed, add_grid_arguments, add_settin
                   execute_runs, read_sources, settings_from_args, style_groups)
 from .engine import Progress
 from .results import result_metadata, write_result
-from .runs import Outcome, Run, Source, make_run, row
+from .runs import Outcome, Run, Source, fixed_score, make_run, row
 from .schedule import stylize
 from .settings import PRESETS, FieldInfo, Settings, field_info, field_infos, validate
 
@@ -245,7 +245,10 @@ def run_cell(run: Run, on_step: Callable[[Progress], None] | None = None
         if p.done:
             final = p
     assert final is not None
-    return final.image, result_metadata(run.settings, final)
+    # Scored against the content and style it had (a texture has no content to score against).
+    extra = ({"score": fixed_score(content, style, final.image, run.settings)}
+             if run.content is not None and styles else None)
+    return final.image, result_metadata(run.settings, final, extra=extra)
 
 
 def grid_runs(contents: Sequence[Source | None], groups: Sequence[Sequence[Source]],
@@ -293,15 +296,18 @@ def _fmt(x: Any) -> str:
 
 
 def markdown_table(rows: Sequence[dict]) -> str:
-    """The grid's runs as a markdown table (a failed run shows its message)."""
+    """The grid's runs as a markdown table (a failed run shows its message; score and SSIM are
+    the fixed scorer's, comparable across every run of the grid)."""
     lines = ["| Content | Style | Setting | Status | Total loss | Content loss | Style loss | "
-             "Seconds | Result |", "|---|---|---|---|---:|---:|---:|---:|---|"]
+             "Score | SSIM | Seconds | Result |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        losses = r["losses"] or {}
+        losses, score = r["losses"] or {}, r["score"] or {}
         result = r["file"] if r["error"] is None else r["error"].replace("|", "/")
         lines.append(f"| {r['content'] or '-'} | {' + '.join(r['styles']) or '-'} | "
                      f"{r['label']} | {r['status']} | {_fmt(losses.get('total'))} | "
                      f"{_fmt(losses.get('content'))} | {_fmt(losses.get('style'))} | "
+                     f"{_fmt(score.get('score'))} | {_fmt(score.get('ssim'))} | "
                      f"{_fmt(r['seconds'])} | {result} |")
     return "\n".join(lines) + "\n"
 

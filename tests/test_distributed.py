@@ -105,6 +105,7 @@ def test_grid_finishes_when_a_worker_is_killed_and_resumes(tmp_path, content_dir
         assert images.read_png_settings(png) == meta
         assert meta["settings"]["style_weight"] == cell["value"]
         assert meta["losses"] == cell["losses"] and meta["losses"]["total"] > 0
+        assert meta["score"] == cell["score"] and 0 < meta["score"]["ssim"] <= 1
         assert max(Image.open(png).size) == 32
     assert len(list((tmp_path / "grid_runs").iterdir())) == 16
     # A row per content and style, a column per value.
@@ -156,6 +157,7 @@ def test_compare_grid_on_ray(tmp_path, content_path):
         assert [r["method"] for r in pair["rows"]] == ["adam:pixels", "lbfgs:pixels"]
         meta = json.loads((folder / "adam_pixels.json").read_text())
         assert len(meta["history"]) == 4 and meta["settings"]["optimizer"] == "adam"
+        assert set(meta["score"]) >= {"score", "ssim", "style_distance"}
     assert "Adam · pixels" in (out / "table.md").read_text()
 
 

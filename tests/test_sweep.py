@@ -128,6 +128,9 @@ def test_a_grid_of_contents_and_styles_here_resumes_and_reports_failures(tmp_pat
     assert [c["label"] for c in data["cells"][:2]] == ["astronaut/starry_night · steps=1",
                                                        "astronaut/starry_night · steps=2"]
     assert all("broken.png" in c["error"] for c in data["cells"][4:])
+    # Every finished run carries the fixed scorer's numbers, the same yardstick for all.
+    assert all(0 < c["score"]["ssim"] <= 1 and c["score"]["score"] > 0
+               for c in data["cells"][:4])
     grid = Image.open(out)  # a row per content and style, failed cells grey
     assert grid.size == (2 * 32 + sweep_mod.GRID_GAP,
                          4 * (32 + sweep_mod.LABEL_HEIGHT) + 3 * sweep_mod.GRID_GAP)
