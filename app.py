@@ -69,14 +69,19 @@ def _truthy(value: str | None) -> bool:
 def own_disk(limits: Limits) -> None:
     """Keep this server's files in its own folder (see nst_core.web.disk), Gradio's cache
     included unless GRADIO_TEMP_DIR names another; remove the folders of servers that are
-    gone now, this one's at exit (SIGTERM included), and prune it while it runs."""
+    gone now, and this one's at exit (SIGTERM included)."""
     disk.remove_dead()
     if not os.environ.get("GRADIO_TEMP_DIR"):
         os.environ["GRADIO_TEMP_DIR"] = str(disk.process_dir() / "gradio")
     atexit.register(disk.remove_own)
     # SIGTERM ends the process without atexit handlers unless it becomes an exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    disk.start_janitor(limits.max_disk_mb * 1024 ** 2)
+
+
+def kept_files(demo: gr.Blocks) -> set[str]:
+    """Files Gradio keeps in its cache for the page itself (examples, starting values)."""
+    return {str(p) for block in demo.blocks.values()
+            for p in getattr(block, "keep_in_cache", ())}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     own_disk(limits)
     demo = build_demo(limits)
+    disk.start_janitor(limits.max_disk_mb * 1024 ** 2, keep=lambda: kept_files(demo))
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 **launch_kwargs(limits))
 

@@ -16,14 +16,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable, Collection
 
 PREFIX = "nst_studio_"
 KEEP_SECONDS = 3600  # files older than this are removed
 MIN_AGE_SECONDS = 600  # files younger than this are never removed to meet the byte budget
-MAX_BYTES = 1024 * 1024 ** 2  # budget of one server's folder (Limits.max_disk, NST_MAX_DISK_MB)
+MAX_BYTES = 1024 * 1024 ** 2  # one server's folder (Limits.max_disk_mb)
 PRUNE_EVERY_SECONDS = 60  # how often the janitor thread prunes a running server's folder
 _JANITOR: list[threading.Thread] = []
 _BUDGET = [MAX_BYTES]
+_KEEP: list[Callable[[], Collection[str]]] = [frozenset]
 
 
 def process_dir(root: str | os.PathLike | None = None) -> Path:
@@ -62,25 +64,30 @@ def remove_own(root: str | os.PathLike | None = None) -> None:
 
 
 def _files(folder: Path) -> list[tuple[float, int, Path]]:
-    """(modified time, size, path) of every file under ``folder``, oldest first."""
+    """(age reference, size, path) of every file under ``folder``, oldest first. A file's age
+    counts from its last modification or status change, whichever is later (Gradio's cache
+    ages files by status change and touches a cached copy it hands out again)."""
     found = []
     for path in folder.rglob("*"):
         with contextlib.suppress(OSError):
             if path.is_file() and not path.is_symlink():
                 st = path.stat()
-                found.append((st.st_mtime, st.st_size, path))
+                found.append((max(st.st_mtime, st.st_ctime), st.st_size, path))
     return sorted(found)
 
 
 def prune(folder: Path, max_bytes: int = MAX_BYTES, keep_seconds: float = KEEP_SECONDS,
-          min_age: float = MIN_AGE_SECONDS) -> int:
+          min_age: float = MIN_AGE_SECONDS, keep: Collection[str] = (),
+          now: float | None = None) -> int:
     """Remove files older than ``keep_seconds``, then the oldest ones (older than
-    ``min_age``) while the folder holds more than ``max_bytes``; the bytes left."""
-    now = time.time()
-    files = _files(folder)
+    ``min_age``) while the folder holds more than ``max_bytes``; the bytes left. Paths in
+    ``keep`` (files Gradio serves for the page itself: examples, starting values) stay and
+    are not counted."""
+    now = time.time() if now is None else now
+    files = [f for f in _files(folder) if str(f[2].resolve()) not in keep]
     total = sum(size for _, size, _ in files)
-    for mtime, size, path in files:
-        age = now - mtime
+    for changed, size, path in files:
+        age = now - changed
         if age > keep_seconds or (total > max_bytes and age > min_age):
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -92,11 +99,14 @@ def folder_bytes(folder: Path) -> int:
     return sum(size for _, size, _ in _files(folder))
 
 
-def start_janitor(max_bytes: int = MAX_BYTES, every: float = PRUNE_EVERY_SECONDS) -> None:
+def start_janitor(max_bytes: int = MAX_BYTES, every: float = PRUNE_EVERY_SECONDS,
+                  keep: Callable[[], Collection[str]] | None = None) -> None:
     """Prune this process's folder to ``max_bytes`` now and every ``every`` seconds, in a
-    daemon thread (started once; a later call sets the budget)."""
+    daemon thread (started once; a later call sets the budget). ``keep()`` names the files to
+    leave (see :func:`prune`)."""
     _BUDGET[0] = max_bytes
-    prune(process_dir(), max_bytes)
+    _KEEP[0] = keep or frozenset
+    prune_own()
     if _JANITOR:
         return
 
@@ -104,13 +114,14 @@ def start_janitor(max_bytes: int = MAX_BYTES, every: float = PRUNE_EVERY_SECONDS
         while True:
             time.sleep(every)
             with contextlib.suppress(OSError):
-                prune(process_dir(), _BUDGET[0])
+                prune_own()
 
     thread = threading.Thread(target=loop, name="nst-disk-janitor", daemon=True)
     thread.start()
     _JANITOR.append(thread)
 
 
-def budget() -> int:
-    """The byte budget of this process's folder (set by :func:`start_janitor`)."""
-    return _BUDGET[0]
+def prune_own() -> int:
+    """Prune this process's folder with the budget and kept files :func:`start_janitor` set."""
+    return prune(process_dir(), _BUDGET[0], keep={str(Path(p).resolve())
+                                                   for p in _KEEP[0]()})

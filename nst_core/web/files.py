@@ -21,7 +21,7 @@ def output_dir() -> Path:
     files from), pruned to its disk budget (see :mod:`.disk`) each time it is asked for."""
     folder = disk.process_dir() / "results"
     folder.mkdir(exist_ok=True)
-    disk.prune(disk.process_dir(), disk.budget())
+    disk.prune_own()
     return folder
 
 
