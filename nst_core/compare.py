@@ -1,10 +1,13 @@
 """Run several (optimizer, parameterization) methods on the same inputs and compare them.
 
 A method is written ``optimizer:param`` (``adam:fft``). Every method gets the same settings and
-the same step budget (objective evaluations), so differences come from what is optimized and
-how. :func:`compare_stream` interleaves the runs one step at a time (a UI can show all results
-growing side by side) and times each method with its own stopwatch; :func:`summarize` turns the
-final records into a labelled grid, loss curves and a table.
+the same budget, so differences come from what is optimized and how: equal steps (objective
+evaluations), or equal time (``settings.time_budget`` seconds of each method's own work, with
+the step budget lifted: ``--budget-seconds``). :func:`compare_stream` interleaves the runs one
+step at a time (a UI can show all results growing side by side), each timed by the engine's own
+clock. Every method is scored by the same fixed scorer (:mod:`nst_core.scoring`), whatever its
+own loss; :func:`summarize` turns the final records into a labelled grid, curves of the loss
+against steps and seconds and of the score against seconds, and a table.
 
 CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels adam:fft
 --steps N --size PX --out DIR``.
@@ -18,7 +21,6 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -31,12 +33,19 @@ from .engine import NonFiniteLossError, Progress, optimize, prepare
 from .optim import OPTIMIZERS
 from .params import PARAMETERIZATIONS
 from .results import result_metadata, write_result
-from .runs import Outcome, Run, Source, final_record, fixed_score, make_run
+from .runs import Outcome, Run, Source, final_record, make_run
+from .scoring import Scorer, make_scorer
 from .settings import Settings, from_dict, validate
 
-DEFAULT_METHODS = ("lbfgs:pixels", "adam:pixels", "sgd:dip", "adam:fft", "lbfgs:fft")
+# Every parameterization at its best optimizer (the registry's ``best``), in registry order.
+DEFAULT_METHODS = tuple(f"{p.best}:{name}" for name, p in PARAMETERIZATIONS.items())
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
-PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP"}
+PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP", "pyramid": "pyramid"}
+# Steps between the scored points of a method's curve (each is one fixed-scorer pass on the
+# preview, outside the method's own clock).
+SCORE_EVERY = 10
+# The step budget of an equal-time comparison: never the limit, the time budget is.
+EQUAL_TIME_STEPS = 1_000_000
 # Smallest tile side in the grid, in pixels: room for a caption such as
 # "loss 1.23e+08 · 123.4 s" at the smallest font.
 MIN_TILE = 200
@@ -87,8 +96,9 @@ def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequen
 
     The inputs are loaded and the loss targets computed once; each method then runs
     :func:`nst_core.engine.optimize` with ``optimizer`` and ``param`` replaced. A record's
-    ``elapsed`` (and the final ``info["seconds"]``/``["seconds_per_step"]``) counts only the
-    time spent inside that method's own steps, not the other methods' turns. Closing the
+    ``elapsed`` (and the final ``info["seconds"]``/``["seconds_per_step"]``) is the engine's
+    own clock: the method's own work (a DIP warm-up included), not the other methods' turns
+    nor what the caller does between records; ``settings.time_budget`` applies to it. Closing the
     generator closes every run. A method whose loss becomes non-finite raises
     :class:`NonFiniteLossError` naming it (the other runs are closed).
 
@@ -104,33 +114,30 @@ def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequen
     for key, optimizer, param in parsed:
         s = dataclasses.replace(base.settings, optimizer=optimizer, param=param)
         gens[key] = optimize(dataclasses.replace(base, settings=s))
-    clocks = {key: 0.0 for key in gens}
     active = list(gens)
     try:
         while active:
             for key in list(active):
-                start = time.perf_counter()
                 try:
                     record = next(gens[key])
                 except NonFiniteLossError as exc:
                     raise NonFiniteLossError(f"{key}: {exc}") from None
-                spent = time.perf_counter() - start
-                if record.step == 0 and not record.done:
-                    # Set-up (building the parameterization, a DIP warm-up, the first score) is
-                    # not optimization time, as in the engine's own clock.
-                    spent = 0.0
-                clocks[key] += spent
                 if record.done:
                     active.remove(key)
-                    info = dict(record.info, seconds=clocks[key],
-                                seconds_per_step=clocks[key] / max(record.step, 1))
-                    record = dataclasses.replace(record, elapsed=clocks[key], info=info)
-                else:
-                    record = dataclasses.replace(record, elapsed=clocks[key])
                 yield key, record
     finally:
         for gen in gens.values():
             gen.close()
+
+
+def history_point(record: Progress, scorer: Scorer | None = None) -> dict[str, Any]:
+    """A curve point: step, own seconds and losses, and the fixed score of the record's image
+    (its preview) when there is one and a scorer."""
+    point = history_row(record)
+    image = record.image if record.done else record.preview
+    if scorer is not None and image is not None:
+        point.update({f"fixed_{k}": v for k, v in scorer(image).items()})
+    return point
 
 
 @dataclass
@@ -138,8 +145,8 @@ class CompareResult:
     """What a comparison produces (see :func:`summarize`)."""
 
     grid: Image.Image  # content, style, one labelled result per method
-    curves: Image.Image  # total loss vs step and vs seconds (log scale)
-    rows: list[dict[str, Any]]  # one per method: losses, seconds, seconds_per_step, parameters
+    curves: Image.Image  # own loss vs step and vs seconds, fixed score vs seconds (log scale)
+    rows: list[dict[str, Any]]  # one per method: losses, score, ssim, seconds, steps, parameters
     markdown: str  # the rows as a markdown table
     histories: dict[str, list[dict[str, float]]]  # method -> rows of step, seconds, losses
     settings: dict[str, Any]  # the shared settings (optimizer/param are per method)
@@ -192,13 +199,13 @@ class CompareResult:
         return paths
 
 
-def _row(method: str, final: Progress) -> dict[str, Any]:
+def _row(method: str, final: Progress, scores: Mapping[str, float]) -> dict[str, Any]:
     info = final.info
     row = {"method": method, "label": method_label(info["optimizer"], info["param"]),
            "optimizer": info["optimizer"], "param": info["param"], "steps": final.step,
            "losses": dict(final.losses), "seconds": info["seconds"],
            "seconds_per_step": info["seconds_per_step"], "parameters": info["parameters"],
-           "lr": info["lr"]}
+           "lr": info["lr"], **{k: scores[k] for k in ("score", "ssim", "style_distance")}}
     for key in ("warmup_steps", "warmup_seconds", "warmup_mse"):
         if key in info:
             row[key] = info[key]
@@ -251,30 +258,31 @@ def make_grid(tiles: Sequence[tuple[Image.Image, Sequence[str]]], columns: int =
     return grid
 
 
+CURVES = (("step", "total", "own loss vs step", "step (objective evaluations)"),
+          ("seconds", "total", "own loss vs own compute time", "seconds"),
+          ("seconds", "fixed_score", "fixed score vs own compute time", "seconds"))
+
+
 def plot_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
                 labels: Mapping[str, str] | None = None) -> Image.Image:
-    """Total loss against step and against seconds, log scale, one line per method."""
+    """Each method's own loss against step and seconds, and the fixed score against seconds
+    (log scale, one line per method; the score where it was measured)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in a web server
 
     labels = labels or {}
-    fig = Figure(figsize=(11, 4), dpi=100)
-    ax_step, ax_time = fig.subplots(1, 2)
-    for method, rows in histories.items():
-        rows = [r for r in rows if r["total"] > 0]
-        if not rows:
-            continue
-        label = labels.get(method, method)
-        ax_step.plot([r["step"] for r in rows], [r["total"] for r in rows], label=label)
-        ax_time.plot([r["seconds"] for r in rows], [r["total"] for r in rows], label=label)
-    for ax, xlabel in ((ax_step, "step (objective evaluations)"), (ax_time, "seconds")):
+    fig = Figure(figsize=(15, 4), dpi=100)
+    axes = fig.subplots(1, len(CURVES))
+    for ax, (x, y, title, xlabel) in zip(axes, CURVES):
+        for method, rows in histories.items():
+            points = [(r[x], r[y]) for r in rows if r.get(y, 0) > 0]
+            if points:
+                ax.plot(*zip(*points), label=labels.get(method, method),
+                        marker="." if y == "fixed_score" else None)
         ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("total loss")
+        ax.set(title=title, xlabel=xlabel, ylabel="score" if y == "fixed_score" else "loss")
         ax.grid(True, which="both", alpha=0.3)
-    ax_step.set_title("loss vs step")
-    ax_time.set_title("loss vs own compute time")
     if histories:
-        ax_step.legend(fontsize=8)
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -286,32 +294,42 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
 
+TABLE_HEADERS = ("Method", "Parameters", "Seconds", "Steps", "Score", "SSIM", "Style distance",
+                 "Own loss")
+
+
+def table_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """The comparison table's cells (:data:`TABLE_HEADERS`), numbers rounded to what matters."""
+    return [[r["label"], f"{r['parameters']:,}", f"{r['seconds']:.1f}", str(r["steps"]),
+             _fmt(r["score"]), f"{r['ssim']:.3f}", _fmt(r["style_distance"]),
+             _fmt(r["losses"]["total"])] for r in rows]
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    head = ("| Method | Final loss | Content | Style | TV | Seconds | s/step | Parameters |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|\n")
-    body = "".join(
-        f"| {r['label']} (`{r['method']}`) | {_fmt(r['losses']['total'])} | "
-        f"{_fmt(r['losses']['content'])} | {_fmt(r['losses']['style'])} | "
-        f"{_fmt(r['losses']['tv'])} | {r['seconds']:.1f} | {r['seconds_per_step']:.3f} | "
-        f"{r['parameters']:,} |\n" for r in rows)
-    return head + body
+    head = "| " + " | ".join(TABLE_HEADERS) + " |\n|---|" + "---:|" * (len(TABLE_HEADERS) - 1)
+    return head + "\n" + "".join("| " + " | ".join(cells) + " |\n"
+                                  for cells in table_rows(rows))
 
 
 def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
               histories: Mapping[str, Sequence[Mapping[str, float]]],
-              settings: Settings) -> CompareResult:
+              settings: Settings, scorer: Scorer | None = None) -> CompareResult:
     """Grid, curves, rows and markdown table from each method's final record and history.
 
     ``content``/``style`` are any image sources (a list of styles shows the first);
-    ``histories`` maps a method to rows with ``step``, ``seconds`` and the loss terms (as
-    :func:`nst_core.cli.history_row` makes them).
+    ``histories`` maps a method to rows with ``step``, ``seconds``, the loss terms and, where
+    measured, the fixed score (as :func:`history_point` makes them). Every final image is
+    scored by ``scorer`` (made here for these inputs when not given).
     """
     if not finals:
         raise ValueError("no finished methods to summarize")
     for method, final in finals.items():
         if not final.done or final.image is None:
             raise ValueError(f"method {method}: its record is not a final one (done=False)")
-    rows = [_row(m, f) for m, f in finals.items()]
+    if scorer is None:
+        scorer = make_scorer(content, style, max(next(iter(finals.values())).image.size),
+                             device=settings.device, weights=settings.weights)
+    rows = [_row(m, f, scorer(f.image)) for m, f in finals.items()]
     results = {m: f.image for m, f in finals.items()}
     size = next(iter(results.values())).size
     content_img = images.load_image(content, name="content image")
@@ -322,7 +340,7 @@ def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
         tiles.append((images.load_image(style_src, name="style image"), ["style", ""]))
     for row in rows:
         tiles.append((results[row["method"]],
-                      [row["label"], f"loss {row['losses']['total']:.3g} · "
+                      [row["label"], f"score {row['score']:.3g} · "
                                      f"{row['seconds']:.1f} s"]))
     grid = make_grid(tiles, tile_size=size)
     labels = {r["method"]: r["label"] for r in rows}
@@ -340,13 +358,18 @@ def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str]
     """
     finals: dict[str, Progress] = {}
     histories: dict[str, list[dict]] = {}
+    scorer = None
     for method, record in compare_stream(content, style, settings, methods, check=check):
-        histories.setdefault(method, []).append(history_row(record))
+        if scorer is None:
+            size = record.info["size"]
+            scorer = make_scorer(content, style, max(size), device=settings.device,
+                                 weights=settings.weights)
+        histories.setdefault(method, []).append(history_point(record, scorer))
         if record.done:
             finals[method] = record
         if on_record is not None:
             on_record(method, record)
-    return summarize(content, style, finals, histories, settings)
+    return summarize(content, style, finals, histories, settings, scorer)
 
 
 def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
@@ -355,19 +378,20 @@ def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
     :func:`compare_stream`); the metadata keeps its history for the loss curves."""
     styles = [s.load("style image") for s in run.styles]
     content = run.content.load("content image")
-    history, final = [], None
-    for _, record in compare_stream(content, styles if len(styles) > 1 else styles[0],
-                                    run.settings, [run.value], check=False):
-        history.append(history_row(record))
+    style = styles if len(styles) > 1 else styles[0]
+    history, final, scorer = [], None, None
+    for _, record in compare_stream(content, style, run.settings, [run.value], check=False):
+        if scorer is None:
+            scorer = make_scorer(content, style, max(record.info["size"]),
+                                 device=run.settings.device, weights=run.settings.weights)
+        history.append(history_point(record, scorer))
         if on_step is not None:
             on_step(record)
         if record.done:
             final = record
-    assert final is not None
-    score = fixed_score(content, styles if len(styles) > 1 else styles[0], final.image,
-                        run.settings)
+    assert final is not None and scorer is not None
     return final.image, result_metadata(run.settings, final,
-                                        extra={"history": history, "score": score})
+                                        extra={"history": history, "score": scorer(final.image)})
 
 
 def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
@@ -447,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"methods; optimizers: {', '.join(OPTIMIZERS)}; "
                              f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--budget-seconds", type=float, metavar="S",
+                        help="equal time instead of equal steps: every method runs for S "
+                             "seconds of its own work (the step budget is lifted)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_grid_arguments(parser)
     # Previews are not saved by this command.
@@ -463,8 +490,13 @@ def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -
     settings = settings_from_args(args, n_styles=max(1, len(args.style)))
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CliError(f"--out {args.out!r} exists and is not a directory")
-    # Previews are not saved by this command; only the final images are needed.
-    settings = dataclasses.replace(settings, preview_every=0)
+    if args.budget_seconds is not None:
+        if not args.budget_seconds > 0:
+            raise CliError(f"--budget-seconds must be > 0, got {args.budget_seconds:g}")
+        settings = dataclasses.replace(settings, time_budget=args.budget_seconds,
+                                       steps=EQUAL_TIME_STEPS)
+    # Previews are not saved: they are the scored points of each method's curve.
+    settings = dataclasses.replace(settings, preview_every=SCORE_EVERY)
     pairs = comparison_runs(args, settings)
     flat = [r for runs in pairs for r in runs]
     outcomes = iter(execute_runs(flat, args, "comparing", before_run=before_run))

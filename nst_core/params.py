@@ -29,6 +29,9 @@ class Parameterization:
     # optimizers whose step size depends on it (plain SGD on a mean-reduced loss).
     lr: dict[str, "float | Callable[[Sequence[int]], float]"]
     description: str = ""
+    # The optimizer this parameterization is shown with by default (comparisons put every
+    # parameterization at its best): the lowest loss ratio in the sweeps below.
+    best: str = "lbfgs"
     # Iterate-averaging decay per optimizer where it was measured to help (engine._Average);
     # optimizers left out run without averaging unless Settings.average asks for it.
     average: dict[str, float] = field(default_factory=dict)
@@ -104,17 +107,18 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 PARAMETERIZATIONS: dict[str, Parameterization] = {
     "pixels": Parameterization(make_pixels, {"lbfgs": 1.0, "adam": 0.02,
                                              "sgd": per_pixel_lr(3e-9)},
-                               "raw RGB pixels, projected to [0, 1]"),
+                               "raw RGB pixels, projected to [0, 1]", best="lbfgs"),
     "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
-                            "(Distill 'Differentiable Image Parameterizations')"),
+                            "(Distill 'Differentiable Image Parameterizations')", best="lbfgs"),
     "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 5e-11},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
-                            "(Ulyanov et al.)"),
+                            "(Ulyanov et al.)", best="adam"),
     "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,
                                                "sgd": per_pixel_lr(3e-8)},
                                 "Laplacian pyramid: band-pass levels summed through a sigmoid, "
-                                "coarse structure first (STROTSS, Kolkin et al. 2019)"),
+                                "coarse structure first (STROTSS, Kolkin et al. 2019)",
+                                best="lbfgs"),
 }
 
 

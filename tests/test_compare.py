@@ -163,3 +163,49 @@ def test_cli_bad_method_exits_2_with_one_line(tmp_path, content_path, style_path
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "voxels" in err and len(err.splitlines()) == 1
+
+
+def test_equal_time_stops_every_method_near_its_budget(content_path, style_path):
+    from nst_core.compare import EQUAL_TIME_STEPS
+
+    budget = 1.0
+    s = Settings(size=32, steps=EQUAL_TIME_STEPS, time_budget=budget, preview_every=0)
+    finals = {m: r for m, r in compare_stream(content_path, style_path, s,
+                                              ["adam:pixels", "lbfgs:pyramid"]) if r.done}
+    for method, final in finals.items():
+        spent, per_step = final.info["seconds"], final.info["seconds_per_step"]
+        assert final.info["stopped_by"] == "time_budget", method
+        # Stopped at the first step boundary past the budget: within a step or two of it.
+        assert budget <= spent <= budget + 2 * per_step + 0.25, (method, spent, per_step)
+        assert final.step > 1
+
+
+def test_default_comparison_puts_every_parameterization_at_its_best():
+    from nst_core.compare import DEFAULT_METHODS
+
+    assert [parse_method(m)[1] for m in DEFAULT_METHODS] == list(PARAMETERIZATIONS)
+    for method in DEFAULT_METHODS:
+        optimizer, param = parse_method(method)
+        assert optimizer == PARAMETERIZATIONS[param].best
+
+
+def test_cli_equal_time_comparison_carries_the_fixed_score(tmp_path, content_path, style_path):
+    out = tmp_path / "eq"
+    code = main(["compare", "--content", str(content_path), "--style", str(style_path),
+                 "--methods", "adam:pixels", "lbfgs:fft", "--budget-seconds", "1.5",
+                 "--size", "32", "--out", str(out), "--quiet"])
+    assert code == 0
+    data = json.loads((out / "results.json").read_text())
+    for row in data["rows"]:
+        assert row["score"] > 0 and 0 < row["ssim"] <= 1 and row["style_distance"] > 0
+        assert 1.5 <= row["seconds"] < 4 and row["steps"] > 1
+        curve = [p for p in data["histories"][row["method"]] if "fixed_score" in p]
+        assert len(curve) >= 2 and curve[-1]["fixed_score"] == pytest.approx(row["score"])
+        assert curve[0]["seconds"] < curve[-1]["seconds"]
+    table = (out / "table.md").read_text()
+    for header in ("Parameters", "Seconds", "Steps", "Score", "SSIM"):
+        assert header in table
+    assert Image.open(out / "curves.png").width >= 1400  # three panels: score vs seconds last
+    with pytest.raises(SystemExit):
+        main(["compare", "--content", str(content_path), "--style", str(style_path),
+              "--budget-seconds", "x", "--out", str(out)])
