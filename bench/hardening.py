@@ -177,14 +177,15 @@ def disk_rows(tmp: Path, jobs: int) -> list[tuple[str, str, str]]:
         client.submit(handle_file(str(CONTENT)), [handle_file(str(STYLE))], TINY,
                       api_name="/stylize").result()
     n, mb = folder_mb(folder)
-    rows = [(f"after {jobs} jobs", f"{n} files, {mb:.2f} MB", folder.name)]
+    rows = [(f"after {jobs} jobs", f"{n} files, {mb:.2f} MB",
+             f"{folder.name}; budget {os.environ.get('NST_MAX_DISK_MB', '1024')} MB")]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     n, mb = folder_mb(folder)
     rows.append(("after kill -9", f"{n} files, {mb:.2f} MB", "folder left behind"))
     second, _ = start(tmp)
-    n, mb = folder_mb(folder)
-    rows.append(("after a restart", f"{n} files, {mb:.2f} MB",
+    n, mb = folder_mb(tmp / f"nst_studio_{second.pid}")
+    rows.append(("after a restart", f"{n} files, {mb:.2f} MB (new server)",
                  "dead server's folder removed" if not folder.exists() else "still there"))
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=60)
