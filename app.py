@@ -66,7 +66,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def own_disk(limits: Limits) -> None:
+def own_disk() -> None:
     """Keep this server's files in its own folder (see nst_core.web.disk), Gradio's cache
     included unless GRADIO_TEMP_DIR names another; remove the folders of servers that are
     gone now, and this one's at exit (SIGTERM included)."""
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         limits = Limits.from_env()
     except ValueError as exc:
         parser.error(str(exc))
-    own_disk(limits)
+    own_disk()
     demo = build_demo(limits)
     disk.start_janitor(limits.max_disk_mb * 1024 ** 2, keep=lambda: kept_files(demo))
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
