@@ -350,26 +350,42 @@ def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
                          settings.to_dict(), results, dict(finals))
 
 
+class Tally:
+    """What a comparison keeps as its records come: each method's final record and its curve
+    (:func:`history_point`), every image scored by one scorer made from the first record."""
+
+    def __init__(self, content: Any, style: Any, settings: Settings):
+        self.content, self.style, self.settings = content, style, settings
+        self.scorer: Scorer | None = None
+        self.finals: dict[str, Progress] = {}
+        self.histories: dict[str, list[dict]] = {}
+
+    def add(self, method: str, record: Progress) -> None:
+        if self.scorer is None:
+            self.scorer = make_scorer(self.content, self.style, max(record.info["size"]),
+                                      device=self.settings.device,
+                                      weights=self.settings.weights)
+        self.histories.setdefault(method, []).append(history_point(record, self.scorer))
+        if record.done:
+            self.finals[method] = record
+
+    def summarize(self) -> CompareResult:
+        return summarize(self.content, self.style, self.finals, self.histories, self.settings,
+                         self.scorer)
+
+
 def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str],
             on_record=None, *, check: bool = True) -> CompareResult:
     """Run :func:`compare_stream` to the end and :func:`summarize` it.
 
     ``on_record(method, progress)``, if given, sees every record as it comes.
     """
-    finals: dict[str, Progress] = {}
-    histories: dict[str, list[dict]] = {}
-    scorer = None
+    tally = Tally(content, style, settings)
     for method, record in compare_stream(content, style, settings, methods, check=check):
-        if scorer is None:
-            size = record.info["size"]
-            scorer = make_scorer(content, style, max(size), device=settings.device,
-                                 weights=settings.weights)
-        histories.setdefault(method, []).append(history_point(record, scorer))
-        if record.done:
-            finals[method] = record
+        tally.add(method, record)
         if on_record is not None:
             on_record(method, record)
-    return summarize(content, style, finals, histories, settings, scorer)
+    return tally.summarize()
 
 
 def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
@@ -378,20 +394,17 @@ def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
     :func:`compare_stream`); the metadata keeps its history for the loss curves."""
     styles = [s.load("style image") for s in run.styles]
     content = run.content.load("content image")
-    style = styles if len(styles) > 1 else styles[0]
-    history, final, scorer = [], None, None
-    for _, record in compare_stream(content, style, run.settings, [run.value], check=False):
-        if scorer is None:
-            scorer = make_scorer(content, style, max(record.info["size"]),
-                                 device=run.settings.device, weights=run.settings.weights)
-        history.append(history_point(record, scorer))
+    tally = Tally(content, styles if len(styles) > 1 else styles[0], run.settings)
+    for _, record in compare_stream(tally.content, tally.style, run.settings, [run.value],
+                                    check=False):
+        tally.add(run.value, record)
         if on_step is not None:
             on_step(record)
-        if record.done:
-            final = record
-    assert final is not None and scorer is not None
-    return final.image, result_metadata(run.settings, final,
-                                        extra={"history": history, "score": scorer(final.image)})
+    final = tally.finals[run.value]
+    score = tally.histories[run.value][-1]
+    return final.image, result_metadata(run.settings, final, extra={
+        "history": tally.histories[run.value],
+        "score": {k[len("fixed_"):]: v for k, v in score.items() if k.startswith("fixed_")}})
 
 
 def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],

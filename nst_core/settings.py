@@ -191,18 +191,20 @@ class Settings:
         help="stop after this many seconds of the method's own work (a DIP warm-up included), "
              "whatever steps remain (none: run every step)")
     # Iterate averaging as crowsonkb/style-transfer-pytorch does it (its EMA of the image,
-    # decay 0.99) and as Ulyanov et al. average the DIP output (exp_weight 0.99).
+    # decay 0.99) and as Ulyanov et al. average the DIP output (exp_weight 0.99); 0.999
+    # already averages over about a thousand steps.
     average: float | None = setting(
-        None, label="Iterate averaging (EMA decay)", group="method", minimum=0.0, maximum=1.0,
-        strict=False, advanced=True,
+        None, label="Iterate averaging (EMA decay)", group="method", minimum=0.0,
+        maximum=0.999, advanced=True,
         help="previews and the result show an exponential moving average of the image over "
              "the steps, with this decay (Adam and SGD; 0: off; none: the method's measured "
              "default)")
     init: str = setting(
         "content", label="Start from (init)", group="method", choices=INITS,
         help="starting image: the content, noise, or the style")
+    # torch's generators take a 64-bit seed.
     seed: int | None = setting(
-        0, label="Seed", group="method",
+        0, label="Seed", group="method", minimum=0, maximum=2 ** 63 - 1,
         help="random seed: the same seed gives the same image (none: random; the result "
              "records the seed used)")
     # --- images
@@ -388,13 +390,17 @@ def from_preset(name: str, **overrides: Any) -> Settings:
 
 # ----------------------------------------------------------------------------------- validation
 
+def _bound(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _bounds_text(info: FieldInfo) -> str:
     lo, hi, unit = info.minimum, info.maximum, f" {info.unit}" if info.unit else ""
     if lo is not None and hi is not None:
-        return f"between {lo:g} and {hi:g}{unit}"
+        return f"between {_bound(lo)} and {_bound(hi)}{unit}"
     if lo is not None:
-        return f"{'>' if info.strict else '>='} {lo:g}"
-    return f"{'<' if info.strict else '<='} {hi:g}" if hi is not None else ""
+        return f"{'>' if info.strict else '>='} {_bound(lo)}"
+    return f"{'<' if info.strict else '<='} {_bound(hi)}" if hi is not None else ""
 
 
 def _in_bounds(info: FieldInfo, x: float) -> bool:
@@ -497,11 +503,7 @@ def _check_tiles(s: Settings) -> None:
 
 
 def _check_average(s: Settings) -> None:
-    if s.average is None:
-        return
-    if s.average >= 1:
-        raise ValueError(f"average must be a decay below 1 (e.g. 0.99), got {s.average}")
-    if s.average > 0 and s.optimizer == "lbfgs":
+    if s.average and s.optimizer == "lbfgs":
         # L-BFGS's iterates follow a quasi-Newton path with a memory; averaging them mixes
         # images from different curvature models (crowsonkb averages Adam's iterates only).
         raise ValueError("average (iterate averaging) works with adam and sgd, not lbfgs; "

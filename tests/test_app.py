@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import socket
 import subprocess
@@ -251,15 +252,36 @@ def test_page_run_event_uses_every_form_field(client):
 def test_compare_event_runs_each_method_with_the_same_budget(client):
     methods = [v for _, v in forms.methods()][:2]
     job = client.submit(*page_args("compare", size=32, steps=3, preview_every=1,
-                                   cmp_methods=methods), api_name="/compare")
+                                   cmp_methods=methods, cmp_budget="steps", cmp_seconds=30),
+                        api_name="/compare")
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "Done" in status
     assert len(gallery) == len(methods)
     assert [row[0] for row in table["data"]] == [method_label(*m.split(":"))
                                                  for m in methods]
+    assert table["headers"][:6] == ["Method", "Parameters", "Seconds", "Steps", "Score", "SSIM"]
+    assert [row[3] for row in table["data"]] == ["3", "3"]
     assert Image.open(grid).width > 32 * len(methods)
     partial = [o[0] for o in job.outputs() if isinstance(o[0], list) and o[0]]
     assert len(partial) >= 3  # the gallery grows while the methods run
+
+
+def test_compare_event_gives_each_method_the_same_time(client):
+    methods = ["adam:pixels", "lbfgs:pyramid"]
+    job = client.submit(*page_args("compare", size=32, steps=3, preview_every=2,
+                                   cmp_methods=methods, cmp_budget="time", cmp_seconds=1),
+                        api_name="/compare")
+    gallery, status, plot, table, grid, curves, json_path = job.result()
+    assert "1 s each" in status
+    rows = {row[0]: row for row in table["data"]}
+    for method in methods:
+        seconds, steps = rows[method_label(*method.split(":"))][2:4]
+        assert 1.0 <= float(seconds) < 3 and int(steps) > 3  # the step budget was lifted
+    data = json.loads(open(json_path).read())
+    assert all(any("fixed_score" in p for p in data["histories"][m]) for m in methods)
+    with pytest.raises(AppError, match="Seconds per method must be > 0"):
+        client.submit(*page_args("compare", size=32, cmp_methods=methods, cmp_budget="time",
+                                 cmp_seconds=0), api_name="/compare").result()
 
 
 @pytest.mark.slow

@@ -249,11 +249,11 @@ def test_min_side_follows_the_deepest_layer():
 
 
 @pytest.mark.parametrize("settings_json, message", [
-    ('{"size": 32, "steps": 1, "seed": "abc"}', "seed must be a whole number (or none), got 'abc'"),
-    ('{"size": 32, "steps": 1, "seed": 1e30}', "seed must be a whole number (or none), got 1e+30"),
+    ('{"size": 32, "steps": 1, "seed": "abc"}', "seed must be a whole number between 0 and 9223372036854775807 (or none), got 'abc'"),
+    ('{"size": 32, "steps": 1, "seed": 1e30}', "seed must be a whole number between 0 and 9223372036854775807 (or none), got 1e+30"),
     ('{"size": 32, "steps": 1, "seed": %d}' % 2 ** 70,
-     "seed must be a whole number between -9223372036854775808 and 9223372036854775807, got "
-     f"{2 ** 70}"),
+     "seed must be a whole number between 0 and 9223372036854775807 "
+     f"(or none), got {2 ** 70}"),
     ('{"size": 32, "steps": 1, "param_options": {"decay": 1}}',
      "parameterization 'pixels' has no option(s) ['decay']; it takes: none"),
     ('{"size": 32, "steps": 1, "param": "fft", "param_options": {"decay": 1}}',
@@ -272,8 +272,8 @@ def test_api_enforces_the_style_limit_and_the_page_the_seed_range(client):
     assert str(exc.value) == "4 style images is over this server's limit of 3 (NST_MAX_STYLES)"
     with pytest.raises(AppError) as exc:
         page(client, seed=2 ** 70).result()
-    assert str(exc.value) == ("seed must be a whole number between -9223372036854775808 and "
-                              f"9223372036854775807, got {2 ** 70}")
+    assert str(exc.value) == ("seed must be a whole number between 0 and "
+                              f"9223372036854775807 (or none), got {2 ** 70}")
     serves_a_job(client)
 
 
@@ -316,7 +316,7 @@ def test_user_errors_are_one_log_line_and_failures_keep_their_traceback(client, 
             api(client, CONTENT, [STYLE], '{"size": 32, "steps": 1, "seed": "abc"}')
         refused = [r for r in caplog.records if r.name == "nst_studio"]
         assert [(r.levelname, r.getMessage(), r.exc_info) for r in refused] == [
-            ("WARNING", "refused: seed must be a whole number (or none), got 'abc'", None)]
+            ("WARNING", "refused: seed must be a whole number between 0 and 9223372036854775807 (or none), got 'abc'", None)]
         assert "Traceback" not in capfd.readouterr().err
         caplog.clear()
         from nst_core.web import streams

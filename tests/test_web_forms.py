@@ -205,8 +205,8 @@ def test_the_pages_controls_for_a_new_setting(content_path, style_path):
 
 
 @pytest.mark.parametrize("changes, n_styles, message", [
-    ({"seed": 2 ** 63}, 1, "seed must be a whole number between -9223372036854775808 and "
-                           "9223372036854775807, got 9223372036854775808"),
+    ({"seed": 2 ** 63}, 1, "seed must be a whole number between 0 and "
+                           "9223372036854775807 (or none), got 9223372036854775808"),
     ({"param_options": {"octaves": 2}}, 1,
      "parameterization 'pixels' has no option(s) ['octaves']; it takes: none"),
     ({}, 4, "4 style images is over this server's limit of 3 (NST_MAX_STYLES)"),
@@ -222,3 +222,16 @@ def test_every_job_passes_one_check_from_the_page_and_the_api(changes, n_styles,
     assert str(exc.value) == message
     forms.check_job(dataclasses.replace(Settings(), size=32, steps=2, seed=2 ** 63 - 1),
                     LIMITS, 1)
+
+
+def test_compare_settings_share_steps_or_time():
+    s = Settings(steps=40)
+    assert forms.compare_settings(s, "steps", 5, LIMITS) is s
+    timed = forms.compare_settings(s, "time", "2.5", LIMITS)
+    assert timed.time_budget == 2.5 and timed.steps == LIMITS.max_steps
+    for seconds, message in ((0, "must be > 0"), ("", "is empty"), ("x", "must be a number"),
+                             (float("nan"), "finite")):
+        with pytest.raises(ValueError, match=message):
+            forms.compare_settings(s, "time", seconds, LIMITS)
+    with pytest.raises(ValueError, match="unknown budget 'hours'"):
+        forms.compare_settings(s, "hours", 1, LIMITS)

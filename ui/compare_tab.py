@@ -1,5 +1,6 @@
-"""The Compare tab: the chosen methods run on the same images, settings and step budget, one
-step of each in turn, with a gallery that grows, a loss plot, then a table, a grid and curves."""
+"""The Compare tab: the chosen methods run on the same images, settings and budget (equal steps
+or equal time), one step of each in turn, with a gallery that grows, a loss plot, then a table
+ranked by the fixed scorer, a grid and curves."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -20,12 +21,19 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     """Lay out the tab (inside the caller's Tabs) and wire its events."""
     with gr.Tab("Compare", id="compare"):
         gr.Markdown("Runs each method on the images and settings on the left with the same "
-                    "step budget, one step of each in turn.")
+                    "budget, one step of each in turn, and scores every result with one fixed "
+                    "yardstick (the default objective, SSIM to the content, a style distance), "
+                    "whatever each method optimized.")
         choices = forms.methods()
         offered = [v for _, v in choices]
         methods = gr.CheckboxGroup(choices, value=[m for m in DEFAULT_METHODS
                                                    if m in offered][:3],
                                    label="Methods", elem_id="cmp_methods")
+        with gr.Row():
+            budget = gr.Radio(list(forms.COMPARE_BUDGETS), value="steps", label="Budget",
+                              elem_id="cmp_budget")
+            seconds = gr.Number(30, label="Seconds per method (same time)",
+                                elem_id="cmp_seconds")
         with gr.Row():
             run_btn = gr.Button("Run comparison", variant="primary", elem_id="cmp_run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="cmp_stop")
@@ -33,11 +41,12 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
                              elem_id="cmp_gallery")
         plot = gr.Plot(label="Total loss (log scale)", elem_id="cmp_plot")
-        table = gr.Dataframe(label="Final losses and times", interactive=False,
-                             elem_id="cmp_table")
+        table = gr.Dataframe(label="Scores (lower is better), SSIM to the content and times",
+                             interactive=False, elem_id="cmp_table")
         with gr.Accordion("Grid and curves", open=False):
             grid = gr.Image(label="Grid", type="pil", interactive=False, elem_id="cmp_grid")
-            curves = gr.Image(label="Loss vs step and vs seconds", type="pil",
+            curves = gr.Image(label="Own loss vs step and seconds; fixed score vs seconds",
+                              type="pil",
                               interactive=False, elem_id="cmp_curves")
             json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
     outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,
@@ -53,6 +62,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
         try:
             read, settings = panel.read(data, masks=False)
+            settings = forms.compare_settings(settings, data[budget], data[seconds], limits)
             if not data[methods]:
                 raise ValueError("pick at least one method to compare")
         except ValueError as exc:
@@ -65,7 +75,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         request_stop(request, "compare")
         return {status: "**Stopped.**"}
 
-    run_event = run_btn.click(run, panel.event_inputs(masks=False) | {methods},
+    run_event = run_btn.click(run, panel.event_inputs(masks=False) | {methods, budget, seconds},
                               [gallery, status, plot, table, grid, curves, json_file],
                               api_name="compare", api_visibility="undocumented",
                               show_progress="minimal", **job_queue)

@@ -41,8 +41,6 @@ FORM_RANGES: dict[str, tuple[float, float | None, str]] = {
     "preview_every": (1, 100, "step"), "min_size": (MIN_LEVEL_SIDE, None, "")}
 COMBINED = {"param": "method", "optimizer": "method"}  # fields set by one form value together
 TOGGLED = {"edge_weight": "edge_preserve"}  # optional fields with an on/off switch of their own
-# Seeds torch's generator takes (64 bits), with room for the tile index a tiled level adds.
-SEED_LIMIT = 2 ** 63
 METHOD_HELP = ("the optimizer, and what it optimizes: the pixels, Fourier coefficients or a Deep "
                "Image Prior generator")
 
@@ -352,15 +350,29 @@ def settings_from_form(values: Mapping[str, Any], *, limits: Limits, n_styles: i
 
 def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
     """The checks every job of this server passes, from the page or the API, with the same
-    messages: the settings' own rules, the options of the parameterization, a seed the random
-    generator takes, and this server's limits."""
+    messages: the settings' own rules (a seed the random generator takes among them), the
+    options of the parameterization, and this server's limits."""
     validate(settings, n_styles=max(n_styles, 1) if settings.style_blend_weights is None
              else n_styles)
     parse_param_options(settings.param_options, settings.param)
-    if settings.seed is not None and not -SEED_LIMIT <= settings.seed < SEED_LIMIT:
-        raise ValueError(f"seed must be a whole number between {-SEED_LIMIT} and "
-                         f"{SEED_LIMIT - 1}, got {settings.seed}")
     limits.check(settings, n_styles)
+
+
+# How a comparison shares its budget: (label, value) for the Compare tab.
+COMPARE_BUDGETS = (("Same number of steps", "steps"), ("Same time (seconds each)", "time"))
+
+
+def compare_settings(settings: Settings, budget: str, seconds: Any, limits: Limits) -> Settings:
+    """The settings of a comparison: equal steps as the form says, or equal time, where each
+    method runs ``seconds`` of its own work and the step budget is this server's largest."""
+    if budget == "steps":
+        return settings
+    if budget != "time":
+        raise ValueError(f"unknown budget {budget!r}; choose from: steps, time")
+    spent = _number(seconds, "Seconds per method")
+    if spent <= 0:
+        raise ValueError(f"Seconds per method must be > 0, got {spent:g}")
+    return dataclasses.replace(settings, time_budget=spent, steps=limits.max_steps)
 
 
 # ----------------------------------------------------------------------------- Settings -> values

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 from PIL import Image
 
 from .. import images, sweep
-from ..compare import compare_stream, method_label, parse_method, summarize
+from ..compare import TABLE_HEADERS, Tally, compare_stream, method_label, parse_method, table_rows
 from ..engine import LOSS_TERMS, Progress
 from ..results import result_metadata
 from ..schedule import stylize
@@ -196,42 +196,44 @@ class CompareUpdate:
     status: str | None = None
     plot: Any = None  # matplotlib Figure: total loss per method against step
     table: list[list[Any]] | None = None  # final rows, once all are done
-    table_headers: tuple[str, ...] = ("method", "final loss", "content", "style", "tv",
-                                      "seconds", "s/step", "parameters")
+    table_headers: tuple[str, ...] = TABLE_HEADERS
     grid: Image.Image | None = None  # the labelled grid from compare.summarize, at the end
-    curves: Image.Image | None = None  # loss vs step and vs seconds, at the end
+    curves: Image.Image | None = None  # loss vs step and seconds, fixed score vs seconds
     json_path: str | None = None  # numbers of the comparison as JSON, at the end
 
 
 class _CompareProgress:
     """What the Compare tab shows while the methods run."""
 
-    def __init__(self, keys: Sequence[str], steps: int) -> None:
-        self.keys, self.budget = list(keys), steps * len(keys)
+    def __init__(self, keys: Sequence[str], tally: Tally) -> None:
+        s = tally.settings
+        self.keys, self.tally = list(keys), tally
+        self.budget = (f"{s.time_budget:g} s each" if s.time_budget is not None
+                       else f"{s.steps * len(self.keys)} steps")
         self.labels = {k: method_label(*parse_method(k)) for k in keys}
         self.latest: dict[str, tuple[Image.Image, str]] = {}
         self.steps = {k: 0 for k in keys}
-        self.finals: dict[str, Progress] = {}
-        self.histories: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
         self.plot = LossHistory()
+
+    @property
+    def finals(self) -> dict[str, Progress]:
+        return self.tally.finals
 
     def add(self, method: str, p: Progress) -> None:
         self.steps[method] = p.step
-        self.histories[method].append({"step": p.step, "seconds": round(p.elapsed, 4),
-                                       **p.losses})
+        self.tally.add(method, p)
         self.plot.add(self.labels[method], p.step, p.losses["total"])
         if p.preview is not None:
+            score = self.tally.histories[method][-1].get("fixed_score")
             self.latest[method] = (p.preview, f"{self.labels[method]} · step {p.step} · "
-                                              f"loss {p.losses['total']:.3g}")
-        if p.done:
-            self.finals[method] = p
+                                              f"{p.elapsed:.0f} s · score {score:.3g}")
 
     def gallery(self) -> list[tuple[Image.Image, str]]:
         return [self.latest[k] for k in self.keys if k in self.latest]
 
     def status(self) -> str:
         return (f"{len(self.finals)}/{len(self.keys)} methods done · "
-                f"{sum(self.steps.values())}/{self.budget} steps")
+                f"{sum(self.steps.values())} steps of {self.budget}")
 
 
 def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
@@ -244,7 +246,7 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
     gen = _job(compare_stream(inputs.content, inputs.style, settings, keys, check=False),
                [settings],
                "compare", settings.steps, stop_key)
-    seen = _CompareProgress(keys, settings.steps)
+    seen = _CompareProgress(keys, Tally(inputs.content, inputs.style, settings))
     ui, plot = Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
     with contextlib.closing(gen):
         for method, p in gen:
@@ -262,13 +264,11 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
 
 def _compare_summary(inputs: Inputs, settings: Settings, seen: _CompareProgress
                      ) -> CompareUpdate:
-    result = summarize(inputs.content, inputs.style, seen.finals, seen.histories, settings)
-    table = [[r["label"], r["losses"]["total"], r["losses"]["content"], r["losses"]["style"],
-              r["losses"]["tv"], round(r["seconds"], 3), round(r["seconds_per_step"], 4),
-              r["parameters"]] for r in result.rows]
+    result = seen.tally.summarize()
     _, js = save_result(result.grid, result.to_dict(), prefix="compare")
-    return CompareUpdate(gallery=seen.gallery(), table=table, grid=result.grid,
-                         status=f"**Done:** {len(seen.keys)} methods × {settings.steps} steps",
+    return CompareUpdate(gallery=seen.gallery(), table=table_rows(result.rows),
+                         grid=result.grid,
+                         status=f"**Done:** {len(seen.keys)} methods, {seen.budget}",
                          plot=seen.plot.figure("total loss"), curves=result.curves,
                          json_path=js)
 
