@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from . import images
 from .engine import NonFiniteLossError, Progress
 from .results import result_metadata, write_result
 from .runs import Outcome, Run, Source, image_files, load_done, run_here, save
@@ -305,6 +306,9 @@ def main_single(argv: Sequence[str]) -> int:
                   masks=args.mask)
     final, history = run_with_progress(gen, settings.steps, args.quiet, on_record=save_preview)
     write_result(final.image, args.out, result_metadata(settings, final))
+    note = images.saturation_note(final.image, images.load_image(args.content))
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     if args.metrics:
         with open(args.metrics, "w") as fh:
             json.dump(metrics_dict(final, history), fh, indent=1)

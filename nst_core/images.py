@@ -186,6 +186,23 @@ def saturated_fraction(img: Image.Image) -> float:
     return float(np.mean((arr == 0) | (arr == 255))) if arr.size else 0.0
 
 
+# A result with more than this share of its colour values at 0 or 255 is reported as saturated.
+SATURATED = 0.5
+
+
+def saturation_note(image: Image.Image, content: Image.Image | None) -> str | None:
+    """A warning when most of a result's values sit at 0 or 255 (and far more than in the
+    content): the binary noise of a run that blew up, which the loss alone does not show."""
+    share = saturated_fraction(image)
+    if share <= SATURATED:
+        return None
+    if content is not None and share - saturated_fraction(
+            resize(content, image.size)) < SATURATED / 2:
+        return None  # the content itself is mostly pure black or white
+    return (f"{share:.0%} of the result's colour values are pure 0 or 255: the run saturated "
+            "(usually a learning rate far too high); lower lr or use the method's default")
+
+
 def vgg_min_side(layers: Sequence[str]) -> tuple[int, str]:
     """(shortest image side in pixels the layers need, the deepest of them): VGG19 halves the
     image at each 2x2 pooling up to the deepest layer, and a side below one position after

@@ -154,3 +154,12 @@ def test_ctrl_c_on_a_grid_is_one_line_and_status_130(monkeypatch, capsys):
     assert main(["grid"]) == 130
     assert capsys.readouterr().err == (
         "interrupted: cancelled 3 of 8 runs; finished results are kept\n")
+
+
+def test_a_saturated_result_is_reported(tmp_path, content_path, style_path, capsys):
+    code = main(["--content", str(content_path), "--style", str(style_path), "--out",
+                 str(tmp_path / "blown.png"), "--size", "32", "--steps", "3", "--optimizer",
+                 "adam", "--lr", "1e9", "--quiet"])
+    assert code == 0 and (tmp_path / "blown.png").is_file()
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "the run saturated" in err

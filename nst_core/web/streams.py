@@ -27,8 +27,6 @@ from .jobs import JOBS, device_name, networks
 UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
 # The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
 PLOT_UPDATE_SECONDS = 1.0
-# A result with more than this share of its colour values at 0 or 255 is reported as saturated.
-SATURATED = 0.5
 
 
 class Throttle:
@@ -67,19 +65,6 @@ def status_line(p: Progress) -> str:
     pct = 100 * p.step / max(p.total, 1)
     return (f"step {p.step}/{p.total} ({pct:.0f}%){pace} · ETA {_duration(p.eta)} · "
             f"loss {p.losses['total']:.3g}")
-
-
-def saturation_note(image: Image.Image, content: Image.Image | None) -> str | None:
-    """A warning when most of a result's values sit at 0 or 255 (and far more than in the
-    content): the binary noise of a run that blew up, which the loss alone does not show."""
-    share = images.saturated_fraction(image)
-    if share <= SATURATED:
-        return None
-    if content is not None and share - images.saturated_fraction(
-            images.resize(content, image.size)) < SATURATED / 2:
-        return None  # the content itself is mostly pure black or white
-    return (f"{share:.0%} of the result's colour values are pure 0 or 255: the run saturated "
-            "(usually a learning rate far too high); lower lr or use the method's default")
 
 
 class LossHistory:
@@ -177,7 +162,7 @@ def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None 
                 update.png, update.settings_json = save_result(p.image,
                                                                result_metadata(settings, p))
                 update.done = True
-                note = saturation_note(p.image, inputs.content)
+                note = images.saturation_note(p.image, inputs.content)
                 if note:
                     update.status = f"{status_line(p)}\n\n**Warning:** {note}"
                     update.progress["warning"] = note
