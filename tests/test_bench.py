@@ -106,3 +106,21 @@ def test_ray_sweep_times_in_process_and_on_ray():
         "in-process, cold", "in-process, warm", "Ray, cold", "Ray, warm"))}
     assert all(float(r[2]) > 0 for r in rows.values())
     assert rows["Ray, cold"][1] == "2" and float(rows["Ray, cold"][3]) > 0
+
+
+def test_averaging_scores_each_decay():
+    out = bench("averaging.py", "--size", "32", "--steps", "2", "--decays", "0", "0.9",
+                "--params", "pixels", "--optimizers", "adam")
+    rows = table_rows(out, "adam:pixels")
+    assert len(rows) == 1 and rows[0][-1] in ("0", "0.9")
+    for cell in rows[0][1:3]:
+        score, ssim = (v.split("(")[0].strip() for v in cell.split("/"))
+        assert float(score) > 0 and 0 < float(ssim) <= 1
+
+
+@pytest.mark.slow
+def test_hardening_measures_memory_and_disk():
+    out = bench("hardening.py", "--jobs", "2", timeout=600)
+    assert "Server memory (RSS, MB)" in out and "Disk (the server's folder in TMPDIR)" in out
+    rows = [line for line in out.splitlines() if line.startswith("| bomb")]
+    assert len(rows) >= 2 and all("refused" in row for row in rows)
