@@ -211,10 +211,8 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
         else:
             records = optimize(prepare(content_img, style_arg, ls, init_image=previous,
                                        masks=masks))
-        for record in run_state.level_records(i, records):
-            if record.done or record.info.get("level_done"):
-                previous = record.image
-            yield record
+        yield from run_state.level_records(i, records)
+        previous = run_state.result  # the next level starts from this one's result
 
 
 @dataclass
@@ -225,6 +223,7 @@ class _Run:
     start: float
     offset: int = 0
     summary: list = dataclasses.field(default_factory=list)
+    result: Any = None  # the last finished level's image
 
     @property
     def total(self) -> int:
@@ -251,13 +250,14 @@ class _Run:
                                        info=info)
                     continue  # a level's last step is reported by its final record
                 self.summary.append(_summary(level, time.perf_counter() - level_start))
+                self.result = r.image
                 if last:
                     yield _finish(r, self.levels, self.summary, self.start, self.total, info)
                 else:
                     # Not the run's end: the level's result is an ordinary record whose
                     # preview bridges to the next level.
                     yield Progress(step, self.total, elapsed, r.losses, preview=r.image,
-                                   image=r.image, info={**info, "level_done": True})
+                                   info=info)
         finally:
             records.close()
         self.offset += level.evaluations
