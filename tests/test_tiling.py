@@ -164,7 +164,7 @@ def test_tiles_run_the_engine_loop_with_the_normalized_objective(monkeypatch, co
         step = optimizer.step
 
         def record_step(closure):
-            return step(lambda: values.append(float(closure())) or values[-1])
+            return step(lambda: values.append(float(closure().detach())) or values[-1])
 
         optimizer.step = record_step
         return optimizer
