@@ -10,7 +10,6 @@ alike; the table shows medians and the ratio.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 

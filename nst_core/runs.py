@@ -10,7 +10,6 @@ same command run twice resumes where it stopped.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os

@@ -1,7 +1,9 @@
 """Shared fixtures: small real images from examples/ and the real VGG19 (loaded once)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -48,3 +50,23 @@ def assert_closes_promptly(gen, limit: float) -> None:
     assert time.perf_counter() - start < limit
     with pytest.raises(StopIteration):
         next(gen)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(limits):
+    """The app built with ``limits``, served in-process on a free local port: yields its URL."""
+    import app
+
+    demo = app.build_demo(limits)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(limits))
+    try:
+        yield url
+    finally:
+        demo.close()

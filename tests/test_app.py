@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,25 +26,17 @@ from nst_core.compare import method_label  # noqa: E402
 from nst_core.web import forms  # noqa: E402
 from nst_core.web.jobs import JOBS  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
+from conftest import free_port, serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
                         max_upload="2mb", max_queue=8)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    demo = app.build_demo(LIMITS)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(LIMITS))
-    yield url
-    demo.close()
+    with serving(LIMITS) as url:
+        yield url
 
 
 @pytest.fixture()

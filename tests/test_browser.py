@@ -4,7 +4,6 @@ runs, watches the preview change, stops, checks the result, and saves the README
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -22,11 +21,11 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import app  # noqa: E402
 from nst_core import images  # noqa: E402
 from nst_core.web import inputs  # noqa: E402
 from nst_core.web.jobs import JOBS  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
+from conftest import serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "img" / "app.png"
@@ -34,20 +33,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url():
-    limits = Limits(default_size=128, default_steps=300, max_queue=4)
-    demo = app.build_demo(limits)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(limits))
-    yield url
-    demo.close()
+    with serving(Limits(default_size=128, default_steps=300, max_queue=4)) as url:
+        yield url
 
 
 def test_upload_run_watch_previews_stop_and_screenshot(url, content_path, style_path, tmp_path,

@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -27,9 +26,9 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from conftest import CONTENT, ROOT, STYLE, STYLE2  # noqa: E402
+from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, serving  # noqa: E402
 from nst_core import images  # noqa: E402
-from nst_core.web import disk, forms, inputs  # noqa: E402
+from nst_core.web import forms, inputs  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 
 LIMITS = Limits(max_steps=50, max_size=512, default_size=32, default_steps=2,
@@ -77,19 +76,10 @@ def wide(path: Path, ratio: int, short: int = 13) -> Path:
 # ----------------------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    demo = app.build_demo(LIMITS)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, **app.launch_kwargs(LIMITS))
-    yield url
-    demo.close()
+    with serving(LIMITS) as url:
+        yield url
 
 
 @pytest.fixture()
