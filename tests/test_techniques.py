@@ -1,4 +1,4 @@
-"""Issue 5 techniques at tiny sizes: style-loss variants, blends, masks, edge-preserving loss
+"""Techniques at tiny sizes: style-loss variants, blends, masks, edge-preserving loss
 (explore modes and sweep grids: test_sweep.py)."""
 import dataclasses
 
