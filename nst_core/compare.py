@@ -313,23 +313,29 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
               histories: Mapping[str, Sequence[Mapping[str, float]]],
-              settings: Settings, scorer: Scorer | None = None) -> CompareResult:
+              settings: Settings, scorer: Scorer | None = None,
+              scores: Mapping[str, Mapping[str, float]] | None = None) -> CompareResult:
     """Grid, curves, rows and markdown table from each method's final record and history.
 
     ``content``/``style`` are any image sources (a list of styles shows the first);
     ``histories`` maps a method to rows with ``step``, ``seconds``, the loss terms and, where
-    measured, the fixed score (as :func:`history_point` makes them). Every final image is
-    scored by ``scorer`` (made here for these inputs when not given).
+    measured, the fixed score (as :func:`history_point` makes them). ``scores`` holds the fixed
+    scorer's numbers of final images scored already (a run's metadata); the others are scored
+    by ``scorer`` (made here for these inputs when needed and not given).
     """
     if not finals:
         raise ValueError("no finished methods to summarize")
     for method, final in finals.items():
         if not final.done or final.image is None:
             raise ValueError(f"method {method}: its record is not a final one (done=False)")
-    if scorer is None:
-        scorer = make_scorer(content, style, max(next(iter(finals.values())).image.size),
-                             device=settings.device, weights=settings.weights)
-    rows = [_row(m, f, scorer(f.image)) for m, f in finals.items()]
+    scores = dict(scores or {})
+    for method, final in finals.items():
+        if method not in scores:
+            if scorer is None:
+                scorer = make_scorer(content, style, max(final.image.size),
+                                     device=settings.device, weights=settings.weights)
+            scores[method] = scorer(final.image)
+    rows = [_row(m, f, scores[m]) for m, f in finals.items()]
     results = {m: f.image for m, f in finals.items()}
     size = next(iter(results.values())).size
     content_img = images.load_image(content, name="content image")
@@ -417,7 +423,9 @@ def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
     finals = {r.value: final_record(o) for r, o in ok}
     histories = {r.value: o.metadata.get("history", []) for r, o in ok}
     styles = [s.data for s in run.styles]
-    result = summarize(run.content.data, styles, finals, histories, settings)
+    # Each run scored its own result (run_method); a run resumed from older files may not have.
+    scores = {r.value: o.metadata["score"] for r, o in ok if "score" in o.metadata}
+    result = summarize(run.content.data, styles, finals, histories, settings, scores=scores)
     result.failures = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
     return result
 

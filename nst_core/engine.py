@@ -126,10 +126,11 @@ class Prepared:
         return image
 
 
-def _as_list(style: Any) -> list[Any]:
-    if isinstance(style, (list, tuple)):
-        return list(style)
-    return [style]
+def as_styles(style: Any) -> list[Any]:
+    """One style source, a list of them, or None (no style) -> a list."""
+    if style is None:
+        return []
+    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Settings,
@@ -211,7 +212,7 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     """
     start = time.perf_counter()
     s = settings
-    styles_src = _as_list(style) if style is not None else []
+    styles_src = as_styles(style)
     _check_inputs(s, len(styles_src))
     device = resolve_device(s.device)
     tune_backend(device)

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from . import images
-from .engine import Prepared, Progress, evaluate, optimize, prepare, prepare_tile
+from .engine import Prepared, Progress, as_styles, evaluate, optimize, prepare, prepare_tile
 from .settings import Settings, validate
 from .tiling import blend_weights, tile_boxes
 
@@ -124,10 +124,6 @@ def plan(content: images.ImageSource, settings: Settings, *, min_size: int | Non
     return levels
 
 
-def _as_styles(style: Any) -> list[Any]:
-    return list(style) if isinstance(style, (list, tuple)) else ([] if style is None else [style])
-
-
 def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
             init_image: images.ImageSource | None = None,
             masks: Sequence[Any] | None = None, check: bool = True,
@@ -144,7 +140,7 @@ def stylize(content: images.ImageSource, style: Any, settings: Settings | None =
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
     if check:
-        validate(s, n_styles=len(_as_styles(style)))
+        validate(s, n_styles=len(as_styles(style)))
     if s.multiscale or (s.tile_size and s.size > s.tile_size):
         yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
                                       multiscale=s.multiscale, check=False)
@@ -185,7 +181,7 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
     "adam" does far more. Closing the generator stops the run at the next step.
     """
     s = dataclasses.replace(settings or Settings(), **overrides)
-    styles_src = _as_styles(style)
+    styles_src = as_styles(style)
     if check:
         validate(s, n_styles=len(styles_src))
     content_img = images.load_image(content, name="content image")

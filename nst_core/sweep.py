@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import images
 from .cli import (COMMANDS, CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
                   execute_runs, read_sources, settings_from_args, style_groups)
-from .engine import Progress
+from .engine import Progress, as_styles
 from .results import result_metadata, write_result
 from .runs import Outcome, Run, Source, fixed_score, make_run, row
 from .schedule import stylize
@@ -196,8 +196,7 @@ def sweep(content: images.ImageSource | None, style: Any, settings: Settings | N
     if not values:
         raise ValueError("a sweep needs at least one value")
     base = mode_settings(settings or Settings(), mode)
-    styles = [] if style is None else (list(style) if isinstance(style, (list, tuple))
-                                       else [style])
+    styles = as_styles(style)
     if mode == "reconstruct":
         styles, masks = [], None
     elif not styles:
