@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from nst_core.settings import Settings  # noqa: E402
 from nst_core.web import disk  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
-from ui import api, compare_tab, explore_tab, panel, stylize_tab  # noqa: E402
+from ui import api, compare_tab, explore_tab, links, panel, stylize_tab  # noqa: E402
 
 INTRO = """# Neural style transfer studio
 Gatys et al.'s optimization on the original VGG19: pick a content image and one or more style
@@ -44,15 +44,17 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
     job_queue = dict(concurrency_limit=limits.concurrency, concurrency_id="device")
     with gr.Blocks(title="Neural style transfer studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
+        link_message = links.message_box()
         with gr.Row():
             with gr.Column(scale=5):
                 left = panel.build(limits, cls)
             with gr.Column(scale=6):
                 with gr.Tabs():
-                    stylize_tab.build(left, limits, job_queue)
-                    compare_tab.build(left, limits, job_queue)
+                    copies = [stylize_tab.build(left, limits, job_queue),
+                              compare_tab.build(left, limits, job_queue)]
                     explore_tab.build(left, limits, job_queue)
         api.build(limits, job_queue)
+        links.wire_load(demo, left, link_message, copies)
     demo.queue(max_size=limits.max_queue, default_concurrency_limit=limits.concurrency)
     return demo
 

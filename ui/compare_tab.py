@@ -13,12 +13,13 @@ from nst_core.web import forms, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
+from . import links
 from .common import LOADING, changes, request_stop, start_job, stream, user_error
 from .panel import Panel
 
 
-def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
-    """Lay out the tab (inside the caller's Tabs) and wire its events."""
+def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
+    """Lay out the tab (inside the caller's Tabs) and wire its events; its "Copy link" row."""
     with gr.Tab("Compare", id="compare"):
         gr.Markdown("Runs each method on the images and settings on the left with the same "
                     "budget, one step of each in turn, and scores every result with one fixed "
@@ -49,6 +50,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                               type="pil",
                               interactive=False, elem_id="cmp_curves")
             json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
+        copy = links.copy_link(panel, "compare", {"methods": methods, "budget": budget,
+                                                  "seconds": seconds})
     outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,
                "curves": curves, "json_path": json_file}
     updates = on_gpu(streams.compare_updates, limits.gpu_duration)
@@ -81,3 +84,4 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                               show_progress="minimal", **job_queue)
     stop_btn.click(stop, None, status, cancels=[run_event], queue=False,
                    api_visibility="private")
+    return copy

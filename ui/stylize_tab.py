@@ -11,12 +11,13 @@ from nst_core.web import files, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
+from . import gallery, links
 from .common import LOADING, changes, request_stop, start_job, stream, user_error
 from .panel import Panel
 
 
-def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
-    """Lay out the tab (inside the caller's Tabs) and wire its events."""
+def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
+    """Lay out the tab (inside the caller's Tabs) and wire its events; its "Copy link" row."""
     with gr.Tab("Stylize", id="stylize"):
         with gr.Row():
             run_btn = gr.Button("Run", variant="primary", elem_id="run")
@@ -31,6 +32,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
             png_file = gr.File(label="PNG with settings embedded", elem_id="png_file")
             json_file = gr.File(label="Settings JSON", elem_id="json_file")
         reuse_btn = gr.Button("Reuse these settings", elem_id="reuse")
+        copy = links.copy_link(panel, "stylize")
+        shelf = gallery.build()
     job_state = gr.State(None)  # the running/last job: settings, last preview, losses
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
@@ -62,6 +65,9 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     run_event = run_btn.click(run, panel.event_inputs(), list(outputs.values()), api_name="run",
                               api_visibility="undocumented", show_progress="minimal",
                               **job_queue)
-    stop_btn.click(stop, job_state, [png_file, json_file, status], cancels=[run_event],
-                   queue=False, api_visibility="private")
+    stop_event = stop_btn.click(stop, job_state, [png_file, json_file, status],
+                                cancels=[run_event], queue=False, api_visibility="private")
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
+    gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,
+                 png_file=png_file, result=result, status=status)
+    return copy

@@ -35,9 +35,10 @@ def save_result(image: Image.Image, metadata: Mapping[str, Any], prefix: str = "
 
 def job_state(settings: Settings, record: Progress, info: Mapping[str, Any]) -> dict[str, Any]:
     """What Stop and "reuse these settings" need of a running job: its settings, the last
-    preview and its losses, the run facts of step 0 (with the seed used)."""
+    preview and its losses and seconds, the run facts of step 0 (with the seed used)."""
     return {"settings": settings.to_dict(), "step": record.step, "preview": record.preview,
-            "losses": dict(record.losses), "info": dict(info), "total": record.total}
+            "losses": dict(record.losses), "info": dict(info), "total": record.total,
+            "elapsed": record.elapsed}
 
 
 def stop_result(state: Mapping[str, Any] | None) -> tuple[str | None, str | None, str]:
