@@ -83,27 +83,29 @@ def copy_link(panel: Panel, tab: str, extra: Mapping[str, Any] | None = None) ->
         link.box = gr.Textbox(label="Link to this form", elem_id=f"{tab}_link", scale=5,
                               interactive=False, buttons=["copy"])
     link.note = gr.Markdown("", elem_id=f"{tab}_link_note")
-
-    def make(data: dict) -> dict:
-        try:
-            settings = forms.settings_from_form(
-                {name: data[c] for name, c in panel.form.items()}, limits=panel.limits,
-                base=data[panel.base], need_style=False, cls=panel.cls)
-        except ValueError as exc:
-            raise user_error(exc) from None
-        number, content, style = links.which_examples(data[panel.content],
-                                                      data[panel.styles[0]], example_pairs())
-        compare = {name: data[c] for name, c in link.extra.items()}
-        return {link.box: links.query(settings, example=number, content=content, style=style,
-                                      tab=tab, compare=compare),
-                link.note: _note(panel, data, tab, number, [content, style])}
-
     inputs = {panel.content, *panel.styles, panel.base, *panel.form.values(),
               *link.extra.values()}
-    button.click(make, inputs, [link.box, link.note], api_visibility="private",
-                 queue=False).then(None, link.box, link.box, js=TO_URL_JS,
-                                   api_visibility="private", queue=False)
+    button.click(lambda data: form_link(panel, link, data), inputs, [link.box, link.note],
+                 api_visibility="private", queue=False).then(
+        None, link.box, link.box, js=TO_URL_JS, api_visibility="private", queue=False)
     return link
+
+
+def form_link(panel: Panel, link: CopyLink, data: dict) -> dict:
+    """The "Copy link" handler: the query of the form's values in ``data`` (the page adds its
+    address) and a note on what the link carries."""
+    try:
+        settings = forms.settings_from_form(
+            {name: data[c] for name, c in panel.form.items()}, limits=panel.limits,
+            base=data[panel.base], need_style=False, cls=panel.cls)
+    except ValueError as exc:
+        raise user_error(exc) from None
+    number, content, style = links.which_examples(data[panel.content], data[panel.styles[0]],
+                                                  example_pairs())
+    compare = {name: data[c] for name, c in link.extra.items()}
+    return {link.box: links.query(settings, example=number, content=content, style=style,
+                                  tab=link.tab, compare=compare),
+            link.note: _note(panel, data, link.tab, number, [content, style])}
 
 
 def fill(panel: Panel, params: Mapping[str, str], copies: list[CopyLink], message: Any) -> dict:
@@ -121,8 +123,9 @@ def fill(panel: Panel, params: Mapping[str, str], copies: list[CopyLink], messag
         out.update({c: request.compare[n] for n, c in copy.extra.items()
                     if n in request.compare})
     problems = "\n".join(f"- {p}" for p in request.problems)
-    out[message] = gr.Markdown(f"**This link's parameters that were left out:**\n{problems}"
-                               if problems else "", visible=bool(problems))
+    heading = "**This link's parameters that were left out:**"
+    out[message] = gr.update(value=f"{heading}\n{problems}" if problems else "",
+                             visible=bool(problems))
     return out
 
 

@@ -59,7 +59,8 @@ def add(entries: Sequence[Mapping[str, Any]], png: str | None,
     same result twice (the page reports a run's end and its stop) is kept once; entries whose
     file the server pruned are dropped."""
     kept = [dict(e) for e in entries if Path(e["path"]).is_file()]
-    if not png or not Path(png).is_file() or any(str(png) in (e["source"], e["path"]) for e in kept):
+    known = {p for e in kept for p in (e["source"], e["path"])}
+    if not png or not Path(png).is_file() or str(png) in known:
         return kept
     facts = _run_facts(png, state)
     number = max((e["number"] for e in entries), default=0) + 1

@@ -196,8 +196,9 @@ def _form_value(info: FieldInfo | None, name: str, text: str) -> dict[str, Any]:
 
 def _apply(settings: Settings, name: str, text: str, known: Mapping[str, FieldInfo | None],
            limits: Limits) -> Settings:
-    values = _form_value(known[name], name, text)
-    if "method" in values:
+    # The method already read goes along: the parameterization's options are checked against it.
+    values = {"method": forms.method_value(settings), **_form_value(known[name], name, text)}
+    if name == "method":
         offered = [v for _, v in forms.methods()]
         if text not in offered:
             raise ValueError(f"unknown method {text!r}; choose from: {', '.join(offered)}")

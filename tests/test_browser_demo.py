@@ -1,0 +1,139 @@
+"""The demo as a new visitor meets it, in a real headless browser (Debian's chromium driven by
+Playwright's Python client): a link with query parameters fills the form and the example images,
+Run on the server's defaults shows previews and the result, "Copy link" writes a URL that opens
+the same form in a new page, and the session gallery keeps both runs of the visit."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (.ci/run installs it with "
+                              "`apt-get install -y chromium fonts-liberation`)"),
+]
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from nst_core.web.limits import Limits  # noqa: E402
+from conftest import serving  # noqa: E402
+
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "gallery.png"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Small server defaults keep the test fast on a CPU; the link sets a few settings of its own.
+LIMITS = Limits(default_size=128, default_steps=20, max_queue=4)
+LINK = "?example=2&seed=7&preview_every=5&style_weight=1000&bogus=1"
+FORM = {"steps": "#steps input[type=number]", "size": "#size input[type=number]",
+        "seed": "#seed input", "preview_every": "#preview_every input[type=number]",
+        "style_weight_log10": "#style_weight_log10 input[type=number]",
+        "method": "#method input"}
+
+
+@pytest.fixture(scope="module")
+def url():
+    with serving(LIMITS) as url:
+        yield url
+
+
+def _form(page) -> dict[str, str]:
+    return {name: page.locator(selector).first.input_value() for name, selector in FORM.items()}
+
+
+def _open(browser, address: str):
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    page.goto(address)
+    page.wait_for_selector("#content img", timeout=30_000)
+    page.wait_for_selector("#style img", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#seed input').value === '7'", timeout=15_000)
+    page.get_by_text("Advanced", exact=True).click()  # where preview_every is
+    page.locator(FORM["preview_every"]).wait_for(state="visible", timeout=10_000)
+    return page
+
+
+def _run(page) -> tuple[float, float]:
+    """Press Run; seconds to the first preview and to the result."""
+    before = page.locator("#result img").first.get_attribute("src") \
+        if page.locator("#result img").count() else None
+    start = time.monotonic()
+    page.click("#run")
+    first = None
+    while first is None:
+        assert time.monotonic() - start < 180, "no preview within 180 s"
+        img = page.locator("#result img")
+        if img.count() and img.first.get_attribute("src") not in (None, before):
+            first = time.monotonic() - start
+        time.sleep(0.05)
+    page.wait_for_function("document.querySelector('#status').innerText.includes('Done')",
+                           timeout=180_000)
+    return first, time.monotonic() - start
+
+
+def _link(page) -> str:
+    page.click("#stylize_copy_link")
+    page.wait_for_function(
+        "document.querySelector('#stylize_link textarea').value.startsWith('http')",
+        timeout=15_000)
+    return page.locator("#stylize_link textarea").input_value()
+
+
+def test_link_fills_form_run_copy_link_and_gallery(url):
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, url + LINK)
+            form = _form(page)
+            assert form["steps"] == "20" and form["size"] == "128"  # the server's defaults
+            assert form["preview_every"] == "5" and float(form["style_weight_log10"]) == 3
+            # The unknown parameter is named; the rest of the link still applied.
+            message = page.locator("#link_message")
+            message.wait_for(state="visible", timeout=10_000)
+            assert "bogus" in message.inner_text()
+
+            first, done = _run(page)
+            print(f"first run: first preview {first:.1f} s, result {done:.1f} s after Run")
+            assert page.locator("#png_file a").count() == 1
+
+            link = _link(page)
+            params = parse_qs(urlparse(link).query)
+            assert params["example"] == ["2"] and params["seed"] == ["7"]
+            assert "bogus" not in params
+            assert "example 2" in page.inner_text("#stylize_link_note")
+            again = _open(browser, link)
+            assert _form(again) == form
+            assert not again.locator("#link_message").is_visible()
+            again.close()
+
+            first, done = _run(page)
+            print(f"second run: first preview {first:.1f} s, result {done:.1f} s after Run")
+            thumbs = page.locator("#session_gallery .thumbnail-item")
+            page.wait_for_function(
+                "document.querySelectorAll('#session_gallery .thumbnail-item').length === 2",
+                timeout=15_000)
+            captions = page.inner_text("#session_gallery")
+            assert "#1" in captions and "#2" in captions and "128 px" in captions
+            assert "20/20 steps" in captions
+
+            # Clicking a run restores its settings; the last two clicked stand side by side.
+            page.locator("#steps input[type=number]").fill("11")
+            page.locator("#steps input[type=number]").press("Enter")
+            thumbs.nth(1).click()
+            page.wait_for_function(
+                "document.querySelector('#steps input[type=number]').value === '20'",
+                timeout=15_000)
+            assert "#1" in page.inner_text("#status")
+            thumbs.nth(0).click()
+            page.wait_for_function("document.querySelector('#status').innerText.includes('#2')",
+                                   timeout=15_000)
+            page.wait_for_selector("#pair_before img", timeout=15_000)
+            page.wait_for_selector("#pair_last img", timeout=15_000)
+            page.locator("#stylize_link").scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
