@@ -31,7 +31,8 @@ images, a method (optimizer · what is optimized) and a budget, then **Run**. Pr
 goes; **Stop** keeps the last one. Example images: `examples/README.md` (public domain / CC0)."""
 # Small results (a 128 px preview, a grid of small cells) are shown scaled up to the box
 # instead of as a thumbnail.
-CSS = ("#result img, #exp_grid img { width: 100%; height: 100%; object-fit: contain; }")
+CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
+       "{ width: 100%; height: 100%; object-fit: contain; }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
 

@@ -27,7 +27,7 @@ def build() -> SessionGallery:
     """Lay out the gallery and the side-by-side pair (inside the caller's tab)."""
     shelf = gr.Gallery(label=f"This visit's runs (the last {gallery.MAX_ENTRIES}): click one "
                              "to see it and restore its settings", columns=4, height=260,
-                       allow_preview=False, object_fit="contain", elem_id="session_gallery")
+                       fit_columns=False, allow_preview=False, object_fit="contain", elem_id="session_gallery")
     with gr.Row():
         before = gr.Image(label="Side by side: clicked before", type="filepath",
                           interactive=False, height=260, elem_id="pair_before")
