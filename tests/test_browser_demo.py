@@ -23,6 +23,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 from nst_core.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
+PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "gallery.png"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -135,5 +136,22 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             page.wait_for_selector("#pair_last img", timeout=15_000)
             page.locator("#stylize_link").scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOT))
+
+            # A stopped run joins the gallery too.
+            page.click("#run")
+            # Stopped after its first preview (every 5 steps), which it keeps as its result.
+            page.wait_for_function(
+                "/step ([5-9]|1[0-9])\\//.test(document.querySelector('#status').innerText)",
+                timeout=60_000)
+            page.click("#stop")
+            page.wait_for_function(
+                "document.querySelectorAll('#session_gallery .thumbnail-item').length === 3",
+                timeout=15_000)
+            assert "(stopped)" in page.inner_text("#session_gallery")
+
+            # A PNG without settings is refused by name; the form keeps its values.
+            page.set_input_files("#settings_file input[type=file]", str(PLAIN_PNG))
+            page.get_by_text("holds no settings").first.wait_for(timeout=15_000)
+            assert _form(page)["steps"] == "20"
         finally:
             browser.close()
