@@ -117,7 +117,7 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             page.wait_for_function(
                 "document.querySelectorAll('#session_gallery .thumbnail-item').length === 2",
                 timeout=15_000)
-            captions = page.inner_text("#session_gallery")
+            captions = page.inner_text("#session_runs")
             assert "#1" in captions and "#2" in captions and "128 px" in captions
             assert "20/20 steps" in captions
 
@@ -147,7 +147,9 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             page.wait_for_function(
                 "document.querySelectorAll('#session_gallery .thumbnail-item').length === 3",
                 timeout=15_000)
-            assert "(stopped)" in page.inner_text("#session_gallery")
+            page.wait_for_function(
+                "document.querySelector('#session_runs').innerText.includes('(stopped)')",
+                timeout=15_000)
 
             # A PNG without settings is refused by name; the form keeps its values.
             page.set_input_files("#settings_file input[type=file]", str(PLAIN_PNG))

@@ -31,6 +31,7 @@ def test_an_entry_copies_the_result_and_captions_it():
     assert Path(entry["path"]).parent == gallery.folder() and Path(entry["path"]).is_file()
     assert entry["caption"] == "#1 Adam · FFT · 64 px · 20/20 steps · 12 s · loss 1.23e+03"
     assert gallery.items(entries) == [(entry["path"], entry["caption"])]
+    assert gallery.listing(entries) == f"- {entry['caption']}"
     gallery.remove_files(entries)
     assert not Path(entry["path"]).exists()
 

@@ -21,20 +21,22 @@ class SessionGallery:
     picked: Any  # gr.State: paths of the last two clicked
     before: Any
     last: Any
+    listing: Any  # every entry's full caption (a thumbnail's is cut to its width)
 
 
 def build() -> SessionGallery:
     """Lay out the gallery and the side-by-side pair (inside the caller's tab)."""
     shelf = gr.Gallery(label=f"This visit's runs (the last {gallery.MAX_ENTRIES}): click one "
-                             "to see it and restore its settings", columns=4, height=260,
+                             "to see it and restore its settings", columns=4, height=220,
                        fit_columns=False, allow_preview=False, object_fit="contain", elem_id="session_gallery")
+    listing = gr.Markdown("", elem_id="session_runs")
     with gr.Row():
         before = gr.Image(label="Side by side: clicked before", type="filepath",
                           interactive=False, height=260, elem_id="pair_before")
         last = gr.Image(label="Side by side: clicked last", type="filepath",
                         interactive=False, height=260, elem_id="pair_last")
     return SessionGallery(shelf, gr.State([], delete_callback=gallery.remove_files),
-                          gr.State([]), before, last)
+                          gr.State([]), before, last, listing)
 
 
 def wire(shelf: SessionGallery, panel: Panel, ends: list, *, state: Any, png_file: Any,
@@ -44,7 +46,8 @@ def wire(shelf: SessionGallery, panel: Panel, ends: list, *, state: Any, png_fil
 
     def remember(job: dict | None, png: str | None, entries: list) -> dict:
         kept = gallery.add(entries or [], png, job)
-        return {shelf.gallery: gallery.items(kept), shelf.entries: kept}
+        return {shelf.gallery: gallery.items(kept), shelf.entries: kept,
+                shelf.listing: gallery.listing(kept)}
 
     def show(entries: list, picked: list, evt: gr.SelectData) -> dict:
         try:
@@ -60,8 +63,8 @@ def wire(shelf: SessionGallery, panel: Panel, ends: list, *, state: Any, png_fil
         return out
 
     for end in ends:
-        end(remember, [state, png_file, shelf.entries], [shelf.gallery, shelf.entries],
-                 api_visibility="private", queue=False)
+        end(remember, [state, png_file, shelf.entries],
+            [shelf.gallery, shelf.entries, shelf.listing], api_visibility="private", queue=False)
     shelf.gallery.select(show, [shelf.entries, shelf.picked],
                          [*panel.form_outputs(), result, png_file, status, shelf.picked,
                           shelf.last, shelf.before], api_visibility="private", queue=False)

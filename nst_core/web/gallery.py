@@ -79,6 +79,12 @@ def items(entries: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     return [(e["path"], e["caption"]) for e in entries]
 
 
+def listing(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The entries as Markdown lines, newest first (a thumbnail's caption is cut to its
+    width)."""
+    return "\n".join(f"- {e['caption']}" for e in entries)
+
+
 def pick(entries: Sequence[Mapping[str, Any]], index: int, picked: Sequence[str]
          ) -> tuple[dict, list[str]]:
     """The entry clicked (by its place in the gallery) and the paths shown side by side: the
