@@ -99,3 +99,16 @@ def test_copy_link_refuses_a_bad_form_with_its_message(page):
     values = forms.default_values(LIMITS) | {"steps": "many"}
     with pytest.raises(gr.Error, match="Steps must be a number"):
         links.form_link(left, stylize, _data(left, values))
+
+
+def test_on_a_space_a_deep_link_button_shares_the_whole_session(monkeypatch):
+    with gr.Blocks() as off_space:
+        links.copy_link(panel_ui.build(LIMITS), "stylize")
+    monkeypatch.setenv("SPACE_ID", "someone/nst-studio")
+    with gr.Blocks() as on_space:
+        links.copy_link(panel_ui.build(LIMITS), "stylize")
+
+    def deep_links(demo):
+        return [b for b in demo.blocks.values() if isinstance(b, gr.DeepLinkButton)]
+
+    assert not deep_links(off_space) and len(deep_links(on_space)) == 1

@@ -80,6 +80,7 @@ def test_bad_parameters_are_named_and_the_rest_still_applies():
 
 def test_an_empty_query_asks_for_nothing():
     assert _read("").empty
+    assert _read("?deep_link=abc123&__theme=dark").empty  # Gradio's own
     assert not _read("?tab=compare").empty
 
 

@@ -3,6 +3,7 @@ writes the URL of the form as it is, and the page's load event that fills the fo
 images and the tab from the URL it was opened with."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -82,6 +83,10 @@ def copy_link(panel: Panel, tab: str, extra: Mapping[str, Any] | None = None) ->
                            min_width=110)
         link.box = gr.Textbox(label="Link to this form", elem_id=f"{tab}_link", scale=5,
                               interactive=False, buttons=["copy"])
+        if os.environ.get("SPACE_ID"):  # set on a Hugging Face Space
+            # A deep link restores the whole session, the uploaded images and result included.
+            gr.DeepLinkButton("Share this session", copied_value="Link copied", size="sm",
+                              scale=0, min_width=150, elem_id=f"{tab}_deep_link")
     link.note = gr.Markdown("", elem_id=f"{tab}_link_note")
     inputs = {panel.content, *panel.styles, panel.base, *panel.form.values(),
               *link.extra.values()}

@@ -35,6 +35,9 @@ from .limits import Limits
 TABS = ("stylize", "compare", "explore")
 IMAGE_PARAMS = ("example", "content", "style")
 COMPARE_PARAMS = ("methods", "budget", "seconds")
+# Gradio's own query parameters (a Space's session deep link, the colour theme, the API page):
+# not the form's, and not a mistake.
+GRADIO_PARAMS = ("deep_link", "__theme", "view")
 NONE_TEXT = "none"
 TRUE_TEXTS, FALSE_TEXTS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Always written, whatever their value: a server's starting size and steps depend on its
@@ -251,7 +254,7 @@ def read_query(params: Mapping[str, str], limits: Limits,
     server's starting values (its default size and steps) like the form does."""
     known = setting_params(cls)
     link = LinkRequest()
-    unknown = [n for n in params if n not in param_names(cls)]
+    unknown = [n for n in params if n not in param_names(cls) and n not in GRADIO_PARAMS]
     if unknown:
         link.problems.append(f"unknown link parameter(s) {', '.join(unknown)}; known: "
                              f"{', '.join(param_names(cls))}")
