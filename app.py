@@ -61,8 +61,9 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
 
 
 def launch_kwargs(limits: Limits) -> dict[str, Any]:
-    """Arguments of ``demo.launch`` that belong to the app (Gradio 6 takes css at launch)."""
-    return {"max_file_size": limits.max_upload, "css": CSS}
+    """Arguments of ``demo.launch`` that belong to the app (Gradio 6 takes css at launch). A
+    link's example images are handed out from ``examples/`` wherever the server was started."""
+    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)]}
 
 
 def _truthy(value: str | None) -> bool:
