@@ -157,3 +157,28 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             assert _form(page)["steps"] == "20"
         finally:
             browser.close()
+
+
+def test_a_link_opens_its_tab_with_the_compare_choices(url):
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            page.goto(url + "?tab=compare&methods=adam:fft&budget=time&seconds=12&example=1")
+            page.wait_for_selector("#content img", timeout=30_000)
+            page.wait_for_function(
+                "document.querySelector('#cmp_seconds input').value === '12'", timeout=15_000)
+            page.locator("#cmp_methods").wait_for(state="visible", timeout=10_000)
+            checked = page.locator("#cmp_methods input:checked")
+            assert checked.count() == 1
+            assert page.locator("#cmp_budget input:checked").input_value() == "time"
+            page.click("#compare_copy_link")
+            page.wait_for_function(
+                "document.querySelector('#compare_link textarea').value.startsWith('http')",
+                timeout=15_000)
+            params = parse_qs(urlparse(page.locator("#compare_link textarea").input_value()).query)
+            assert params["tab"] == ["compare"] and params["methods"] == ["adam:fft"]
+            assert params["budget"] == ["time"] and params["seconds"] == ["12"]
+            assert params["example"] == ["1"]
+        finally:
+            browser.close()
