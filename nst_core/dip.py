@@ -8,6 +8,7 @@ noise, so the result looks different from optimizing pixels even with the same l
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Optional, Sequence
 
@@ -27,8 +28,14 @@ INPUT_SCALE = 0.1
 # Their LeakyReLU slope.
 LEAKY_SLOPE = 0.2
 # Warm-up (fitting the generator to the init image under MSE before the run): Adam at Ulyanov's
-# usual learning rate.
+# usual learning rate, which fitted the astronaut fastest at 128 px (PSNR 23.4 dB after 100
+# steps; lr 0.03: 21.4 dB, 0.1: 19.6 dB).
 WARMUP_LR = 0.01
+# Without an explicit ``warmup_steps``, a run with an init image warms up until the generator's
+# output is within WARMUP_PSNR dB of it (a photo still read as the same photo, with the fine
+# texture the prior fits last still missing), or for at most WARMUP_MAX_STEPS Adam steps.
+WARMUP_PSNR = 24.0
+WARMUP_MAX_STEPS = 200
 
 
 def _conv(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -88,15 +95,17 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
              depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
              input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
-             warmup_steps: int = 0, **unknown) -> "tuple[list[torch.Tensor], callable]":
+             warmup_steps: Optional[int] = None, **unknown) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
     Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
     ``input_channels``; ``input_noise`` (std of Gaussian noise added to the input at every
     optimization step, Ulyanov et al.'s ``reg_noise_std``, e.g. 1/30; 0 = off); and
-    ``warmup_steps``: with an init image, that many Adam steps fitting the generator to it under
-    MSE before the run starts. Warm-up steps are not part of the step budget; they are reported
-    as ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse).
+    ``warmup_steps``: with an init image, Adam steps fitting the generator to it under MSE before
+    the run starts; by default (None) as many as it takes to reach WARMUP_PSNR, at most
+    WARMUP_MAX_STEPS, and 0 turns the warm-up off (the run starts from the generator's random
+    output). Warm-up steps are not part of the step budget; they are reported as
+    ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse, warmup_psnr).
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
@@ -108,7 +117,7 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
                              ("skip_channels", skip_channels, 0),
                              ("input_channels", input_channels, 1),
-                             ("warmup_steps", warmup_steps, 0)):
+                             ("warmup_steps", 0 if warmup_steps is None else warmup_steps, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
     if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) \
@@ -133,17 +142,34 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         return forward(x)
 
     image_fn.info = {}  # type: ignore[attr-defined]
-    if init is not None and warmup_steps > 0:
-        start = time.perf_counter()
-        target = init.to(device=device, dtype=torch.float32)
-        opt = torch.optim.Adam(net.parameters(), lr=WARMUP_LR)
-        for _ in range(warmup_steps):
-            opt.zero_grad(set_to_none=True)
-            loss = F.mse_loss(image_fn(), target)
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            mse = float(F.mse_loss(image_fn(), target))
-        image_fn.info = {"warmup_steps": warmup_steps,  # type: ignore[attr-defined]
-                         "warmup_seconds": time.perf_counter() - start, "warmup_mse": mse}
+    if init is not None and warmup_steps != 0:
+        image_fn.info = warm_up(net.parameters(), image_fn,  # type: ignore[attr-defined]
+                                init.to(device=device, dtype=torch.float32), warmup_steps)
     return list(net.parameters()), image_fn
+
+
+def warm_up(params, image_fn, target: torch.Tensor, steps: Optional[int]) -> dict:
+    """Fit the generator to ``target`` under MSE with Adam: ``steps`` steps, or with None until
+    WARMUP_PSNR dB (at most WARMUP_MAX_STEPS). Returns the facts the run reports."""
+    start = time.perf_counter()
+    opt = torch.optim.Adam(params, lr=WARMUP_LR)
+    limit = WARMUP_MAX_STEPS if steps is None else steps
+    done = 0
+    while done < limit:
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(image_fn(), target)
+        # The loss of the image before this step: stop once it is close enough.
+        if steps is None and _psnr(float(loss)) >= WARMUP_PSNR:
+            break
+        loss.backward()
+        opt.step()
+        done += 1
+    with torch.no_grad():
+        mse = float(F.mse_loss(image_fn(), target))
+    return {"warmup_steps": done, "warmup_seconds": time.perf_counter() - start,
+            "warmup_mse": mse, "warmup_psnr": _psnr(mse)}
+
+
+def _psnr(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB of images in [0, 1]."""
+    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)

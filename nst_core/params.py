@@ -111,7 +111,7 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
     "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
                             "(Distill 'Differentiable Image Parameterizations')", best="lbfgs"),
-    "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 5e-11},
+    "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 2e-11},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
                             "(Ulyanov et al.)", best="adam"),
     "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,

@@ -125,3 +125,26 @@ def test_hardening_measures_memory_and_disk():
     rows = [line for line in out.splitlines() if line.startswith("| bomb")]
     # Each bomb is refused by its header, whatever slot it was sent to.
     assert len(rows) >= 2 and all("12000x12000 is 144 megapixels" in row for row in rows)
+
+
+def test_dip_content_prints_ssim_per_pair_and_method_and_a_grid(tmp_path):
+    out = bench("dip_content.py", "--size", "48", "--steps", "2", "--pairs", "2",
+                "--methods", "lbfgs:pixels", "sgd:dip", "--out", str(tmp_path))
+    rows = [r for r in (table_rows(out, p) for p in ("astronaut.png x starry_night.jpg",
+                                                     "chelsea.png x the_scream.jpg")) for r in r]
+    assert [r[1] for r in rows] == ["L-BFGS · pixels", "SGD · DIP"] * 2
+    for row in rows:
+        assert 0 < float(row[2]) <= 1 and float(row[3]) > 0  # SSIM, score
+    # The DIP rows report their automatic warm-up (steps / seconds); pixels have none.
+    assert [r[6] == "-" for r in rows] == [True, False, True, False]
+    assert (tmp_path / "grid.png").is_file()
+
+
+def test_time_to_reference_finds_when_each_method_reaches_the_reference(tmp_path):
+    out = bench("time_to_reference.py", "--size", "48", "--steps", "20",
+                "--methods", "adam:pixels", "lbfgs:pyramid", "--out", str(tmp_path))
+    assert "target: L-BFGS · pixels's fixed score after 20 steps" in out
+    rows = {r[0]: r for r in (table_rows(out, "Adam · pixels") + table_rows(out, "L-BFGS · pyramid"))}
+    assert set(rows) == {"Adam · pixels", "L-BFGS · pyramid"}
+    for row in rows.values():
+        assert row[1].startswith("not reached") or 0 < int(row[1]) <= 20

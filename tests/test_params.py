@@ -1,11 +1,12 @@
 """Parameterizations (pixels, fft, dip, and any new registry entry) on small images."""
 import dataclasses
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_core import Settings, images, run
+from nst_core import Settings, dip, images, run, stylize
 from nst_core import fft as nfft
 from nst_core import pyramid
 from nst_core.dip import SkipNet, make_dip, padded_size
@@ -171,7 +172,7 @@ def test_dip_warmup_fits_the_content_and_is_reported(content_path):
     shape = (1, 3, 32, 32)
     content = target_image(content_path, shape)
     torch.manual_seed(0)
-    _, cold = make_dip(shape, content)
+    _, cold = make_dip(shape, content, warmup_steps=0)
     torch.manual_seed(0)
     _, warm = make_dip(shape, content, warmup_steps=20)
     with torch.no_grad():
@@ -181,6 +182,44 @@ def test_dip_warmup_fits_the_content_and_is_reported(content_path):
     assert warm.info["warmup_steps"] == 20 and warm.info["warmup_seconds"] > 0
     assert warm.info["warmup_mse"] == pytest.approx(warm_mse, rel=1e-5)
     assert cold.info == {}
+
+
+def test_dip_warms_up_by_itself_until_the_content_is_fitted(content_path, monkeypatch):
+    shape = (1, 3, 32, 32)
+    content = target_image(content_path, shape)
+    torch.manual_seed(0)
+    _, auto = make_dip(shape, content)  # no warmup_steps: automatic
+    info = auto.info
+    assert 0 < info["warmup_steps"] <= dip.WARMUP_MAX_STEPS
+    assert info["warmup_psnr"] == pytest.approx(-10 * math.log10(info["warmup_mse"]))
+    # It stopped because the fit was good enough, or because the cap was reached.
+    assert info["warmup_psnr"] >= dip.WARMUP_PSNR - 0.5 or \
+        info["warmup_steps"] == dip.WARMUP_MAX_STEPS
+    # A lower target stops sooner; the cap bounds the work whatever the target.
+    monkeypatch.setattr(dip, "WARMUP_PSNR", 12.0)
+    torch.manual_seed(0)
+    _, early = make_dip(shape, content)
+    assert early.info["warmup_steps"] < info["warmup_steps"]
+    assert early.info["warmup_psnr"] >= 12.0
+    monkeypatch.setattr(dip, "WARMUP_PSNR", 99.0)
+    monkeypatch.setattr(dip, "WARMUP_MAX_STEPS", 7)
+    _, capped = make_dip(shape, content)
+    assert capped.info["warmup_steps"] == 7
+    # Without an init image there is nothing to fit.
+    _, noise = make_dip(shape)
+    assert noise.info == {}
+
+
+def test_dip_starts_from_the_content_by_default_and_from_noise_when_asked(content_path,
+                                                                          style_path):
+    base = Settings(size=32, steps=1, preview_every=0, param="dip", optimizer="sgd", seed=0)
+    first = {}
+    for init in ("content", "noise"):
+        records = list(stylize(content_path, style_path, dataclasses.replace(base, init=init)))
+        first[init] = records[0]
+        assert ("warmup_steps" in records[-1].info) == (init == "content")
+    # The warmed-up generator starts far closer to the content (content loss at step 0).
+    assert first["content"].losses["content"] < 0.5 * first["noise"].losses["content"]
 
 
 def test_engine_reports_dip_parameters_and_warmup(content_path, style_path):
