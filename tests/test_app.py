@@ -207,8 +207,8 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
                                                      style2_path):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/stylize" in api
-    assert [p["label"] for p in api["/stylize"]["parameters"]] == ["content", "styles",
-                                                                     "settings_json"]
+    assert [p["label"] for p in api["/stylize"]["parameters"]] == [
+        "content image", "style images", "settings (a JSON object)"]
     job = stylize(client, content_path, [style_path, style2_path],
                   '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1],'
                   ' "preset_is_not_a_field": 1}')
@@ -220,6 +220,33 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
     meta = images.read_png_settings(result_png)
     assert meta["settings"]["style_blend_weights"] == [3, 1]
     assert meta["settings"]["optimizer"] == "adam" and meta["run"]["size"] == [40, 40]
+
+
+def test_api_example_runs_and_bad_settings_are_one_line_refusals(server, client, tmp_path,
+                                                                 monkeypatch, capfd, caplog):
+    # The example the API page shows (files that ship with the app, "{}" settings), sent as
+    # it stands from the app's folder.
+    info = json.load(urllib.request.urlopen(server + "gradio_api/info"))
+    example = {p["parameter_name"]: p["example_input"]
+               for p in info["named_endpoints"]["/stylize"]["parameters"]}
+    assert example["settings_text"] == "{}"
+    assert "settings_text" in info["named_endpoints"]["/stylize"]["description"]
+    monkeypatch.chdir(ROOT)
+    preview, result_png, progress = client.predict(**example, api_name="/stylize")
+    assert progress["done"] and images.read_png_settings(result_png)["settings"]["size"] == 32
+    capfd.readouterr()
+    pdf = tmp_path / "sample.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    for settings_text, style, message in [("Hello!!", example["style_files"][0]["path"],
+                                           "not valid JSON"),
+                                          ("{}", str(pdf), "not an image")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(example["content_path"], [handle_file(style)], settings_text,
+                           api_name="/stylize")
+    logged = capfd.readouterr()
+    assert "Traceback" not in logged.out + logged.err
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == 2 and not any(r.exc_info for r in refusals)
 
 
 def test_page_run_event_uses_every_form_field(client):
@@ -248,6 +275,9 @@ def test_compare_event_runs_each_method_with_the_same_budget(client):
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "Done" in status
     assert len(gallery) == len(methods)
+    # The table is hidden until the comparison is done (no placeholder headers before).
+    assert table.get("visible") is True
+    table = table["value"]
     assert [row[0] for row in table["data"]] == [method_label(*m.split(":"))
                                                  for m in methods]
     assert table["headers"][:6] == ["Method", "Parameters", "Seconds", "Steps", "Score", "SSIM"]
@@ -264,7 +294,7 @@ def test_compare_event_gives_each_method_the_same_time(client):
                         api_name="/compare")
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "1 s each" in status
-    rows = {row[0]: row for row in table["data"]}
+    rows = {row[0]: row for row in table["value"]["data"]}
     for method in methods:
         seconds = float(rows[method_label(*method.split(":"))][2])
         assert 1.0 <= seconds < 3
@@ -383,7 +413,7 @@ def test_explore_streams_cells_and_returns_a_labelled_grid(client):
                                       preview_every=1), api_name="/explore")
     gallery, status, grid, grid_png = job.result()
     assert "Done" in status and len(gallery) == 2
-    assert [g["caption"] for g in gallery] == ["style_weight=1", "style_weight=10000"]
+    assert [g["caption"] for g in gallery] == ["1", "10000"]
     # Cells show while they run: a running preview, then the first cell alone, then both.
     counts = [len(o[0]) for o in job.outputs() if isinstance(o[0], list)]
     assert 1 in counts and counts[-1] == 2
