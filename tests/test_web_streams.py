@@ -57,6 +57,7 @@ def test_stylize_updates_stream_and_result_files(content_path, style_path, monke
     assert files.stop_result(None).png is None and "nothing to keep" in \
         files.stop_result(None).status
     assert files.stop_result(last.state).png is None  # finished: the result is already there
+    assert files.stop_result(updates[0].state).png is None  # step 0: nothing was done yet
     assert files.state_settings(last.state).seed == 1
     assert JOBS.recent()[-1].state == "done"
 

@@ -55,16 +55,15 @@ def _switched(controls: list[forms.Control], defaults: dict[str, Any]
         if switch is None:
             continue
         prefix = field.split("_")[0] + "_"
-        governed = [c for c in rest if c.name.startswith(prefix)]
+        governed = [c for c in rest if c.name.startswith(prefix) and c is not switch]
         rest = [c for c in rest if c is not switch and c not in governed]
-        with gr.Group(elem_id=f"{switch_name}_group"):
-            made[switch.name] = toggle = component(switch, defaults[switch.name])
-            on = bool(defaults[switch.name])
-            with gr.Row():
-                parts = [component(c, defaults[c.name]) for c in governed]
-            for c, part in zip(governed, parts):
-                part.interactive = on
-                made[c.name] = part
+        made[switch.name] = toggle = component(switch, defaults[switch.name])
+        on = bool(defaults[switch.name])
+        with gr.Row(elem_id=f"{switch_name}_row"):
+            parts = [component(c, defaults[c.name]) for c in governed]
+        for c, part in zip(governed, parts):
+            part.interactive = on
+            made[c.name] = part
         toggle.change(lambda value, n=len(parts): [gr.update(interactive=bool(value))] * n,
                       toggle, parts, api_visibility="private", queue=False)
     return rest, made

@@ -36,9 +36,10 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
             png_file = gr.File(label="Result PNG (settings embedded)", elem_id="png_file")
             json_file = gr.File(label="Settings JSON", elem_id="json_file")
         reuse_btn = gr.Button("Reuse these settings", elem_id="reuse")
-    # The running/last job: settings, the image at its last finished step, losses (see
-    # nst_core.web.files.job_state).
-    job_state = gr.State(None)
+        # The running/last job: settings, the image at its last finished step, losses (see
+        # nst_core.web.files.job_state). Inside the tab: a State among the Tabs' own children
+        # would shift the tab bar (a later tab is drawn with an earlier one's label).
+        job_state = gr.State(None)
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
     updates = on_gpu(streams.stylize_updates, limits.gpu_duration)

@@ -62,8 +62,8 @@ def stop_result(state: Mapping[str, Any] | None) -> Stopped:
         return Stopped("The job had already finished.")
     tensor = (state or {}).get("tensor")
     image = images.to_pil(tensor) if tensor is not None else (state or {}).get("preview")
-    if image is None:
-        return Stopped("**Stopped** before the first step: nothing to keep.")
+    if image is None or not state.get("step"):
+        return Stopped("**Stopped** before the first step finished: nothing to keep.")
     settings = from_dict(state["settings"])
     record = Progress(state["step"], state.get("total", settings.steps), 0.0, state["losses"],
                       info=dict(state.get("info") or {}))

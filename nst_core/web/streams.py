@@ -31,9 +31,8 @@ PLOT_UPDATE_SECONDS = 1.0
 # first step, then the latest image whenever this long has passed without a preview: a step at
 # the CPU defaults takes about a second, so ten steps between previews would be a long wait.
 PREVIEW_SECONDS = 2.0
-PLOT_TITLE = ("Loss terms as a share of the starting total (log scale): style falls, content "
-              "grows from 0")
-COMPARE_PLOT_TITLE = "Each method's own loss relative to its start (log scale)"
+PLOT_TITLE = "Loss terms ÷ the starting total (log scale)"
+COMPARE_PLOT_TITLE = "Each method's loss ÷ its own start (log scale)"
 
 
 class Throttle:
@@ -152,7 +151,7 @@ class LossHistory:
         ax.set_xlim(0, max(last, 1))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
-        ax.set_ylabel("each method ÷ its start" if self.per_series else "÷ starting total")
+        ax.set_ylabel("relative loss")
         ax.set_title(title, loc="left", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if drawn:
