@@ -97,6 +97,7 @@ def _check_screenshot(path: Path) -> None:
 
 
 def _screenshot(page, shots: Path, name: str) -> None:
+    page.mouse.move(0, 0)  # no button shown hovered
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / name))
     _check_screenshot(shots / name)
@@ -211,6 +212,9 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
     page.set_input_files("#style input[type=file]", str(ROOT / "examples" / "starry_night.jpg"))
     page.wait_for_selector("#content img", timeout=20_000)
     page.wait_for_selector("#style img", timeout=20_000)
+    # The uploads' timers ("0.7s") are gone once both images are shown.
+    page.wait_for_function("!/\\d\\.\\ds/.test(document.querySelector('#content').innerText"
+                           " + document.querySelector('#style').innerText)", timeout=20_000)
     # One style: no blend weight to set.
     assert not page.locator("#style_weight_1").is_visible()
     _first_screen(page)
@@ -258,9 +262,30 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
     page.wait_for_selector("#result .generating", state="detached", timeout=10_000)
     _screenshot(page, shots, "app_stylize.png")
 
+    # Compare: the default methods, a table once done (none before), the plot.
+    _set_number(page, "steps", SHORT_RUN_STEPS)
+    page.get_by_role("tab", name="Compare").click()
+    assert page.locator("[role=tab]").all_inner_texts() == ["Stylize", "Compare", "Explore"]
+    assert not page.locator("#cmp_table").is_visible()
+    page.click("#cmp_run")
+    page.wait_for_function(
+        "document.querySelector('#cmp_status').innerText.includes('Done')", timeout=180_000)
+    page.wait_for_selector("#cmp_table", state="visible", timeout=10_000)
+    assert page.locator("#cmp_gallery img").count() >= 2
+    _screenshot(page, shots, "app_compare.png")
+
+    # Explore: a two-value sweep shows its cells, captioned by the value, and the grid.
+    page.get_by_role("tab", name="Explore").click()
+    page.fill("#exp_values textarea", "1e2; 1e4")
+    page.click("#exp_run")
+    page.wait_for_selector("#exp_grid img", timeout=180_000)
+    assert "Done" in page.inner_text("#exp_status")
+    assert page.locator("#exp_gallery img").count() >= 2
+    _screenshot(page, shots, "app_explore.png")
+
     # Spatial control: a stroke painted on the content (shown in the mask painter) is the mask
     # of style 1, and a short masked run finishes.
-    _set_number(page, "steps", SHORT_RUN_STEPS)
+    page.get_by_role("tab", name="Stylize").click()
     page.get_by_text("Where each style applies").click()
     canvas = page.locator("#mask_paint_1 canvas").first
     canvas.wait_for(timeout=10_000)
@@ -278,27 +303,7 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
         timeout=120_000)
     painted = np.asarray(masks_seen[-1][0])
     assert painted.shape == (512, 512) and 0.001 < (painted > 0).mean() < 0.5
-    page.get_by_text("Where each style applies").click()
 
-    # Compare: the default methods, a table once done (none before), the plot.
-    page.get_by_role("tab", name="Compare").click()
-    assert page.locator("[role=tab]").all_inner_texts() == ["Stylize", "Compare", "Explore"]
-    assert not page.locator("#cmp_table").is_visible()
-    page.click("#cmp_run")
-    page.wait_for_function(
-        "document.querySelector('#cmp_status').innerText.includes('Done')", timeout=180_000)
-    page.wait_for_selector("#cmp_table", state="visible", timeout=10_000)
-    assert page.locator("#cmp_gallery img").count() >= 2
-    _screenshot(page, shots, "app_compare.png")
-
-    # Explore: a two-value sweep shows its cells, captioned by the value, and the grid.
-    page.get_by_role("tab", name="Explore").click()
-    page.fill("#exp_values textarea", "1; 1e4")
-    page.click("#exp_run")
-    page.wait_for_selector("#exp_grid img", timeout=180_000)
-    assert "Done" in page.inner_text("#exp_status")
-    assert page.locator("#exp_gallery img").count() >= 2
-    _screenshot(page, shots, "app_explore.png")
     assert not outside, f"the page fetched from outside 127.0.0.1: {outside[:3]}"
 
 
