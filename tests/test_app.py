@@ -100,7 +100,7 @@ def test_small_run_streams_previews_and_returns_the_final_image(client, content_
                   '{"size": 32, "steps": 6, "preview_every": 2, "seed": 4}')
     preview, result_png, progress = job.result()
     previews = [out[0] for out in job.outputs() if isinstance(out[0], str)]
-    assert len(previews) >= 3  # steps 0, 2, 4 and the result
+    assert len(previews) >= 5  # steps 0, 1 (the first step's), 2, 4 and the result
     assert all(Image.open(p).size == (32, 32) for p in previews)
     assert progress["done"] and progress["step"] == 6
     result = Image.open(result_png)
