@@ -182,6 +182,21 @@ def test_explore_plan_names_the_bad_cell(values, message):
                              "style_loss", values, LIMITS, 1)
 
 
+def test_page_table_is_short_and_rounded():
+    row = ["Adam · DIP", "328,791", "1.3", "2", "8.028e+08", "0.027", "1.276e+06", "0.5"]
+    assert streams.page_table([row]) == [["Adam · DIP", "1.3", "2", "8.03e+08", "0.027",
+                                          "1.28e+06", "0.5"]]
+    assert len(streams.PAGE_TABLE_HEADERS) == len(streams.page_table([row])[0])
+
+
+def test_explore_names_settings_in_the_forms_words():
+    labels = dict((value, label) for label, value in explore.vary_labels())
+    assert labels["style_weight"] == "Style weight" and labels["method"] == "Method"
+    assert [v for _, v in explore.vary_labels()] == explore.vary_choices()
+    assert explore.vary_help("content_layers").startswith("VGG19 layers")
+    assert explore.cell_caption("content_layers=relu2_2") == "relu2_2"
+
+
 def test_explore_plan_applies_this_servers_limits():
     with pytest.raises(ValueError, match="steps=900: 900 steps is over this server's limit"):
         explore.explore_plan(forms.settings_from_form(form(), limits=LIMITS), "stylize",

@@ -29,7 +29,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         vary0, values0 = explore.explore_defaults("stylize")
         with gr.Row():
             vary = gr.Dropdown(explore.vary_labels(), value=vary0, label="Setting to vary",
-                               elem_id="exp_vary")
+                               info=explore.vary_help(vary0), elem_id="exp_vary")
             values = gr.Textbox(values0, label="Values (separated by ';' or new lines)",
                                 elem_id="exp_values")
             columns = gr.Slider(0, explore.EXPLORE_MAX_CELLS, 0, step=1,
@@ -74,3 +74,5 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                    api_visibility="private")
     mode.input(explore.explore_defaults, mode, [vary, values], api_visibility="private")
     vary.input(explore.vary_example, vary, values, api_visibility="private")
+    vary.change(lambda name: gr.Dropdown(info=explore.vary_help(name)), vary, vary,
+                api_visibility="private", queue=False)

@@ -60,6 +60,13 @@ def vary_labels() -> list[tuple[str, str]]:
     return [(f"{vary_label(n)}", n) for n in vary_choices()]
 
 
+def vary_help(vary: str) -> str:
+    """One line on what a setting does, for the "vary" list."""
+    special = {"preset": "the content and style layers of a named recipe",
+               "method": "the optimizer, and what it optimizes"}
+    return special.get(vary) or field_info(vary).help
+
+
 def cell_caption(label: str) -> str:
     """A cell's caption without the setting's name (the page names it once): "relu2_2" for
     "content_layers=relu2_2"."""

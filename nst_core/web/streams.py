@@ -235,10 +235,28 @@ class CompareUpdate:
     status: str | None = None
     plot: Any = None  # matplotlib Figure: total loss per method against step
     table: list[list[Any]] | None = None  # final rows, once all are done
-    table_headers: tuple[str, ...] = TABLE_HEADERS
+    table_headers: tuple[str, ...] = ()  # PAGE_TABLE_HEADERS
     grid: Image.Image | None = None  # the labelled grid from compare.summarize, at the end
     curves: Image.Image | None = None  # loss vs step and seconds, fixed score vs seconds
     json_path: str | None = None  # numbers of the comparison as JSON, at the end
+
+
+# The page's comparison table: compare.TABLE_HEADERS without the parameter count (in the JSON),
+# with short headers and three significant digits, so it fits the column without scrolling.
+PAGE_TABLE_HEADERS = ("Method", "Seconds", "Steps", "Score", "SSIM", "Style dist.", "Own loss")
+_PAGE_COLUMNS = [TABLE_HEADERS.index(h) for h in
+                 ("Method", "Seconds", "Steps", "Score", "SSIM", "Style distance", "Own loss")]
+
+
+def page_table(rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    """compare.table_rows' cells -> the page's (see PAGE_TABLE_HEADERS)."""
+    def short(cell: str) -> str:
+        try:
+            value = float(cell.replace(",", ""))
+        except ValueError:
+            return cell
+        return f"{value:.3g}" if "e" in cell else cell
+    return [[short(row[i]) for i in _PAGE_COLUMNS] for row in rows]
 
 
 class _CompareProgress:
@@ -305,7 +323,8 @@ def _compare_summary(inputs: Inputs, settings: Settings, seen: _CompareProgress
                      ) -> CompareUpdate:
     result = seen.tally.summarize()
     _, js = save_result(result.grid, result.to_dict(), prefix="compare")
-    return CompareUpdate(gallery=seen.gallery(), table=table_rows(result.rows),
+    return CompareUpdate(gallery=seen.gallery(), table=page_table(table_rows(result.rows)),
+                         table_headers=PAGE_TABLE_HEADERS,
                          grid=result.grid,
                          status=f"**Done:** {len(seen.keys)} methods, {seen.budget}",
                          plot=seen.plot.figure(COMPARE_PLOT_TITLE), curves=result.curves,
