@@ -95,8 +95,8 @@ def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
 
 
 def _styles(panel: Panel) -> None:
-    """More style slots, each with its blend weight. The weights (style 1's included) are
-    hidden until a second style is given: a single style gets all of the style loss."""
+    """More style slots, each with its blend weight, in an accordion of their own: with one
+    style (all of the style loss goes to it) the page shows no weight at all."""
     if panel.limits.max_styles == 1:
         panel.weights.append(gr.Slider(0, 1, 1, step=0.05, label="Blend weight of style 1",
                                        elem_id="style_weight_1", visible=False))
@@ -105,22 +105,14 @@ def _styles(panel: Panel) -> None:
         panel.weights.append(gr.Slider(0, 1, 1, step=0.05, label="Blend weight of style 1",
                                        info="each style's share of the style loss (the "
                                             "weights are scaled to sum to 1)",
-                                       elem_id="style_weight_1", visible=False))
+                                       elem_id="style_weight_1"))
         for i in range(2, panel.limits.max_styles + 1):
             with gr.Row():
                 panel.styles.append(_image(f"Style image {i}", f"style_{i}", 160,
                                            f"style image {i}"))
                 panel.weights.append(gr.Slider(0, 1, 1, step=0.05,
                                                label=f"Blend weight of style {i}",
-                                               elem_id=f"style_weight_{i}", visible=False))
-
-    def blending(*slots: Any) -> list:
-        shown = any(slot is not None for slot in slots)
-        return [gr.Slider(visible=shown)] * len(panel.weights)
-
-    for slot in panel.styles[1:]:
-        slot.change(blending, panel.styles[1:], panel.weights, api_visibility="private",
-                    queue=False)
+                                               elem_id=f"style_weight_{i}"))
 
 
 def _masks(panel: Panel) -> None:
