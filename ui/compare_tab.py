@@ -14,7 +14,8 @@ from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
 from . import links
-from .common import LOADING, changes, request_stop, start_job, stream, user_error
+from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
+                     user_error)
 from .panel import Panel
 
 
@@ -35,19 +36,23 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                               elem_id="cmp_budget")
             seconds = gr.Number(30, label="Seconds per method (same time)",
                                 elem_id="cmp_seconds")
-        with gr.Row():
+        with gr.Row(elem_id="cmp_run_row"):
             run_btn = gr.Button("Run comparison", variant="primary", elem_id="cmp_run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="cmp_stop")
         status = gr.Markdown("", elem_id="cmp_status")
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
                              elem_id="cmp_gallery")
-        plot = gr.Plot(label="Total loss (log scale)", elem_id="cmp_plot")
-        table = gr.Dataframe(label="Scores (lower is better), SSIM to the content and times",
-                             interactive=False, elem_id="cmp_table")
+        plot = gr.Plot(label="Loss per method", show_label=False, elem_id="cmp_plot")
+        # Shown once the comparison is done (an empty table would show placeholder headers).
+        table = gr.Dataframe(label="Scores: lower is better (one fixed yardstick for every "
+                                   "method); SSIM to the content: higher keeps more of it",
+                             interactive=False, wrap=True, visible=False, elem_id="cmp_table")
         with gr.Accordion("Grid and curves", open=False):
             grid = gr.Image(label="Grid", type="pil", interactive=False, elem_id="cmp_grid")
-            curves = gr.Image(label="Own loss vs step and seconds; fixed score vs seconds",
-                              type="pil",
+            gr.Markdown("Each method's own loss against step and seconds; the fixed score "
+                        "against seconds.")
+            # No label badge: it would cover the image's own title.
+            curves = gr.Image(label="Curves", show_label=False, type="pil",
                               interactive=False, elem_id="cmp_curves")
             json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
         copy = links.copy_link(panel, "compare", {"methods": methods, "budget": budget,
@@ -59,7 +64,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     def show(u: streams.CompareUpdate) -> dict:
         shown = changes(u, outputs)
         if u.table is not None:
-            shown[table] = pd.DataFrame(u.table, columns=list(u.table_headers))
+            shown[table] = gr.Dataframe(pd.DataFrame(u.table, columns=list(u.table_headers)),
+                                        visible=True)
         return shown
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
@@ -71,17 +77,19 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         except ValueError as exc:
             raise user_error(exc) from None
         key = start_job(request, "compare")
-        yield from stream({gallery: [], status: LOADING},
+        yield from stream({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
                           lambda: updates(read, settings, data[methods], stop_key=key), show)
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "compare")
-        return {status: "**Stopped.**"}
+        return {status: "**Stopped.** The images so far stay above.", run_btn: unlock_run()}
 
-    run_event = run_btn.click(run, panel.event_inputs(masks=False) | {methods, budget, seconds},
-                              [gallery, status, plot, table, grid, curves, json_file],
-                              api_name="compare", api_visibility="undocumented",
-                              show_progress="minimal", **job_queue)
-    stop_btn.click(stop, None, status, cancels=[run_event], queue=False,
+    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    run_event = locked.then(run, panel.event_inputs(masks=False) | {methods, budget, seconds},
+                            [gallery, status, plot, table, grid, curves, json_file],
+                            api_name="compare", api_visibility="undocumented",
+                            show_progress="minimal", **job_queue)
+    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
+    stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
                    api_visibility="private")
     return copy

@@ -43,6 +43,32 @@ def _rows(controls: list[forms.Control], defaults: dict[str, Any]
     return made
 
 
+def _switched(controls: list[forms.Control], defaults: dict[str, Any]
+              ) -> tuple[list[forms.Control], dict[str, gr.components.Component]]:
+    """An on/off switch (forms.TOGGLED) and the controls it governs (those named like the
+    field it switches, e.g. edge_*): the switch on a line of its own, the others in a row
+    below it, usable only while it is on. Returns the other controls, and these made."""
+    made: dict[str, gr.components.Component] = {}
+    rest = list(controls)
+    for field, switch_name in forms.TOGGLED.items():
+        switch = next((c for c in rest if c.name == switch_name), None)
+        if switch is None:
+            continue
+        prefix = field.split("_")[0] + "_"
+        governed = [c for c in rest if c.name.startswith(prefix) and c is not switch]
+        rest = [c for c in rest if c is not switch and c not in governed]
+        made[switch.name] = toggle = component(switch, defaults[switch.name])
+        on = bool(defaults[switch.name])
+        with gr.Row(elem_id=f"{switch_name}_row"):
+            parts = [component(c, defaults[c.name]) for c in governed]
+        for c, part in zip(governed, parts):
+            part.interactive = on
+            made[c.name] = part
+        toggle.change(lambda value, n=len(parts): [gr.update(interactive=bool(value))] * n,
+                      toggle, parts, api_visibility="private", queue=False)
+    return rest, made
+
+
 def settings_form(limits: Limits, *, advanced: bool, cls: type = Settings
                   ) -> dict[str, gr.components.Component]:
     """The form's everyday (``advanced=False``) or advanced controls for ``cls``, group by
@@ -57,5 +83,7 @@ def settings_form(limits: Limits, *, advanced: bool, cls: type = Settings
         in_group = [c for c in chosen if c.group == group]
         if in_group:
             gr.Markdown(f"**{heading}**")
+            in_group, switched = _switched(in_group, defaults)
             made.update(_rows(in_group, defaults))
+            made.update(switched)
     return made

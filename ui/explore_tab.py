@@ -10,7 +10,8 @@ from nst_core.web import explore, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from .common import LOADING, changes, request_stop, start_job, stream, user_error
+from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
+                     user_error)
 from .panel import Panel
 
 INTRO = ("One run per value of a setting, with the images and settings on the left, laid out "
@@ -27,13 +28,13 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                         elem_id="exp_mode")
         vary0, values0 = explore.explore_defaults("stylize")
         with gr.Row():
-            vary = gr.Dropdown(explore.vary_choices(), value=vary0, label="Setting to vary",
-                               elem_id="exp_vary")
+            vary = gr.Dropdown(explore.vary_labels(), value=vary0, label="Setting to vary",
+                               info=explore.vary_help(vary0), elem_id="exp_vary")
             values = gr.Textbox(values0, label="Values (separated by ';' or new lines)",
                                 elem_id="exp_values")
             columns = gr.Slider(0, explore.EXPLORE_MAX_CELLS, 0, step=1,
                                 label="Grid columns (0: auto)", elem_id="exp_columns")
-        with gr.Row():
+        with gr.Row(elem_id="exp_run_row"):
             run_btn = gr.Button("Run sweep", variant="primary", elem_id="exp_run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="exp_stop")
         status = gr.Markdown("", elem_id="exp_status")
@@ -60,13 +61,18 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "explore")
-        return {status: "**Stopped.** The runs that finished stay above."}
+        return {status: "**Stopped.** The runs that finished stay above.",
+                run_btn: unlock_run()}
 
-    run_event = run_btn.click(run, panel.event_inputs() | {mode, vary, values, columns},
-                              [gallery, status, grid, grid_png], api_name="explore",
-                              api_visibility="undocumented", show_progress="minimal",
-                              **job_queue)
-    stop_btn.click(stop, None, status, cancels=[run_event], queue=False,
+    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    run_event = locked.then(run, panel.event_inputs() | {mode, vary, values, columns},
+                            [gallery, status, grid, grid_png], api_name="explore",
+                            api_visibility="undocumented", show_progress="minimal",
+                            **job_queue)
+    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
+    stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
                    api_visibility="private")
     mode.input(explore.explore_defaults, mode, [vary, values], api_visibility="private")
     vary.input(explore.vary_example, vary, values, api_visibility="private")
+    vary.change(lambda name: gr.Dropdown(info=explore.vary_help(name)), vary, vary,
+                api_visibility="private", queue=False)

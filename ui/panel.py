@@ -19,6 +19,7 @@ from .common import upload_image, user_error
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_PAIRS = [("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
                  ("coffee.png", "woman-with-hat-matisse.jpg"), ("rocket.jpg", "shipwreck.jpg")]
+IMAGE_HEIGHT = 200  # px: both images and the main choices fit the first screen
 MASKS_HELP = ("Paint on the content where a style should go, or upload a mask (white = that "
               "style). With masks, give every style one; areas no mask covers get no style. "
               "*Run* and *Explore* use them; *Compare* does not.")
@@ -94,13 +95,18 @@ def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
 
 
 def _styles(panel: Panel) -> None:
-    limits = panel.limits
-    panel.weights.append(gr.Slider(0, 1, 1, step=0.05, label="Blend weight of style 1",
-                                   elem_id="style_weight_1", visible=limits.max_styles > 1))
-    if limits.max_styles == 1:
+    """More style slots, each with its blend weight, in an accordion of their own: with one
+    style (all of the style loss goes to it) the page shows no weight at all."""
+    if panel.limits.max_styles == 1:
+        panel.weights.append(gr.Slider(0, 1, 1, step=0.05, label="Blend weight of style 1",
+                                       elem_id="style_weight_1", visible=False))
         return
-    with gr.Accordion("Blend more styles", open=False):
-        for i in range(2, limits.max_styles + 1):
+    with gr.Accordion("Blend more styles", open=False, elem_id="more_styles"):
+        panel.weights.append(gr.Slider(0, 1, 1, step=0.05, label="Blend weight of style 1",
+                                       info="each style's share of the style loss (the "
+                                            "weights are scaled to sum to 1)",
+                                       elem_id="style_weight_1"))
+        for i in range(2, panel.limits.max_styles + 1):
             with gr.Row():
                 panel.styles.append(_image(f"Style image {i}", f"style_{i}", 160,
                                            f"style image {i}"))
@@ -125,17 +131,19 @@ def _masks(panel: Panel) -> None:
 def build(limits: Limits, cls: type = Settings) -> Panel:
     """Lay out the left column (inside the caller's column) and wire its own events."""
     panel = Panel(limits, cls, base=gr.State(None))
-    with gr.Row():
-        panel.content = _image("Content image", "content", 240, "content image")
-        panel.styles.append(_image("Style image", "style", 240, "style image"))
-    _styles(panel)
-    _masks(panel)
+    with gr.Row(elem_id="images_row"):
+        panel.content = _image("Content image", "content", IMAGE_HEIGHT, "content image")
+        panel.styles.append(_image("Style image", "style", IMAGE_HEIGHT, "style image"))
+    # The main choices right under the images: with the Run button and the result beside
+    # them, a visitor sees all of it without scrolling.
+    panel.form = controls.settings_form(limits, advanced=False, cls=cls)
     gr.Examples([[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS
                  if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()],
                 inputs=[panel.content, panel.styles[0]], cache_examples=False,
-                label="Examples")
-    panel.form = controls.settings_form(limits, advanced=False, cls=cls)
-    with gr.Accordion("Advanced", open=False):
+                label="Example images (click a row)", examples_per_page=4)
+    _styles(panel)
+    _masks(panel)
+    with gr.Accordion("Advanced", open=False, elem_id="advanced"):
         panel.form.update(controls.settings_form(limits, advanced=True, cls=cls))
         panel.settings_file = gr.File(label="Load settings from a PNG made here or a settings "
                                             "JSON", file_types=[".png", ".json"],

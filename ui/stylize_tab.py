@@ -1,6 +1,8 @@
-"""The Stylize tab: Run streams previews, a status line and the loss plot; Stop keeps the last
-preview as the result; the result downloads as a PNG with its settings and as JSON; "Reuse
-these settings" puts them back in the form."""
+"""The Stylize tab: Run streams previews (paced by time as well as by steps), a status line
+and the loss plot; Stop keeps the image as it was at the last finished step as the result; the
+result downloads as a PNG with its settings and as JSON; "Reuse these settings" puts them back
+in the form. Run is disabled while the job runs.
+"""
 from __future__ import annotations
 
 from typing import Iterator
@@ -12,29 +14,35 @@ from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
 from . import gallery, links
-from .common import LOADING, changes, request_stop, start_job, stream, user_error
+from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
+                     user_error)
 from .panel import Panel
 
 
 def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     """Lay out the tab (inside the caller's Tabs) and wire its events; its "Copy link" row."""
     with gr.Tab("Stylize", id="stylize"):
-        with gr.Row():
+        with gr.Row(elem_id="run_row"):
             run_btn = gr.Button("Run", variant="primary", elem_id="run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+        status = gr.Markdown("Ready: pick a content and a style image, then **Run**.",
+                             elem_id="status")
         result = gr.Image(label="Result (previews while running)", type="pil", format="png",
-                          interactive=False, elem_id="result", height=420)
-        status = gr.Markdown("Ready.", elem_id="status")
+                          interactive=False, elem_id="result", height=400)
         # Drawn by matplotlib on the server: gr.LinePlot (Gradio 6.31) keeps the series it
-        # first saw and never draws ones that appear later.
-        plot = gr.Plot(label="Loss (log scale)", elem_id="loss_plot")
+        # first saw and never draws ones that appear later. The figure has its own title: the
+        # label badge would cover its top.
+        plot = gr.Plot(label="Loss", show_label=False, elem_id="loss_plot")
         with gr.Row():
-            png_file = gr.File(label="PNG with settings embedded", elem_id="png_file")
+            png_file = gr.File(label="Result PNG (settings embedded)", elem_id="png_file")
             json_file = gr.File(label="Settings JSON", elem_id="json_file")
         reuse_btn = gr.Button("Reuse these settings", elem_id="reuse")
         copy = links.copy_link(panel, "stylize")
         shelf = gallery.build()
-    job_state = gr.State(None)  # the running/last job: settings, last preview, losses
+        # The running/last job: settings, the image at its last finished step, losses (see
+        # nst_core.web.files.job_state). Inside the tab: a State among the Tabs' own children
+        # would shift the tab bar (a later tab is drawn with an earlier one's label).
+        job_state = gr.State(None)
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
     updates = on_gpu(streams.stylize_updates, limits.gpu_duration)
@@ -53,8 +61,10 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     def stop(state: dict | None, request: gr.Request) -> dict:
         # Interrupts the step in progress; the cancel below ends the event itself.
         request_stop(request, "stylize")
-        png, js, text = files.stop_result(state)
-        return {status: text, **({png_file: png, json_file: js} if png else {})}
+        kept = files.stop_result(state)
+        shown = {result: kept.image, png_file: kept.png, json_file: kept.settings_json}
+        return {status: kept.status, run_btn: unlock_run(),
+                **({k: v for k, v in shown.items() if v is not None})}
 
     def reuse(state: dict | None) -> dict:
         try:
@@ -62,10 +72,13 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         except ValueError as exc:
             raise user_error(exc) from None
 
-    run_event = run_btn.click(run, panel.event_inputs(), list(outputs.values()), api_name="run",
-                              api_visibility="undocumented", show_progress="minimal",
-                              **job_queue)
-    stop_event = stop_btn.click(stop, job_state, [png_file, json_file, status],
+    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    run_event = locked.then(run, panel.event_inputs(), list(outputs.values()), api_name="run",
+                            api_visibility="undocumented", show_progress="minimal", **job_queue)
+    # After the end, an error or a refusal (Stop re-enables Run itself: a cancelled event
+    # has no "then").
+    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
+    stop_event = stop_btn.click(stop, job_state, [result, png_file, json_file, status, run_btn],
                                 cancels=[run_event], queue=False, api_visibility="private")
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
     gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,

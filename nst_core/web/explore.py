@@ -49,6 +49,30 @@ def vary_choices() -> list[str]:
     return [n for n in _VARY_FIRST if n in names] + [n for n in names if n not in _VARY_FIRST]
 
 
+def vary_label(vary: str) -> str:
+    """A setting's name as the page shows it (its form label), e.g. "Style weight"."""
+    special = {"preset": "Layer preset", "method": "Method"}
+    return special.get(vary) or field_info(vary).label
+
+
+def vary_labels() -> list[tuple[str, str]]:
+    """The "vary" list as (label, setting) pairs, labels told apart where two are alike."""
+    return [(f"{vary_label(n)}", n) for n in vary_choices()]
+
+
+def vary_help(vary: str) -> str:
+    """One line on what a setting does, for the "vary" list."""
+    special = {"preset": "the content and style layers of a named recipe",
+               "method": "the optimizer, and what it optimizes"}
+    return special.get(vary) or field_info(vary).help
+
+
+def cell_caption(label: str) -> str:
+    """A cell's caption without the setting's name (the page names it once): "relu2_2" for
+    "content_layers=relu2_2"."""
+    return label.split("=", 1)[-1]
+
+
 def vary_example(vary: str) -> str:
     """Values worth trying for ``vary``, as the form's text (registries list their entries)."""
     if vary in _VARY_EXAMPLES:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from PIL import Image
 
+from .. import images
 from ..engine import Progress
 from ..results import result_metadata, write_result
 from ..settings import Settings, from_dict
@@ -34,26 +36,40 @@ def save_result(image: Image.Image, metadata: Mapping[str, Any], prefix: str = "
 
 
 def job_state(settings: Settings, record: Progress, info: Mapping[str, Any]) -> dict[str, Any]:
-    """What Stop and "reuse these settings" need of a running job: its settings, the last
-    preview and its losses and seconds, the run facts of step 0 (with the seed used)."""
+    """What Stop and "reuse these settings" need of a running job: its settings, the image
+    after its last finished step (``tensor``; ``preview`` when a record has only that) with
+    that step's losses, and the run facts of step 0 (with the seed used)."""
     return {"settings": settings.to_dict(), "step": record.step, "preview": record.preview,
-            "losses": dict(record.losses), "info": dict(info), "total": record.total,
-            "elapsed": record.elapsed}
+            "tensor": record.tensor, "losses": dict(record.losses), "info": dict(info),
+            "total": record.total, "elapsed": record.elapsed}
 
 
-def stop_result(state: Mapping[str, Any] | None) -> tuple[str | None, str | None, str]:
-    """After Stop: the last preview as the result (PNG with settings, settings JSON) and a
-    status line. A job stopped before its first preview has nothing to keep."""
-    if not state or state.get("preview") is None:
-        return None, None, "Stopped before the first preview: nothing to keep."
-    if state.get("done"):
-        return None, None, "The job had already finished."
+@dataclass
+class Stopped:
+    """What Stop keeps: the image at the last finished step (None if there is none yet), its
+    PNG with the settings embedded and their JSON, and the status line."""
+
+    status: str
+    image: Image.Image | None = None
+    png: str | None = None
+    settings_json: str | None = None
+
+
+def stop_result(state: Mapping[str, Any] | None) -> Stopped:
+    """After Stop: the image as it was after the last finished step is the result, saved with
+    its settings and the step it reached."""
+    if state and state.get("done"):
+        return Stopped("The job had already finished.")
+    tensor = (state or {}).get("tensor")
+    image = images.to_pil(tensor) if tensor is not None else (state or {}).get("preview")
+    if image is None or not state.get("step"):
+        return Stopped("**Stopped** before the first step finished: nothing to keep.")
     settings = from_dict(state["settings"])
     record = Progress(state["step"], state.get("total", settings.steps), 0.0, state["losses"],
                       info=dict(state.get("info") or {}))
-    png, js = save_result(state["preview"], result_metadata(settings, record, stopped=True))
-    return png, js, (f"**Stopped** at step {state['step']}/{record.total}: the last preview is "
-                     "the result.")
+    png, js = save_result(image, result_metadata(settings, record, stopped=True))
+    return Stopped(f"**Stopped at step {record.step}/{record.total}.** The image at that step "
+                   "is the result; download it below.", image, png, js)
 
 
 def state_settings(state: Mapping[str, Any] | None) -> Settings:

@@ -19,7 +19,7 @@ from ..engine import LOSS_TERMS, Progress
 from ..results import result_metadata
 from ..schedule import stylize
 from ..settings import Settings
-from .explore import MODE_NAMES, ExplorePlan
+from .explore import MODE_NAMES, ExplorePlan, cell_caption, vary_label
 from .files import job_state, save_result
 from .inputs import Inputs
 from .jobs import JOBS, device_name, networks
@@ -27,13 +27,19 @@ from .jobs import JOBS, device_name, networks
 UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
 # The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
 PLOT_UPDATE_SECONDS = 1.0
+# Besides the engine's previews (every preview_every steps), the page shows the image after the
+# first step, then the latest image whenever this long has passed without a preview: a step at
+# the CPU defaults takes about a second, so ten steps between previews would be a long wait.
+PREVIEW_SECONDS = 2.0
+PLOT_TITLE = "Loss terms ÷ the starting total (log scale)"
+COMPARE_PLOT_TITLE = "Each method's loss ÷ its own start (log scale)"
 
 
 class Throttle:
     """True at most every ``seconds`` (or whenever forced): how often a slow part refreshes."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.last = seconds, 0.0
+        self.seconds, self.last = seconds, float("-inf")  # the first call is always True
 
     def __call__(self, force: bool = False) -> bool:
         now = time.monotonic()
@@ -67,11 +73,34 @@ def status_line(p: Progress) -> str:
             f"loss {p.losses['total']:.3g}")
 
 
-class LossHistory:
-    """Loss values per named series (a loss term, or a method) against step, for live plots."""
+def paced_preview(p: Progress, pace: Throttle) -> Image.Image | None:
+    """The preview to show for record ``p``: the engine's own, or the image after this step
+    when ``pace`` (a :class:`Throttle` of PREVIEW_SECONDS, fired at the first optimized step)
+    says one is due. Step 0 is the unchanged start image: it does not restart the wait."""
+    if p.preview is not None:
+        if p.step > 0:
+            pace(force=True)
+        return p.preview
+    if p.step > 0 and p.tensor is not None and not p.done and pace():
+        return images.to_pil(p.tensor)
+    return None
 
-    def __init__(self) -> None:
+
+class LossHistory:
+    """Loss values per named series (a loss term, or a method) against step, for live plots.
+
+    Plotted relative to a start value, on a log axis that spans the data rather than every
+    value ever seen: ``per_series=False`` divides every series by the first value of the
+    "total" series (the terms of one run, as shares of the starting total: the content term
+    starts at 0 and grows while the style term falls), ``per_series=True`` divides each series
+    by its own first positive value (methods of a comparison, each from its own start).
+    """
+
+    DECADES = 4  # the axis shows this many powers of ten below the largest value
+
+    def __init__(self, per_series: bool = False) -> None:
         self.series: dict[str, tuple[list[int], list[float]]] = {}
+        self.per_series = per_series
 
     def add(self, name: str, step: int, value: float) -> None:
         steps, values = self.series.setdefault(name, ([], []))
@@ -82,25 +111,48 @@ class LossHistory:
         for term in LOSS_TERMS:
             self.add(term, p.step, p.losses.get(term, 0.0))
 
-    def figure(self, ylabel: str = "loss"):
-        """A matplotlib Figure: every series against step, log scale (the terms span orders of
-        magnitude; a linear axis would show only the largest). Values <= 0 are left out."""
-        from matplotlib.figure import Figure  # no pyplot: no global state in a web server
+    def _start(self, values: list[float]) -> float | None:
+        if not self.per_series:
+            values = self.series.get("total", ([], values))[1]
+        return next((v for v in values if v > 0 and math.isfinite(v)), None)
 
-        fig = Figure(figsize=(7, 2.8), dpi=100)
-        ax = fig.subplots()
-        drawn = 0
+    def points(self) -> dict[str, list[tuple[int, float]]]:
+        """Every series as (step, value ÷ its start) points, values <= 0 left out (a log
+        axis cannot show them)."""
+        drawn = {}
         for name, (steps, values) in self.series.items():
-            points = [(x, y) for x, y in zip(steps, values) if y > 0 and math.isfinite(y)]
-            if points:
-                # The total is drawn dashed on top, so the term it mostly equals stays visible.
-                look = dict(color="black", linestyle="--", linewidth=1) if name == "total" else {}
-                ax.plot(*zip(*points), label=name, marker="." if len(points) < 30 else None,
-                        **look)
-                drawn += 1
+            start = self._start(values)
+            if start is None:
+                continue
+            shown = [(x, y / start) for x, y in zip(steps, values) if y > 0 and math.isfinite(y)]
+            if shown:
+                drawn[name] = shown
+        return drawn
+
+    def figure(self, title: str = "Loss"):
+        """A matplotlib Figure of :meth:`points`, with whole steps on x and its title on the
+        figure itself (the page shows no label badge over it)."""
+        from matplotlib.figure import Figure  # no pyplot: no global state in a web server
+        from matplotlib.ticker import MaxNLocator
+
+        fig = Figure(figsize=(7, 2.6), dpi=100)
+        ax = fig.subplots()
+        drawn = self.points()
+        for name, points in drawn.items():
+            # The total is drawn dashed on top, so the term it mostly equals stays visible.
+            look = dict(color="black", linestyle="--", linewidth=1) if name == "total" else {}
+            ax.plot(*zip(*points), label=name, marker="." if len(points) < 30 else None, **look)
         ax.set_yscale("log")
+        values = [y for points in drawn.values() for _, y in points]
+        if values:
+            top = max(values)
+            ax.set_ylim(max(min(values), top / 10 ** self.DECADES) / 1.5, top * 1.5)
+        last = max((x for points in drawn.values() for x, _ in points), default=0)
+        ax.set_xlim(0, max(last, 1))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel("relative loss")
+        ax.set_title(title, loc="left", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if drawn:
             ax.legend(fontsize=8, loc="best")
@@ -146,18 +198,20 @@ def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None 
     gen = _job(stylize(inputs.content, inputs.style, settings, masks=inputs.masks, check=False),
                [settings], "stylize", settings.steps, stop_key)
     history, ui, plot = LossHistory(), Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
+    pace = Throttle(PREVIEW_SECONDS)
     info: dict[str, Any] = {}
     with contextlib.closing(gen):
         for p in gen:
             info = dict(p.info) if p.step == 0 else info
             history.add_terms(p)
             update = Update(progress=_progress_dict(p))
-            if ui(p.preview is not None or p.done):
+            update.preview = paced_preview(p, pace)
+            if ui(update.preview is not None or p.done):
                 update.status = status_line(p)
             if plot(p.done):
-                update.plot = history.figure()
-            if p.preview is not None:
-                update.preview, update.state = p.preview, job_state(settings, p, info)
+                update.plot = history.figure(PLOT_TITLE)
+            # Every step: Stop keeps the image as it is at the last finished step.
+            update.state = job_state(settings, p, info)
             if p.done:
                 update.png, update.settings_json = save_result(p.image,
                                                                result_metadata(settings, p))
@@ -181,10 +235,28 @@ class CompareUpdate:
     status: str | None = None
     plot: Any = None  # matplotlib Figure: total loss per method against step
     table: list[list[Any]] | None = None  # final rows, once all are done
-    table_headers: tuple[str, ...] = TABLE_HEADERS
+    table_headers: tuple[str, ...] = ()  # PAGE_TABLE_HEADERS
     grid: Image.Image | None = None  # the labelled grid from compare.summarize, at the end
     curves: Image.Image | None = None  # loss vs step and seconds, fixed score vs seconds
     json_path: str | None = None  # numbers of the comparison as JSON, at the end
+
+
+# The page's comparison table: compare.TABLE_HEADERS without the parameter count (in the JSON),
+# with short headers and three significant digits, so it fits the column without scrolling.
+PAGE_TABLE_HEADERS = ("Method", "Seconds", "Steps", "Score", "SSIM", "Style dist.", "Own loss")
+_PAGE_COLUMNS = [TABLE_HEADERS.index(h) for h in
+                 ("Method", "Seconds", "Steps", "Score", "SSIM", "Style distance", "Own loss")]
+
+
+def page_table(rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    """compare.table_rows' cells -> the page's (see PAGE_TABLE_HEADERS)."""
+    def short(cell: str) -> str:
+        try:
+            value = float(cell.replace(",", ""))
+        except ValueError:
+            return cell
+        return f"{value:.3g}" if "e" in cell else cell
+    return [[short(row[i]) for i in _PAGE_COLUMNS] for row in rows]
 
 
 class _CompareProgress:
@@ -198,7 +270,7 @@ class _CompareProgress:
         self.labels = {k: method_label(*parse_method(k)) for k in keys}
         self.latest: dict[str, tuple[Image.Image, str]] = {}
         self.steps = {k: 0 for k in keys}
-        self.plot = LossHistory()
+        self.plot = LossHistory(per_series=True)
 
     @property
     def finals(self) -> dict[str, Progress]:
@@ -240,7 +312,7 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
             if ui(p.preview is not None or p.done):
                 update.status, update.gallery = seen.status(), seen.gallery()
             if plot():
-                update.plot = seen.plot.figure("total loss")
+                update.plot = seen.plot.figure(COMPARE_PLOT_TITLE)
             yield update
     if len(seen.finals) < len(keys):
         return  # stopped: the page keeps the images it has
@@ -251,10 +323,11 @@ def _compare_summary(inputs: Inputs, settings: Settings, seen: _CompareProgress
                      ) -> CompareUpdate:
     result = seen.tally.summarize()
     _, js = save_result(result.grid, result.to_dict(), prefix="compare")
-    return CompareUpdate(gallery=seen.gallery(), table=table_rows(result.rows),
+    return CompareUpdate(gallery=seen.gallery(), table=page_table(table_rows(result.rows)),
+                         table_headers=PAGE_TABLE_HEADERS,
                          grid=result.grid,
                          status=f"**Done:** {len(seen.keys)} methods, {seen.budget}",
-                         plot=seen.plot.figure("total loss"), curves=result.curves,
+                         plot=seen.plot.figure(COMPARE_PLOT_TITLE), curves=result.curves,
                          json_path=js)
 
 
@@ -290,14 +363,15 @@ def explore_updates(inputs: Inputs, plan: ExplorePlan, *, stop_key: str | None =
                 yield _explore_summary(plan, rec, finished)
                 return
             p, update = rec.progress, ExploreUpdate()
+            caption = cell_caption(rec.label)
             if rec.image is not None:
-                finished.append((rec.image, rec.label))
+                finished.append((rec.image, caption))
                 update.gallery = list(finished)
             elif p is not None and p.preview is not None:
-                update.gallery = finished + [(p.preview, f"{rec.label} · step {p.step}")]
+                update.gallery = finished + [(p.preview, f"{caption} · step {p.step}")]
             if ui(update.gallery is not None) and p is not None:
-                update.status = (f"run {rec.cell + 1}/{rec.cells} · {rec.label} · "
-                                 f"step {p.step}/{p.total}")
+                update.status = (f"run {rec.cell + 1}/{rec.cells}: {vary_label(plan.vary)} = "
+                                 f"{caption} · step {p.step}/{p.total}")
             yield update
 
 
@@ -308,5 +382,5 @@ def _explore_summary(plan: ExplorePlan, rec: sweep.SweepRecord,
     meta = json.loads(json.dumps(meta, default=str))  # a cell's value may be any setting's type
     png, _ = save_result(rec.grid, meta, prefix="explore")
     return ExploreUpdate(gallery=list(finished), grid=rec.grid, grid_png=png,
-                         status=f"**Done:** {rec.cells} runs of {plan.vary} "
-                                f"({MODE_NAMES[plan.mode].lower()})")
+                         status=f"**Done:** {rec.cells} runs, one per value of "
+                                f"{vary_label(plan.vary)} ({MODE_NAMES[plan.mode].lower()})")
