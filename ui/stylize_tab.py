@@ -11,6 +11,7 @@ from nst_core.web import files, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
+from . import estimate
 from .common import LOADING, changes, request_stop, start_job, stream, user_error
 from .panel import Panel
 
@@ -21,6 +22,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         with gr.Row():
             run_btn = gr.Button("Run", variant="primary", elem_id="run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+        estimate.build(panel, limits)
         result = gr.Image(label="Result (previews while running)", type="pil", format="png",
                           interactive=False, elem_id="result", height=420)
         status = gr.Markdown("Ready.", elem_id="status")
@@ -34,7 +36,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     job_state = gr.State(None)  # the running/last job: settings, last preview, losses
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
-    updates = on_gpu(streams.stylize_updates, limits.gpu_duration)
+    updates = estimate.paced(on_gpu(streams.stylize_updates, limits.stylize_duration))
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
         try:
