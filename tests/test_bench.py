@@ -125,3 +125,15 @@ def test_hardening_measures_memory_and_disk():
     rows = [line for line in out.splitlines() if line.startswith("| bomb")]
     # Each bomb is refused by its header, whatever slot it was sent to.
     assert len(rows) >= 2 and all("12000x12000 is 144 megapixels" in row for row in rows)
+
+
+def test_estimate_prints_estimate_against_measured():
+    out = bench("estimate.py", "--quick")
+    assert out.startswith("Machine: ") and "Calibration: " in out
+    rows = [r for r in (table_rows(out, label) for label in
+                        ("L-BFGS · pixels", "Adam · FFT", "L-BFGS · pixels, multi-scale")) if r]
+    assert len(rows) == 3
+    for (row,) in rows:
+        estimated, measured, ratio = (float(v) for v in row[3:6])
+        assert estimated > 0 and measured > 0
+        assert abs(ratio - measured / estimated) < 0.02 + 0.15 * ratio

@@ -3,6 +3,8 @@ images and settings change, and the finished jobs' pace that refines it
 (:mod:`nst_core.estimate`)."""
 from __future__ import annotations
 
+import importlib.util
+import threading
 import time
 from typing import Any, Callable, Iterator
 
@@ -69,3 +71,17 @@ def paced(updates: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]
             yield update
 
     return run
+
+
+def warm_up() -> threading.Thread | None:
+    """Calibrate this machine in the background as the server starts, so a visitor's first
+    estimate is ready (a job's steps go on between the probes). Not with the ``spaces``
+    package: on ZeroGPU the GPU exists only inside jobs, whose pace teaches the estimator."""
+    if importlib.util.find_spec("spaces") is not None:
+        return None
+    device = str(resolve_device("auto"))
+    thread = threading.Thread(target=ESTIMATOR.calibration,
+                              args=(device, JOBS.device_lock(device)), daemon=True,
+                              name="nst-calibration")
+    thread.start()
+    return thread

@@ -133,7 +133,7 @@ def build(limits: Limits, cls: type = Settings) -> Panel:
     gr.Examples([[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS
                  if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()],
                 inputs=[panel.content, panel.styles[0]], cache_examples=False,
-                label="Examples")
+                label="Examples", api_visibility="private")
     panel.form = controls.settings_form(limits, advanced=False, cls=cls)
     with gr.Accordion("Advanced", open=False):
         panel.form.update(controls.settings_form(limits, advanced=True, cls=cls))

@@ -25,12 +25,12 @@ from .limits import Limits
 
 # Per device kind: Settings fields of the starting run. Devices without an entry use "cpu".
 # GPU: the quality run of the README's figures. CPU: 256 px output from a 128 px level
-# (level steps: 120 at 128 px, 30 at 256 px, see schedule.default_level_steps), which took
+# (level steps: 100 at 128 px, 25 at 256 px, see schedule.default_level_steps), which took
 # the time in the README's table on the 2-core development CPU, previews included.
 HARDWARE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cuda": {"size": 512, "steps": 300, "optimizer": "lbfgs", "param": "pixels",
              "multiscale": False},
-    "cpu": {"size": 256, "steps": 120, "optimizer": "lbfgs", "param": "pixels",
+    "cpu": {"size": 256, "steps": 100, "optimizer": "lbfgs", "param": "pixels",
             "multiscale": True, "min_size": 128},
 }
 
