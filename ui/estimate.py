@@ -44,8 +44,8 @@ def text(panel: Panel, data: dict, limits: Limits) -> str:
         guess = ESTIMATOR.estimate(settings, width, height, lock=lock)
     except ValueError as exc:
         return f"**Estimate:** {exc}"
-    where = "" if width else " (for a square image)"
-    return f"**Estimate:** {guess.text()}{where}, {guess.evaluations} steps"
+    where = "" if width else " (for a square content image)"
+    return f"**Estimate:** {guess.text()} for {guess.evaluations} steps{where}"
 
 
 def build(panel: Panel, limits: Limits) -> gr.Markdown:

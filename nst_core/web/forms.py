@@ -378,7 +378,7 @@ def check_time(settings: Settings, max_seconds: float, width: int | None = None,
     hint = " or ".join(o for o in options if o) or "a smaller size and fewer steps"
     raise ValueError(f"this job would take about {estimate.human_seconds(guess.seconds)} on "
                      f"this {estimate.device_word(guess.device)}, over this server's "
-                     f"limit of {estimate.human_seconds(max_seconds)} (NST_MAX_SECONDS): "
+                     f"limit of {max_seconds:g} s (NST_MAX_SECONDS): "
                      f"try {hint}")
 
 
