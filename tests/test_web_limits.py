@@ -101,7 +101,7 @@ def test_jobs_over_the_time_limit_are_refused_with_what_fits(machine):
         forms.check_job(dataclasses.replace(slow, steps=steps + 1), limits, 1)
     # The HTTP API goes through the same check, with the same message.
     with pytest.raises(ValueError) as api:
-        forms.settings_from_json('{"size": 512, "steps": 300, "multiscale": false}', limits, 1)
+        forms.settings_from_json('{"size": 512, "steps": 300}', limits, 1)
     assert str(api.value) == message
 
 

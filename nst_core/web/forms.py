@@ -518,7 +518,11 @@ def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Setti
         except json.JSONDecodeError as exc:
             raise ValueError(f"settings are not valid JSON ({exc.msg} at position {exc.pos})") \
                 from None
-    settings = _server_settings(data, "settings", defaults.start_settings(limits))
+    # Unset fields: the Settings defaults, at the size and steps the form starts from (the
+    # method schedule stays the defaults': the same JSON runs alike on every server).
+    start = defaults.start_settings(limits)
+    settings = _server_settings(data, "settings", dataclasses.replace(
+        Settings(), size=start.size, steps=start.steps))
     check_job(settings, limits, n_styles)
     if settings.style_weight > 0 and n_styles == 0:
         raise ValueError("no style image: send at least one (or set style_weight to 0)")
