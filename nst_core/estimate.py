@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import statistics
 import threading
 import time
@@ -277,6 +276,8 @@ def _level_pixels(settings: Settings, level: Level) -> list[int]:
 
 def _memory(cal: Calibration, method: Method, s: Settings, pixels: int) -> int:
     params = method.parameters_fixed + method.parameters_per_pixel * pixels
+    # parameters and gradient, plus the optimizer's state; an optimizer registered without
+    # an entry above is counted as Adam's two vectors, the usual adaptive-method state
     vectors = 2 + STATE_VECTORS.get(s.optimizer, STATE_VECTORS["adam"])(s.steps)
     saved = method.saved * (cal.saved_fixed + cal.saved_per_pixel * pixels)
     return int(cal.weight_bytes + saved + 4 * vectors * params)
