@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from nst_core.settings import Settings  # noqa: E402
 from nst_core.web import disk  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
-from ui import api, compare_tab, explore_tab, links, panel, stylize_tab  # noqa: E402
+from ui import api, compare_tab, estimate, explore_tab, links, panel, stylize_tab  # noqa: E402
 
 INTRO = """# Neural style transfer studio
 Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19): pick a
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     own_disk()
     demo = build_demo(limits)
     disk.start_janitor(limits.max_disk_mb * 1024 ** 2, keep=lambda: kept_files(demo))
+    estimate.warm_up()  # the estimate next to Run is measured on this machine
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
                 **launch_kwargs(limits))
 

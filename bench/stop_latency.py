@@ -27,7 +27,7 @@ def main(sizes: list[int]) -> None:
                               [os.path.join(ROOT, "examples", "starry_night.jpg")])
     for size in sizes:
         values = forms.default_values(limits)
-        values.update(size=size, steps=50)
+        values.update(size=size, steps=50, multiscale=False)  # one level: the step is at SIZE
         settings = forms.settings_from_form(values, limits=limits)
         JOBS.stop_token("bench")
         updates = streams.stylize_updates(read, settings, stop_key="bench")

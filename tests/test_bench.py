@@ -148,3 +148,15 @@ def test_time_to_reference_finds_when_each_method_reaches_the_reference(tmp_path
     assert set(rows) == {"Adam · pixels", "L-BFGS · pyramid"}
     for row in rows.values():
         assert row[1].startswith("not reached") or 0 < int(row[1]) <= 20
+
+
+def test_estimate_prints_estimate_against_measured():
+    out = bench("estimate.py", "--quick")
+    assert out.startswith("Machine: ") and "Calibration: " in out
+    rows = [r for r in (table_rows(out, label) for label in
+                        ("L-BFGS · pixels", "Adam · FFT", "L-BFGS · pixels, multi-scale")) if r]
+    assert len(rows) == 3
+    for (row,) in rows:
+        estimated, measured, ratio = (float(v) for v in row[3:6])
+        assert estimated > 0 and measured > 0
+        assert abs(ratio - measured / estimated) < 0.02 + 0.15 * ratio

@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import sys
+import types
 
 import pytest
+from PIL import Image
 
+from nst_core import estimate
+from nst_core.estimate import Calibration, Estimator, Method
 from nst_core.settings import Settings
+from nst_core.web import forms, jobs, streams
 from nst_core.web.limits import Limits
 
 
@@ -17,7 +25,9 @@ def test_limits_from_env_defaults_and_overrides():
     assert (limits.max_steps, limits.max_size, limits.concurrency, limits.max_queue) == \
         (50, 128, 2, 3)
     assert limits.max_upload_bytes == 5 * 1024 ** 2
-    assert limits.default_size == 128 and limits.default_steps == 50  # capped by the limits
+    assert limits.default_size == 128  # capped by the limits
+    assert limits.default_steps is None  # unset: chosen for the device (web.defaults)
+    assert Limits.from_env({"NST_DEFAULT_STEPS": "900", "NST_MAX_STEPS": "50"}).default_steps == 50
 
 
 @pytest.mark.parametrize("env, message", [
@@ -25,6 +35,9 @@ def test_limits_from_env_defaults_and_overrides():
     ({"NST_MAX_STEPS": "0"}, "NST_MAX_STEPS must be >= 1"),
     ({"NST_MAX_UPLOAD": "big"}, "NST_MAX_UPLOAD must look like"),
     ({"NST_MAX_SIZE": "100000"}, "NST_MAX_SIZE must be <="),
+    ({"NST_MAX_SECONDS": "soon"}, "NST_MAX_SECONDS must be a number of seconds"),
+    ({"NST_MAX_SECONDS": "0"}, "NST_MAX_SECONDS must be > 0 seconds"),
+    ({"NST_DEFAULT_SIZE": "8"}, "NST_DEFAULT_SIZE must be >= 16"),
 ])
 def test_limits_from_env_rejects_bad_values(env, message):
     with pytest.raises(ValueError, match=message):
@@ -50,3 +63,77 @@ def test_style_limit_and_disk_budget():
     assert Limits.from_env({"NST_MAX_DISK_MB": "64"}).max_disk_mb == 64
     with pytest.raises(ValueError, match="NST_MAX_DISK_MB must be >= 1"):
         Limits.from_env({"NST_MAX_DISK_MB": "0"})
+
+
+# ----------------------------------------------------------------------------- time limit
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """A calibrated CPU of known cost (10 ms + 1 us per pixel per step, set-up of 2 steps),
+    in place of this process's estimator."""
+    est = Estimator()
+    est.set(Calibration("cpu", fixed=0.01, per_pixel=1e-6, overhead_steps=2.0,
+                        methods={estimate.BASE_METHOD: Method()}))
+    monkeypatch.setattr(estimate, "ESTIMATOR", est)
+    return est
+
+
+def test_max_seconds_is_read_and_off_by_default():
+    assert Limits.from_env({}).max_seconds is None
+    assert Limits.from_env({"NST_MAX_SECONDS": "45.5"}).max_seconds == 45.5
+
+
+def test_jobs_over_the_time_limit_are_refused_with_what_fits(machine):
+    limits = Limits(max_seconds=30.0)
+    ok = Settings(size=128, steps=100, device="cpu")  # (100 + 2) x 0.026 s = 2.7 s
+    forms.check_job(ok, limits, 1)
+    slow = dataclasses.replace(ok, size=512, steps=300)  # 302 x 0.272 s = 82 s
+    with pytest.raises(ValueError) as exc:
+        forms.check_job(slow, limits, 1)
+    message = str(exc.value)
+    assert message.startswith("this job would take about 82 s on this CPU, over this "
+                              "server's limit of 30 s (NST_MAX_SECONDS): try ")
+    steps, size = (int(n) for n in re.findall(r"try (\d+) steps or size (\d+) px", message)[0])
+    for fits in (dataclasses.replace(slow, steps=steps), dataclasses.replace(slow, size=size)):
+        forms.check_job(fits, limits, 1)  # what the message names is accepted
+    with pytest.raises(ValueError, match="NST_MAX_SECONDS"):
+        forms.check_job(dataclasses.replace(slow, steps=steps + 1), limits, 1)
+    # The HTTP API goes through the same check, with the same message.
+    with pytest.raises(ValueError) as api:
+        forms.settings_from_json('{"size": 512, "steps": 300}', limits, 1)
+    assert str(api.value) == message
+
+
+def test_gpu_duration_follows_the_estimate_once_the_pace_is_known(machine):
+    limits = Limits(gpu_duration=120)
+    quick = Settings(size=128, steps=100, device="cpu")
+    # 2 x 2.65 s of estimate, rounded up
+    assert limits.gpu_seconds(quick) == math.ceil(2 * (100 + 2) * (0.01 + 1e-6 * 128 * 128))
+    assert limits.gpu_seconds(dataclasses.replace(quick, size=1024, steps=1000)) == 120
+    content = types.SimpleNamespace(content=Image.new("RGB", (128, 64)))
+    assert limits.stylize_duration(content, quick, stop_key="k") < limits.gpu_seconds(quick)
+
+
+def test_gpu_duration_is_the_limit_before_any_gpu_job(monkeypatch):
+    monkeypatch.setattr(estimate, "ESTIMATOR", Estimator())
+    assert Limits(gpu_duration=77).gpu_seconds(Settings(device="cpu")) == 77
+
+
+def test_zero_gpu_gets_the_duration_callable(machine, monkeypatch):
+    # The stand-in `spaces` module records what spaces.GPU was given.
+    calls = []
+    fake = types.ModuleType("spaces")
+
+    def gpu(duration):
+        calls.append(duration)
+        return lambda fn: fn
+
+    fake.GPU = gpu
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    limits = Limits(gpu_duration=90)
+    jobs.on_gpu(streams.stylize_updates, limits.stylize_duration)
+    (duration,) = calls
+    job = (types.SimpleNamespace(content=Image.new("RGB", (128, 128))),
+           Settings(size=128, steps=100, device="cpu"))
+    assert duration(*job, stop_key="x") == limits.gpu_seconds(job[1], 128, 128) < 90

@@ -140,7 +140,8 @@ def build(limits: Limits, cls: type = Settings) -> Panel:
     gr.Examples([[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS
                  if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()],
                 inputs=[panel.content, panel.styles[0]], cache_examples=False,
-                label="Example images (click a row)", examples_per_page=4)
+                label="Example images (click a row)", examples_per_page=4,
+                api_visibility="private")
     _styles(panel)
     _masks(panel)
     with gr.Accordion("Advanced", open=False, elem_id="advanced"):

@@ -13,7 +13,7 @@ from nst_core.web import files, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from . import gallery, links
+from . import estimate, gallery, links
 from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
                      user_error)
 from .panel import Panel
@@ -25,6 +25,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         with gr.Row(elem_id="run_row"):
             run_btn = gr.Button("Run", variant="primary", elem_id="run")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+        estimate.build(panel, limits)
         status = gr.Markdown("Ready: pick a content and a style image, then **Run**.",
                              elem_id="status")
         result = gr.Image(label="Result (previews while running)", type="pil", format="png",
@@ -45,7 +46,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         job_state = gr.State(None)
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
-    updates = on_gpu(streams.stylize_updates, limits.gpu_duration)
+    updates = estimate.paced(on_gpu(streams.stylize_updates, limits.stylize_duration))
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
         try:

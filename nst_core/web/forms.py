@@ -23,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .. import images
+from .. import estimate, images
+from ..engine import resolve_device
 from ..compare import method_label, parse_method
 from ..optim import OPTIMIZERS
 from ..params import PARAMETERIZATIONS
 from ..schedule import MIN_LEVEL_SIDE
 from ..settings import PRESETS, FieldInfo, Settings, field_infos, from_dict, validate
+from . import defaults
+from .jobs import JOBS
 from .limits import Limits
 
 LOG10_RANGE = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
@@ -356,6 +359,27 @@ def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
              else n_styles)
     parse_param_options(settings.param_options, settings.param)
     limits.check(settings, n_styles)
+    if limits.max_seconds is not None:
+        check_time(settings, limits.max_seconds)
+
+
+def check_time(settings: Settings, max_seconds: float, width: int | None = None,
+               height: int | None = None) -> estimate.Estimate:
+    """ValueError naming a step count and a size that fit if the job's estimate on this
+    machine (a square of its output size unless the content's width and height are given)
+    is over ``max_seconds`` (NST_MAX_SECONDS); else the estimate."""
+    lock = JOBS.device_lock(str(resolve_device(settings.device)))
+    guess = estimate.ESTIMATOR.estimate(settings, width, height, lock=lock)
+    if guess.seconds <= max_seconds:
+        return guess
+    fit = estimate.fitting(settings, max_seconds, width, height, lock=lock)
+    options = [f"{fit['steps']} steps" if "steps" in fit else "",
+               f"size {fit['size']} px" if "size" in fit else ""]
+    hint = " or ".join(o for o in options if o) or "a smaller size and fewer steps"
+    raise ValueError(f"this job would take about {estimate.human_seconds(guess.seconds)} on "
+                     f"this {estimate.device_word(guess.device)}, over this server's "
+                     f"limit of {max_seconds:g} s (NST_MAX_SECONDS): "
+                     f"try {hint}")
 
 
 # How a comparison shares its budget: (label, value) for the Compare tab.
@@ -438,9 +462,9 @@ def preset_values(name: str, limits: Limits) -> dict[str, Any]:
 
 
 def default_values(limits: Limits, cls: type = Settings) -> dict[str, Any]:
-    """The form's starting values: the defaults, at this server's default size and steps."""
-    values, _ = form_values(dataclasses.replace(cls(), size=limits.default_size,
-                                                steps=limits.default_steps), limits)
+    """The form's starting values: the defaults for this server's device and limits
+    (:func:`nst_core.web.defaults.start_settings`)."""
+    values, _ = form_values(defaults.start_settings(limits, cls), limits)
     return values
 
 
@@ -494,8 +518,11 @@ def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Setti
         except json.JSONDecodeError as exc:
             raise ValueError(f"settings are not valid JSON ({exc.msg} at position {exc.pos})") \
                 from None
+    # Unset fields: the Settings defaults, at the size and steps the form starts from (the
+    # method schedule stays the defaults': the same JSON runs alike on every server).
+    start = defaults.start_settings(limits)
     settings = _server_settings(data, "settings", dataclasses.replace(
-        Settings(), size=limits.default_size, steps=limits.default_steps))
+        Settings(), size=start.size, steps=start.steps))
     check_job(settings, limits, n_styles)
     if settings.style_weight > 0 and n_styles == 0:
         raise ValueError("no style image: send at least one (or set style_weight to 0)")

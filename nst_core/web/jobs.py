@@ -216,9 +216,11 @@ class Jobs:
 JOBS = Jobs()
 
 
-def on_gpu(fn: Callable, duration: int) -> Callable:
+def on_gpu(fn: Callable, duration: int | Callable[..., int]) -> Callable:
     """``spaces.GPU(duration=...)(fn)`` where the Hugging Face ``spaces`` package is installed
-    (ZeroGPU Spaces attach a GPU only inside such functions), else ``fn`` itself."""
+    (ZeroGPU Spaces attach a GPU only inside such functions), else ``fn`` itself. ``duration``
+    is seconds, or a callable that ``spaces`` calls with ``fn``'s arguments for each job (see
+    ``Limits.stylize_duration``): a shorter request is served sooner."""
     try:
         import spaces  # type: ignore[import-not-found]
     except ImportError:

