@@ -47,6 +47,21 @@ def test_method_factors_are_measured_against_the_base(measured):
     assert dip.time > 0 and dip.saved > 0
     # The generator's weights do not grow with the image: no parameters per pixel.
     assert dip.parameters_per_pixel == 0 and dip.parameters_fixed > 100_000
+    # Starting from an image, DIP first fits its generator to it (100 Adam steps of the
+    # generator alone): a set-up measured as a few base steps at least; without an image to
+    # fit there is none.
+    assert dip.setup_steps >= 1
+    cold = estimate.measure_method(measured, Settings(optimizer="adam", param="dip",
+                                                      init="noise"), steps=3, side=32)
+    assert cold.setup_steps < dip.setup_steps
+
+
+def test_a_parameterization_set_up_is_counted_once_per_run():
+    s = Settings(size=100, steps=50, optimizer="adam", param="dip")
+    cal = dataclasses.replace(CAL, methods={**CAL.methods,
+                                            estimate.method_key(s): Method(setup_steps=30.0)})
+    est = fresh(cal).estimate(s, 100, 50)
+    assert est.seconds == pytest.approx((50 + 2 + 30) * (0.01 + 1e-6 * 100 * 50))
 
 
 def test_a_run_is_its_steps_and_its_set_up():
