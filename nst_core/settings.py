@@ -283,6 +283,11 @@ class Settings:
         flag="--param-option", metavar="KEY=VALUE",
         help="options of the parameterization, e.g. decay_power=1.0 for fft")
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on param_options (a dict); settings are hashed as the
+        # JSON they save to (e.g. by Gradio, which hashes a page's stored values).
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)

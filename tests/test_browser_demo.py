@@ -20,15 +20,17 @@ pytestmark = [
 ]
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
+from nst_core.web import defaults  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
 PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png"
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "gallery.png"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# Small server defaults keep the test fast on a CPU; the link sets a few settings of its own.
-LIMITS = Limits(default_size=128, default_steps=20, max_queue=4)
+# The server's own starting values for this device (on a CPU the short coarse-to-fine run a
+# visitor gets); the link sets a few settings of its own.
+LIMITS = Limits(max_queue=4)
+START = defaults.start_settings(LIMITS)
 LINK = "?example=2&seed=7&preview_every=5&style_weight=1000&bogus=1"
 FORM = {"steps": "#steps input[type=number]", "size": "#size input[type=number]",
         "seed": "#seed input", "preview_every": "#preview_every input[type=number]",
@@ -84,13 +86,21 @@ def _link(page) -> str:
     return page.locator("#stylize_link textarea").input_value()
 
 
-def test_link_fills_form_run_copy_link_and_gallery(url):
+def _set_steps(page, steps: int) -> None:
+    page.locator(FORM["steps"]).fill(str(steps))
+    page.locator(FORM["steps"]).press("Enter")
+
+
+def test_link_fills_form_run_copy_link_and_gallery(url, tmp_path):
+    # Screenshots go to a temporary folder unless asked for (NST_SCREENSHOT_DIR=docs/img).
+    shots = Path(os.environ.get("NST_SCREENSHOT_DIR") or tmp_path)
     with playwright_sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = _open(browser, url + LINK)
             form = _form(page)
-            assert form["steps"] == "20" and form["size"] == "128"  # the server's defaults
+            # The server's starting values for this device.
+            assert form["steps"] == str(START.steps) and form["size"] == str(START.size)
             assert form["preview_every"] == "5" and float(form["style_weight_log10"]) == 3
             # The unknown parameter is named; the rest of the link still applied.
             message = page.locator("#link_message")
@@ -111,6 +121,7 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             assert not again.locator("#link_message").is_visible()
             again.close()
 
+            _set_steps(page, 5)  # a short second run
             first, done = _run(page)
             print(f"second run: first preview {first:.1f} s, result {done:.1f} s after Run")
             thumbs = page.locator("#session_gallery .thumbnail-item")
@@ -118,15 +129,14 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
                 "document.querySelectorAll('#session_gallery .thumbnail-item').length === 2",
                 timeout=15_000)
             captions = page.inner_text("#session_runs")
-            assert "#1" in captions and "#2" in captions and "128 px" in captions
-            assert "20/20 steps" in captions
+            assert "#1" in captions and "#2" in captions and f"{START.size} px" in captions
+            assert "(stopped)" not in captions
 
             # Clicking a run restores its settings; the last two clicked stand side by side.
-            page.locator("#steps input[type=number]").fill("11")
-            page.locator("#steps input[type=number]").press("Enter")
+            _set_steps(page, 11)
             thumbs.nth(1).click()
             page.wait_for_function(
-                "document.querySelector('#steps input[type=number]').value === '20'",
+                f"document.querySelector('#steps input[type=number]').value === '{START.steps}'",
                 timeout=15_000)
             assert "#1" in page.inner_text("#status")
             thumbs.nth(0).click()
@@ -135,9 +145,10 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             page.wait_for_selector("#pair_before img", timeout=15_000)
             page.wait_for_selector("#pair_last img", timeout=15_000)
             page.locator("#stylize_link").scroll_into_view_if_needed()
-            page.screenshot(path=str(SCREENSHOT))
+            page.screenshot(path=str(shots / "gallery.png"))
 
             # A stopped run joins the gallery too.
+            _set_steps(page, 300)
             page.click("#run")
             # Stopped after its first preview (every 5 steps), which it keeps as its result.
             page.wait_for_function(
@@ -154,7 +165,7 @@ def test_link_fills_form_run_copy_link_and_gallery(url):
             # A PNG without settings is refused by name; the form keeps its values.
             page.set_input_files("#settings_file input[type=file]", str(PLAIN_PNG))
             page.get_by_text("holds no settings").first.wait_for(timeout=15_000)
-            assert _form(page)["steps"] == "20"
+            assert _form(page)["steps"] == "300"
         finally:
             browser.close()
 

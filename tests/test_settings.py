@@ -212,3 +212,11 @@ def test_a_subclass_field_is_described_and_validated():
 def test_setting_rejects_an_unknown_group():
     with pytest.raises(ValueError, match="unknown settings group 'colours'"):
         setting(1, label="x", help="x", group="colours")
+
+
+def test_settings_hash_by_value_even_with_parameterization_options():
+    # A page keeps Settings in its stored values, and Gradio hashes those.
+    a = Settings(param="dip", param_options={"channels": 16})
+    assert hash(a) == hash(Settings(param="dip", param_options={"channels": 16}))
+    assert hash(a) != hash(Settings(param="dip", param_options={"channels": 32}))
+    assert {a: 1}[Settings(param="dip", param_options={"channels": 16})] == 1

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from nst_core.settings import Settings, field_infos
-from nst_core.web import links
+from nst_core.web import defaults, links
 from nst_core.web.limits import Limits
 
 from conftest import EXAMPLES
@@ -61,6 +61,22 @@ def test_size_and_steps_are_always_written_and_default_to_the_server():
     assert params["size"] == str(Settings().size) and params["steps"] == str(Settings().steps)
     read = _read("?seed=5")
     assert (read.settings.size, read.settings.steps, read.settings.seed) == (128, 30, 5)
+
+
+def test_a_link_is_read_over_the_servers_starting_values_and_round_trips_on_it():
+    # A CPU server starts from a coarse-to-fine run; its own limits leave size and steps unset.
+    cpu = Limits()
+    start = defaults.start_settings(cpu, kind="cpu")
+    assert start.multiscale and start.min_size < start.size
+    read = _read("?seed=5", cpu)
+    assert read.problems == []
+    assert dataclasses.replace(read.settings, seed=start.seed) == \
+        dataclasses.replace(start, device=read.settings.device)
+    # A form that turned the schedule off says so, even where that is the class default.
+    single = dataclasses.replace(start, multiscale=False, seed=5)
+    query = links.query(single, start=start)
+    assert dict(parse_qsl(query[1:]))["multiscale"] == "0"
+    assert _read(query, cpu).settings.multiscale is False
 
 
 def test_bad_parameters_are_named_and_the_rest_still_applies():

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import gradio as gr
 
-from nst_core.web import forms, links
+from nst_core.web import defaults, forms, links
 
 from .common import user_error
 from .panel import EXAMPLE_PAIRS, EXAMPLES, Panel
@@ -108,8 +108,9 @@ def form_link(panel: Panel, link: CopyLink, data: dict) -> dict:
     number, content, style = links.which_examples(data[panel.content], data[panel.styles[0]],
                                                   example_pairs())
     compare = {name: data[c] for name, c in link.extra.items()}
+    start = defaults.start_settings(panel.limits, panel.cls)
     return {link.box: links.query(settings, example=number, content=content, style=style,
-                                  tab=link.tab, compare=compare),
+                                  tab=link.tab, compare=compare, start=start),
             link.note: _note(panel, data, link.tab, number, [content, style])}
 
 

@@ -25,12 +25,14 @@ from .limits import Limits
 
 # Per device kind: Settings fields of the starting run. Devices without an entry use "cpu".
 # GPU: the quality run of the README's figures. CPU: 256 px output from a 128 px level
-# (level steps: 100 at 128 px, 25 at 256 px, see schedule.default_level_steps), which took
-# the time in the README's table on the 2-core development CPU, previews included.
+# (level steps: 50 at 128 px, 12 at 256 px, see schedule.default_level_steps). On the 2-core
+# AVX2-only development CPU, idle, 100 + 25 steps took 82 s through the app's stream, previews
+# included, over the minute a visitor should wait; 50 + 12 fit it (the README's table under
+# "Time and memory estimates").
 HARDWARE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cuda": {"size": 512, "steps": 300, "optimizer": "lbfgs", "param": "pixels",
              "multiscale": False},
-    "cpu": {"size": 256, "steps": 100, "optimizer": "lbfgs", "param": "pixels",
+    "cpu": {"size": 256, "steps": 50, "optimizer": "lbfgs", "param": "pixels",
             "multiscale": True, "min_size": 128},
 }
 

@@ -19,7 +19,6 @@ the others still apply. Links are uploads-free: an uploaded image cannot travel 
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -29,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from ..settings import FieldInfo, Settings, field_infos
-from . import forms
+from . import defaults, forms
 from .limits import Limits
 
 TABS = ("stylize", "compare", "explore")
@@ -85,24 +84,26 @@ def value_text(info: FieldInfo, value: Any) -> str:
     return str(value)
 
 
-def settings_params(settings: Settings) -> dict[str, str]:
+def settings_params(settings: Settings, start: Settings | None = None) -> dict[str, str]:
     """The parameters of ``settings``: ``method``, the fields that differ from the defaults of
-    its class, and :data:`ALWAYS`."""
-    defaults = type(settings)()
+    its class or from ``start`` (the server's starting values, which a link is read over), and
+    :data:`ALWAYS`."""
+    bases = [type(settings)()] + ([start] if start is not None else [])
     out = {"method": forms.method_value(settings)}
     for name, info in setting_params(type(settings)).items():
         if info is None:
             continue
         value = getattr(settings, name)
-        if name in ALWAYS or value != getattr(defaults, name):
+        if name in ALWAYS or any(value != getattr(b, name) for b in bases):
             out[name] = value_text(info, value)
     return out
 
 
 def query(settings: Settings | None = None, *, example: int | None = None,
           content: str | None = None, style: str | None = None, tab: str | None = None,
-          compare: Mapping[str, Any] | None = None) -> str:
-    """The query string (with its ``?``) of a link; parameters that are None are left out."""
+          compare: Mapping[str, Any] | None = None, start: Settings | None = None) -> str:
+    """The query string (with its ``?``) of a link; parameters that are None are left out.
+    ``start``: the server's starting values (see :func:`settings_params`)."""
     params: dict[str, str] = {}
     if tab:
         params["tab"] = tab
@@ -111,7 +112,7 @@ def query(settings: Settings | None = None, *, example: int | None = None,
     else:
         params.update({k: v for k, v in (("content", content), ("style", style)) if v})
     if settings is not None:
-        params.update(settings_params(settings))
+        params.update(settings_params(settings, start))
     for name, value in (compare or {}).items():
         if value is None:
             continue
@@ -264,7 +265,8 @@ def read_query(params: Mapping[str, str], limits: Limits,
             link.tab = params["tab"]
         else:
             link.problems.append(f"tab={params['tab']}: choose from: {', '.join(TABS)}")
-    settings = dataclasses.replace(cls(), size=limits.default_size, steps=limits.default_steps)
+    # A link's settings are read over the server's starting values (its device's defaults).
+    settings = defaults.start_settings(limits, cls)
     asked = [n for n in known if n in params]
     # The method first: the parameterization's options are checked against it.
     for name in sorted(asked, key=lambda n: n != "method"):
