@@ -20,6 +20,17 @@ CONTENT = EXAMPLES / "astronaut.png"
 STYLE = EXAMPLES / "starry_night.jpg"
 STYLE2 = EXAMPLES / "the_scream.jpg"
 
+# The browser tests drive Debian's chromium (never a downloaded browser: offline here).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (.ci/run installs it with "
+                              "`apt-get install -y chromium fonts-liberation`)"),
+]
+
 
 @pytest.fixture(scope="session")
 def content_path() -> Path:
@@ -60,9 +71,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(limits):
-    """The app built with ``limits``, served in-process on a free local port: yields its URL."""
+    """The app built with ``limits``, served in-process on a free local port, as ``python
+    app.py`` serves it once started (this machine's estimate calibrated): yields its URL."""
     import app
+    from ui import estimate
 
+    calibrating = estimate.warm_up()  # what app.main starts; measured once per process
+    if calibrating is not None:
+        calibrating.join()
     demo = app.build_demo(limits)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
                             prevent_thread_lock=True, quiet=True, **app.launch_kwargs(limits))

@@ -21,13 +21,9 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is missing (.ci/run installs it with "
-                              "`apt-get install -y chromium fonts-liberation`)"),
-]
+from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 import numpy as np  # noqa: E402
@@ -41,8 +37,6 @@ from conftest import serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWPORT = {"width": 1440, "height": 900}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # What a visitor must see on the first screen, before scrolling.
 FIRST_SCREEN = ("#content", "#style", "#method", "#run", "#stop", "#result")
 # The first preview (the start image, scored) within 5 s of Run and the first step's within

@@ -11,13 +11,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is missing (.ci/run installs it with "
-                              "`apt-get install -y chromium fonts-liberation`)"),
-]
+from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from nst_core.web import defaults  # noqa: E402
@@ -25,8 +21,6 @@ from nst_core.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
 PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The server's own starting values for this device (on a CPU the short coarse-to-fine run a
 # visitor gets); the link sets a few settings of its own.
 LIMITS = Limits(max_queue=4)

@@ -235,3 +235,10 @@ def test_compare_settings_share_steps_or_time():
             forms.compare_settings(s, "time", seconds, LIMITS)
     with pytest.raises(ValueError, match="unknown budget 'hours'"):
         forms.compare_settings(s, "hours", 1, LIMITS)
+
+
+def test_every_layer_preset_is_offered_in_words_with_its_name():
+    control = next(c for c in forms.form_controls(Limits()) if c.name == "preset")
+    assert [value for _, value in control.choices] == list(PRESETS)
+    for label, value in control.choices:
+        assert label.endswith(f"({value})") and ":" in label  # words first, then the name

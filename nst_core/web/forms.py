@@ -163,12 +163,25 @@ def control_for(info: FieldInfo, limits: Limits) -> Control:
     return Control(info.name, "text", info.label, **common)
 
 
+# What each layer preset does, in a visitor's words (the name is what --preset takes).
+PRESET_WORDS = {"gatys": "Gatys et al.: the paper's layers",
+                "shallow-content": "Shallow content: more of the photo's detail",
+                "deep-content": "Deep content: only the layout stays",
+                "fine-texture": "Fine texture: strokes and colour",
+                "coarse-texture": "Coarse texture: swirls and motifs"}
+
+
+def preset_label(name: str) -> str:
+    """A preset's entry in the form: what it does, then its name."""
+    return f"{PRESET_WORDS[name]} ({name})" if name in PRESET_WORDS else name
+
+
 def _extras(info: FieldInfo) -> list[Control]:
     """The controls that come before a field's own (or stand for it)."""
     if info.name == "content_layers":
         return [Control("preset", "dropdown", "Layer preset", group=info.group,
                         info="the content and style layers of a named recipe",
-                        choices=tuple((p, p) for p in PRESETS))]
+                        choices=tuple((preset_label(p), p) for p in PRESETS))]
     if info.name in TOGGLED:
         return [Control(TOGGLED[info.name], "checkbox", "Edge-preserving style loss",
                         info="less style on the content's strong edges", group=info.group,
