@@ -159,4 +159,6 @@ def test_estimate_prints_estimate_against_measured():
     for (row,) in rows:
         estimated, measured, ratio = (float(v) for v in row[3:6])
         assert estimated > 0 and measured > 0
-        assert abs(ratio - measured / estimated) < 0.02 + 0.15 * ratio
+        # The table's numbers are rounded (seconds to 0.1, the ratio to 0.01): the printed
+        # ratio agrees with the printed seconds within that rounding.
+        assert abs(ratio * estimated - measured) <= 0.05 * (1 + ratio) + 0.005 * estimated + 1e-9

@@ -53,12 +53,15 @@ def test_the_same_result_is_kept_once_and_nothing_is_added_without_one():
     assert gallery.add(entries, None, None) == []  # pruned files drop out
 
 
-def test_the_gallery_is_bounded_newest_first():
+def test_the_gallery_is_bounded_newest_first(monkeypatch, tmp_path):
+    # A folder of its own: the server's is shared by every visit (and test) of this process.
+    monkeypatch.setattr(gallery, "folder", lambda: tmp_path)
     entries: list = []
     for i in range(4):
         entries = gallery.add(entries, _result(f"d{i}"), None, max_entries=3)
     assert [e["number"] for e in entries] == [4, 3, 2]
-    assert len(list(gallery.folder().glob("run1_*"))) == 0  # the dropped one's copy is gone
+    assert len(list(tmp_path.glob("run1_*"))) == 0  # the dropped one's copy is gone
+    assert len(list(tmp_path.glob("run*_*"))) == 3
     gallery.remove_files(entries)
 
 
