@@ -96,7 +96,8 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
              depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
              input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
-             warmup_steps: Optional[int] = None, **unknown) -> "tuple[list[torch.Tensor], callable]":
+             warmup_steps: Optional[int] = None,
+             **unknown) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
     Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
@@ -104,8 +105,8 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     optimization step, Ulyanov et al.'s ``reg_noise_std``, e.g. 1/30; 0 = off); and
     ``warmup_steps``: with an init image, Adam steps fitting the generator to it under MSE before
     the run starts; by default (None) WARMUP_STEPS, and 0 turns the warm-up off (the run starts
-    from the generator's random output). Warm-up steps are not part of the step budget; they are reported as
-    ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse, warmup_psnr).
+    from the generator's random output). Warm-up steps are not part of the step budget; they
+    are reported as ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse, warmup_psnr).
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).

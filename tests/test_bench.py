@@ -144,7 +144,8 @@ def test_time_to_reference_finds_when_each_method_reaches_the_reference(tmp_path
     out = bench("time_to_reference.py", "--size", "48", "--steps", "20",
                 "--methods", "adam:pixels", "lbfgs:pyramid", "--out", str(tmp_path))
     assert "target: L-BFGS · pixels's fixed score after 20 steps" in out
-    rows = {r[0]: r for r in (table_rows(out, "Adam · pixels") + table_rows(out, "L-BFGS · pyramid"))}
+    rows = {r[0]: r for label in ("Adam · pixels", "L-BFGS · pyramid")
+            for r in table_rows(out, label)}
     assert set(rows) == {"Adam · pixels", "L-BFGS · pyramid"}
     for row in rows.values():
         assert row[1].startswith("not reached") or 0 < int(row[1]) <= 20
