@@ -89,7 +89,13 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 #        sgd: 5e-8, between 3e-8 (0.070 after 30 steps at 64 px; 0.088 at 128 px) and 1e-7
 #        (0.073; 0.057); 3e-7 is worse (0.14). The best rate barely moved from 64 to 128 px,
 #        so it is a constant rather than scaled with the pixel count.
-# - dip  adam: 0.003 -> 0.23 / 0.048 (0.01, Ulyanov et al.'s usual rate: 0.32 / 0.057).
+# - dip  adam: from a random start 0.003 was best (0.23 / 0.048; 0.01, Ulyanov et al.'s usual
+#        rate: 0.32 / 0.057). From the warmed-up generator (dip.WARMUP_STEPS) the fixed scorer
+#        at 128 px after 150 steps gave, score / luma SSIM to the content: 0.003 -> 3.67e6 /
+#        0.124 with loss spikes (at 256 px, 300 steps, one at the end left the result 10x above
+#        its best), 0.001 -> 4.31e6 / 0.227 and no spike, 3e-4 -> 7.71e6 / 0.281. Adam's first
+#        steps move every weight by about the rate whatever its gradient, which undoes the
+#        warm-up's fit at 0.003; 0.001 is the fastest rate that stayed stable.
 #        sgd: from a random start 5e-11 was best, between 3e-11 (0.049 at 128 px) and 1e-10
 #        (0.25 at 64 px; 0.045); 3e-10 is worse (0.058) and at 1e-8 the loss rises. Runs now
 #        start from the warmed-up generator (dip.WARMUP_STEPS), where the style term dominates
@@ -115,7 +121,7 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
     "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
                             "(Distill 'Differentiable Image Parameterizations')", best="lbfgs"),
-    "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.003, "sgd": 2e-11},
+    "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.001, "sgd": 2e-11},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
                             "(Ulyanov et al.)", best="adam"),
     "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,
