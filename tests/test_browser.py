@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from conftest import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS,  # noqa: E402
+                      FIRST_PREVIEW_SECONDS, load_factor)
 
 pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -42,12 +43,7 @@ FIRST_SCREEN = ("#content", "#style", "#method", "#run", "#stop", "#result")
 # The first preview (the start image, scored) within 5 s of Run and the first step's within
 # 15 s on an idle machine (at 128 px a step takes about 0.3 s on two cores); both bounds grow
 # with how oversubscribed the CPU is (a shared machine runs several test suites at once).
-FIRST_PREVIEW_SECONDS = 5.0
 FIRST_STEP_PREVIEW_SECONDS = 15.0
-
-
-def _load_factor() -> float:
-    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 SHORT_RUN_STEPS = "6"  # the masked run, Compare and Explore
 SCREENSHOT_RUN_STEPS = "20"  # the Stylize tab's screenshot: enough to show the style
 
@@ -131,7 +127,7 @@ def _run_then_stop(page, url: str, tmp_path: Path) -> tuple[int, bytes]:
             sources.append((time.monotonic() - clicked, src))
         time.sleep(0.05)
     # The first is the start image (step 0); the second the image after the first step.
-    load = _load_factor()
+    load = load_factor()
     print(f"first preview {sources[0][0]:.1f} s after Run, first step's {sources[1][0]:.1f} s "
           f"(load {load:.1f}x the cores)")
     assert sources[0][0] < FIRST_PREVIEW_SECONDS * load

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from conftest import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS,  # noqa: E402
+                      FIRST_PREVIEW_SECONDS, load_factor)
 
 pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -26,9 +27,6 @@ PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png
 # visitor gets); the link sets a few settings of its own.
 LIMITS = Limits(max_queue=4)
 START = defaults.start_settings(LIMITS)
-# A visitor's first preview (the start image) comes within 5 s of Run, even while the network
-# loads and the estimate calibrates; the bound grows with how oversubscribed the CPU is.
-FIRST_PREVIEW_SECONDS = 5.0
 LINK = "?example=2&seed=7&preview_every=5&style_weight=1000&bogus=1"
 FORM = {"steps": "#steps input[type=number]", "size": "#size input[type=number]",
         "seed": "#seed input", "preview_every": "#preview_every input[type=number]",
@@ -130,7 +128,7 @@ def test_link_fills_form_run_copy_link_and_gallery(url, tmp_path):
             # The first run of the visit, on the server's defaults: its first preview comes
             # within seconds; stopped after a step, it keeps that step's image.
             first = _run_then_stop(page)
-            load = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+            load = load_factor()
             print(f"first run: first preview {first:.1f} s after Run (load {load:.1f}x cores)")
             assert first < FIRST_PREVIEW_SECONDS * load
             assert page.locator("#png_file a").count() == 1
