@@ -309,12 +309,16 @@ class _Closure:
     """One objective evaluation per call: forward, backward, and what the report needs.
 
     Optimizers in ``optim.NORMALIZED_OBJECTIVE`` see the objective divided by its value at the
-    first evaluation (the starting image); the reported losses are never scaled.
+    first evaluation (the starting image); those in the parameterization's ``log_objective``
+    see it divided by its current value at every evaluation (the gradient of its log). The
+    reported losses are never scaled.
     """
 
     def __init__(self, prepared: Prepared, image_fn, optimizer: torch.optim.Optimizer):
         self.prepared, self.image_fn, self.optimizer = prepared, image_fn, optimizer
-        self.normalize = prepared.settings.optimizer in NORMALIZED_OBJECTIVE
+        s = prepared.settings
+        self.normalize = s.optimizer in NORMALIZED_OBJECTIVE
+        self.log = s.optimizer in get_param(s.param).log_objective
         self.scale: float | None = None
         self.step = 0
         self.terms: dict[str, torch.Tensor] = {}
@@ -326,8 +330,12 @@ class _Closure:
         terms = self.prepared.objective(self.prepared.view(image))
         if self.scale is None:
             start = float(terms["total"].detach())
-            self.scale = 1.0 / start if self.normalize and _finite(start) and start > 0 else 1.0
-        scaled = terms["total"] * self.scale
+            self.scale = 1.0 / start if self.normalize and _positive(start) else 1.0
+        scale = self.scale
+        if self.log:  # one host sync per step, which the log needs (its value)
+            now = float(terms["total"].detach())
+            scale = 1.0 / now if _positive(now) else 1.0
+        scaled = terms["total"] * scale
         scaled.backward()
         self.step += 1
         # Kept for the report and the preview, so neither costs another forward pass.
@@ -458,3 +466,8 @@ def _checked(terms: dict[str, torch.Tensor], step: int, s: Settings,
 
 def _finite(x: float) -> bool:
     return x == x and abs(x) != float("inf")
+
+
+def _positive(x: float) -> bool:
+    """A finite objective above 0, which can be divided by (a NaN is left for _checked)."""
+    return _finite(x) and x > 0
