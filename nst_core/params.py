@@ -108,7 +108,8 @@ def make_pixels(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 #        value; the rate is relative, 2e-11 x 1.8e8 = 3.6e-3 at the start). Same protocol:
 #        100-step warm-up: 1e-2 -> 3.22e6 / 0.183, 3e-3 -> 3.98e6 / 0.226 (the face goes);
 #        300-step warm-up (content loss at the start 9.3e4 instead of 4.3e5): 5e-3 -> 3.01e6 /
-#        0.279, 2e-3 -> 3.98e6 / 0.350; input_noise 0.033 with 5e-3: 1.54e7 / 0.285. At 256 px,
+#        0.279, 2e-3 -> 3.98e6 / 0.350; input_noise 0.033 with 5e-3: 1.54e7 / 0.285 (the noise
+#        perturbs the warm-up too, which then started the run at 4.3e5). At 256 px,
 #        300 steps (L-BFGS on pixels: 8.26e5 / 0.316): 2e-3 -> 1.87e6 / 0.264 (its SSIM fell
 #        below pixels' near step 205), 1.2e-3 -> 2.97e6 / 0.322: the default, the most style
 #        found that keeps as much of the photo as L-BFGS on pixels.

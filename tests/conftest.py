@@ -96,3 +96,14 @@ def serving(limits):
         yield url
     finally:
         demo.close()
+
+
+@pytest.fixture(autouse=True)
+def short_dip_warm_up(monkeypatch):
+    """The default DIP warm-up (300 Adam steps) is a product constant chosen at 128-256 px; the
+    tests' 32-64 px runs need only that a warm-up happens (the ones about its effect compare
+    with a cold start, and tests of the default count patch it themselves). It saved about two
+    minutes of the suite."""
+    from nst_core import dip
+
+    monkeypatch.setattr(dip, "WARMUP_STEPS", 30)
