@@ -98,6 +98,28 @@ def serving(limits):
         demo.close()
 
 
+@pytest.fixture
+def objective_values(monkeypatch) -> list[list[float]]:
+    """What each optimizer the engine makes gets back from its closure, step by step: one list
+    per optimizer (per tile or level), filled as the run goes."""
+    from nst_core import engine
+
+    seen: list[list[float]] = []
+    make = engine.make_optimizer
+
+    def recording(name, params, lr):
+        optimizer = make(name, params, lr)
+        values: list[float] = []
+        seen.append(values)
+        step = optimizer.step
+        optimizer.step = lambda closure: step(
+            lambda: values.append(float(closure().detach())) or values[-1])
+        return optimizer
+
+    monkeypatch.setattr(engine, "make_optimizer", recording)
+    return seen
+
+
 @pytest.fixture(autouse=True)
 def short_dip_warm_up(monkeypatch):
     """The default DIP warm-up (300 Adam steps) is a product constant chosen at 128-256 px; the

@@ -286,25 +286,6 @@ def test_iterate_averaging_shows_the_average(content_path, style_path):
         next(stylize(content_path, style_path, SMALL, average=0.9))
 
 
-def _objective_values(monkeypatch, settings, content_path, style_path):
-    """What the optimizer's closure returns at each step, and the run's records."""
-    from nst_core import engine
-
-    values: list[float] = []
-    make = engine.make_optimizer
-
-    def recording(name, params, lr):
-        optimizer = make(name, params, lr)
-        step = optimizer.step
-        optimizer.step = lambda closure: step(
-            lambda: values.append(float(closure().detach())) or values[-1])
-        return optimizer
-
-    monkeypatch.setattr(engine, "make_optimizer", recording)
-    s = dataclasses.replace(settings, report_every=1, preview_every=0)
-    return values, list(stylize(content_path, style_path, s))
-
-
 @pytest.mark.parametrize("param, optimizer, seen", [
     ("dip", "sgd", "log"),  # the generator's SGD descends the log of the objective
     ("dip", "adam", "raw"),
@@ -312,10 +293,11 @@ def _objective_values(monkeypatch, settings, content_path, style_path):
     ("pixels", "lbfgs", "normalized"),
 ])
 def test_each_optimizer_sees_the_objective_its_parameterization_asks_for(
-        monkeypatch, content_path, style_path, param, optimizer, seen):
-    s = Settings(size=32, steps=4, param=param, optimizer=optimizer,
-                 param_options={"warmup_steps": 5} if param == "dip" else {})
-    values, records = _objective_values(monkeypatch, s, content_path, style_path)
+        objective_values, content_path, style_path, param, optimizer, seen):
+    s = Settings(size=32, steps=4, param=param, optimizer=optimizer, report_every=1,
+                 preview_every=0, param_options={"warmup_steps": 5} if param == "dip" else {})
+    records = list(stylize(content_path, style_path, s))
+    [values] = objective_values
     # The step records carry the losses of the evaluation the optimizer made at that step.
     totals = [r.losses["total"] for r in records[1:-1]]
     assert len(values) == len(totals) == 4
@@ -340,10 +322,10 @@ def test_sgd_on_the_generator_keeps_its_pace_as_the_loss_falls(monkeypatch, cont
 
     s = Settings(size=48, steps=30, param="dip", optimizer="sgd", lr=0.01, preview_every=0,
                  param_options={"warmup_steps": 30}, seed=0)
-    log_run = run(content_path, style_path, s)
+    records = list(stylize(content_path, style_path, s))
+    start, log_run = records[0], records[-1]
     # The raw objective at the rate that makes the same first step: the relative rate divided
     # by the starting objective.
-    start = next(stylize(content_path, style_path, dataclasses.replace(s, steps=1)))
     monkeypatch.setitem(params.PARAMETERIZATIONS, "dip", dataclasses.replace(
         params.PARAMETERIZATIONS["dip"], log_objective=frozenset()))
     raw_run = run(content_path, style_path,

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import torch
 
-from nst_core import Settings, engine, images, stylize
+from nst_core import Settings, images, stylize
 from nst_core.engine import prepare
 from nst_core.losses import STYLE_LOSSES, gram
 from nst_core.schedule import tiled_level
@@ -150,26 +150,11 @@ def test_tiled_run_closes_promptly(content_path, style_path):
     assert time.perf_counter() - start < 1.0
 
 
-def test_tiles_run_the_engine_loop_with_the_normalized_objective(monkeypatch, content_path,
+def test_tiles_run_the_engine_loop_with_the_normalized_objective(objective_values, content_path,
                                                                  style_path):
     """Each tile is an engine run: L-BFGS sees the objective divided by its starting value
     (optim.NORMALIZED_OBJECTIVE), so its first evaluation on every tile is exactly 1."""
-    seen: list[list[float]] = []
-    make = engine.make_optimizer
-
-    def recording(name, params, lr):
-        optimizer = make(name, params, lr)
-        values: list[float] = []
-        seen.append(values)
-        step = optimizer.step
-
-        def record_step(closure):
-            return step(lambda: values.append(float(closure().detach())) or values[-1])
-
-        optimizer.step = record_step
-        return optimizer
-
-    monkeypatch.setattr(engine, "make_optimizer", recording)
+    seen = objective_values
     s = dataclasses.replace(TILED, optimizer="lbfgs", steps=2)
     final = list(stylize(content_path, style_path, s))[-1]
     assert final.info["tiles"] == 4 and len(seen) == 4
