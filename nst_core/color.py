@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from .device_constants import constant
+
 # RGB -> YIQ (NTSC 1953), the space Gatys et al. use in the colour paper.
 _YIQ = torch.tensor([[0.299, 0.587, 0.114],
                      [0.595716, -0.274453, -0.321263],
@@ -19,21 +21,33 @@ _YCBCR = torch.tensor([[0.299, 0.587, 0.114],
 SPACES = {"yiq": _YIQ, "ycbcr": _YCBCR}
 
 
+def _matrix(space: str, like: torch.Tensor, kind: str = "to") -> torch.Tensor:
+    """The space's RGB -> space matrix ("to"), its inverse ("from") or its luminance row
+    ("y"), on ``like``'s device and in its dtype (kept there: luminance mode reads it at every
+    step)."""
+    def make() -> torch.Tensor:
+        m = SPACES[space]
+        if kind == "from":
+            return torch.linalg.inv(m.double()).float()
+        return m[:1] if kind == "y" else m
+    return constant(f"color_{space}_{kind}", like.device, like.dtype, make)
+
+
 def _apply(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", matrix.to(image), image)
+    return torch.einsum("ij,njhw->nihw", matrix, image)
 
 
 def to_space(image: torch.Tensor, space: str) -> torch.Tensor:
-    return _apply(SPACES[space], image)
+    return _apply(_matrix(space, image), image)
 
 
 def from_space(image: torch.Tensor, space: str) -> torch.Tensor:
-    return _apply(torch.linalg.inv(SPACES[space].double()).float(), image)
+    return _apply(_matrix(space, image, "from"), image)
 
 
 def luminance(image: torch.Tensor, space: str = "yiq") -> torch.Tensor:
     """N1HW luminance (the same Y row in YIQ and YCbCr)."""
-    return _apply(SPACES[space][:1], image)
+    return _apply(_matrix(space, image, "y"), image)
 
 
 def gray3(y: torch.Tensor) -> torch.Tensor:
@@ -76,7 +90,7 @@ def match_histogram(source: torch.Tensor, reference: torch.Tensor,
     src = source[0].reshape(3, -1).double()
     ref = reference[0].reshape(3, -1).double()
     mu_s, mu_r = src.mean(1, keepdim=True), ref.mean(1, keepdim=True)
-    eye = torch.eye(3, dtype=torch.float64) * 1e-5
+    eye = torch.eye(3, dtype=torch.float64, device=src.device) * 1e-5
     cov_s = torch.cov(src) + eye
     cov_r = torch.cov(ref) + eye
     transform = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)

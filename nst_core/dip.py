@@ -142,7 +142,12 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         # Perturb only while optimizing: the step-0 image and the result (read under no_grad)
         # are the generator's output on the fixed input, as in Ulyanov et al.
         if input_noise > 0 and torch.is_grad_enabled():
-            x = noise + torch.randn(noise.shape, generator=generator).to(device) * input_noise
+            # Drawn on the network's device: a CPU draw copied to a GPU at every step would
+            # wait for the GPU each time. A GPU draws from its default generator, which the
+            # engine seeds per run (torch.manual_seed); the CPU keeps the run's generator.
+            drawn = generator if noise.device.type == "cpu" else None
+            x = noise + torch.randn(noise.shape, generator=drawn, device=noise.device,
+                                    dtype=noise.dtype) * input_noise
         return forward(x)
 
     image_fn.info = {}  # type: ignore[attr-defined]

