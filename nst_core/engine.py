@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import color, images, spatial, tiling, vgg
 from .losses import Objective
-from .optim import NORMALIZED_OBJECTIVE, make_optimizer
+from .optim import NORMALIZED_OBJECTIVE, LossScale, make_optimizer
 from .params import count_parameters, get_param
 from .settings import Settings
 
@@ -322,6 +322,10 @@ class _Closure:
         self.normalize = s.optimizer in NORMALIZED_OBJECTIVE
         self.log = s.optimizer in get_param(s.param).log_objective
         self.scale: float | None = None
+        # fp16 convolutions need their gradients scaled up through the backward pass.
+        self.loss_scale = (LossScale(prepared.device)
+                           if prepared.objective.extractor.dtype is torch.float16 else None)
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.step = 0
         self.terms: dict[str, torch.Tensor] = {}
         self.image: torch.Tensor | None = None
@@ -338,7 +342,10 @@ class _Closure:
             now = float(terms["total"].detach())
             scale = 1.0 / now if _positive(now) else 1.0
         scaled = terms["total"] * scale
-        scaled.backward()
+        if self.loss_scale is not None:
+            self.loss_scale.backward(scaled, self.params)
+        else:
+            scaled.backward()
         self.step += 1
         # Kept for the report and the preview, so neither costs another forward pass.
         self.terms = {k: v.detach() for k, v in terms.items()}

@@ -265,8 +265,9 @@ class Settings:
         "auto", label="Convolution precision", group="network", choices=vgg.PRECISIONS,
         advanced=True,
         help="convolution precision: auto (fp32, the fastest that keeps the objective within "
-             "1%), fp32, bf16 (about 1.7x faster per step on CPUs with AVX512-BF16, objective "
-             "1-4% higher), fp16 (GPU); losses stay fp32")
+             "1%; TF32 convolutions on CUDA), fp32, bf16 (about 1.7x faster per step on CPUs "
+             "with AVX512-BF16, objective 1-4% higher), fp16 (GPU, loss-scaled); losses stay "
+             "fp32")
     # --- reporting
     preview_every: int = setting(
         10, label="Preview every N steps", group="output", minimum=0, advanced=True,

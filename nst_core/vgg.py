@@ -132,8 +132,14 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     features carry a systematic bias (every activation rounded to 8 significant bits) that
     cancels only partly between target and image: targets computed in fp32 for a bf16 image
     made it worse (+5% / +7%). bf16 stays available as an explicit choice: on
-    CPUs with AVX512-BF16/AMX it makes a step about 1.7x faster (bench/step_time.py). On CUDA,
-    fp32 convolutions already run as TF32 under PyTorch's default (cudnn.allow_tf32).
+    CPUs with AVX512-BF16/AMX it makes a step about 1.7x faster (bench/step_time.py).
+
+    On CUDA "auto" is fp32 too, under PyTorch's defaults: cuDNN runs the convolutions in TF32
+    (``torch.backends.cudnn.allow_tf32``, on: operands rounded to a 10-bit mantissa, sums in
+    fp32) and the matrix products of the losses (Gram matrices) in full fp32
+    (``torch.backends.cuda.matmul.allow_tf32``, off). bench/gpu_check.py measures it against
+    strict fp32 (cuDNN's TF32 off) for the 1% bound. fp16 needs a GPU and runs with dynamic
+    loss scaling (:class:`nst_core.optim.LossScale`): its gradients underflow without it.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from: {', '.join(PRECISIONS)}")

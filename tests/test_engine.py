@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nst_core import NonFiniteLossError, Settings, color, images, run, stylize
 from nst_core.losses import gram
@@ -332,3 +333,47 @@ def test_sgd_on_the_generator_keeps_its_pace_as_the_loss_falls(monkeypatch, cont
                   dataclasses.replace(s, lr=s.lr / start.losses["total"]))
     assert log_run.losses["total"] < 0.6 * raw_run.losses["total"]
     assert log_run.losses["total"] < 0.2 * start.losses["total"]
+
+
+def test_fp16_gradients_underflow_without_the_loss_scale_and_not_with_it(
+        content_path, style_path, monkeypatch):
+    # A CPU runs fp16 convolutions under autocast (slowly), with fp16's range: what a GPU's
+    # fp16 does to the gradient. The objective is taken 1e4 times smaller than at the start
+    # of a 32 px run: its gradient per value shrinks with the pixel count, so this is its size
+    # at 512 px once the objective has fallen 50 times, late in a run.
+    from nst_core import engine, vgg
+
+    exact = vgg.resolve_precision
+    monkeypatch.setattr(vgg, "resolve_precision",
+                        lambda p, d: torch.float16 if p == "fp16" else exact(p, d))
+    grads = {}
+    for name, precision, scaled in (("fp32", "fp32", False), ("fp16 unscaled", "fp16", False),
+                                    ("fp16", "fp16", True)):
+        s = Settings(size=32, steps=1, seed=0, preview_every=0, precision=precision)
+        prepared = engine.prepare(content_path, style_path, s)
+        image_fn, optimizer, _ = engine._start_run(prepared)
+        closure = engine._Closure(prepared, image_fn, optimizer)
+        assert (closure.loss_scale is not None) == (precision == "fp16")
+        if not scaled:
+            closure.loss_scale = None
+        with torch.no_grad():
+            start = float(prepared.objective(prepared.view(image_fn()))["total"])
+        closure.scale = 1e-4 / start
+        closure()
+        grads[name] = torch.cat([p.grad.reshape(-1) for p in closure.params])
+    assert bool((grads["fp16 unscaled"] == 0).all())  # every gradient underflowed
+    cosine = F.cosine_similarity(grads["fp16"], grads["fp32"], dim=0)
+    assert cosine > 0.999 and float(grads["fp16"].norm() / grads["fp32"].norm()) == \
+        pytest.approx(1, abs=0.01)
+
+
+def test_the_loss_scale_backs_off_on_overflow_and_zeroes_that_step():
+    from nst_core.optim import LossScale
+
+    x = torch.ones(3, requires_grad=True)
+    scale = LossScale("cpu")
+    scale.backward((x * 1e36).sum(), [x])  # times 2^16 overflows float32
+    assert torch.equal(x.grad, torch.zeros(3)) and float(scale.scale) == LossScale.INIT / 2
+    x.grad = None
+    scale.backward((x * 3).sum(), [x])
+    assert torch.allclose(x.grad, torch.full((3,), 3.0))  # unscaled again
