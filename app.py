@@ -18,10 +18,20 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+# Hugging Face's `spaces` (ZeroGPU) must be imported before anything touches torch.cuda: on a
+# ZeroGPU Space it makes this process see the GPU that it lends to jobs, so the form starts from
+# the GPU's defaults (nst_core.web.defaults). Elsewhere it is absent or changes nothing.
+try:
+    import spaces  # noqa: F401
+except ImportError:
+    spaces = None
+
 import gradio as gr  # noqa: E402
 
+from nst_core.estimate import ESTIMATOR  # noqa: E402
 from nst_core.settings import Settings  # noqa: E402
 from nst_core.web import disk  # noqa: E402
+from nst_core.web.jobs import zero_gpu  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 from ui import api, compare_tab, estimate, explore_tab, links, panel, stylize_tab  # noqa: E402
 
@@ -39,6 +49,9 @@ CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
        "#cmp_table table { table-layout: auto; }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
+# On ZeroGPU this process must run nothing on the GPU (it has one only inside jobs): the
+# estimates next to Run are learnt from finished jobs instead of probed.
+ESTIMATOR.probing = not zero_gpu()
 
 
 def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:

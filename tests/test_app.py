@@ -333,6 +333,37 @@ def test_python_app_py_serves_offline(tmp_path):
         proc.wait(timeout=30)
 
 
+FAKE_ZERO_GPU = """
+import sys
+import torch
+# Hugging Face's rule: spaces comes before anything that touches CUDA (ours, and gradio).
+early = sorted(m for m in sys.modules if m.split(".")[0] in ("nst_core", "ui", "gradio"))
+assert not early, early
+torch.cuda.is_available = lambda: True  # what ZeroGPU makes the page's process see
+
+
+def GPU(task=None, duration=None):
+    return task if task is not None else (lambda fn: fn)
+"""
+
+
+def test_a_zero_gpu_space_imports_spaces_first_and_gets_the_gpu_defaults(tmp_path):
+    # A stand-in `spaces` package that fails if it is imported after our modules or gradio,
+    # and reports a GPU the way ZeroGPU does in the page's process.
+    package = tmp_path / "spaces"
+    package.mkdir()
+    (package / "__init__.py").write_text(FAKE_ZERO_GPU)
+    (package / "config.py").write_text("class Config:\n    zero_gpu = True\n")
+    code = ("import app; from nst_core.web import defaults; from nst_core.estimate import "
+            "ESTIMATOR; print(defaults.device_kind(), ESTIMATOR.probing)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    # The form starts from the GPU's defaults, and the page never probes the GPU itself.
+    assert out.stdout.split() == ["cuda", "False"]
+
+
 def test_bad_serving_environment_is_a_clear_exit(monkeypatch, capsys):
     monkeypatch.setenv("NST_MAX_STEPS", "lots")
     with pytest.raises(SystemExit) as exc:

@@ -4,8 +4,10 @@ on the GPU fails here as a CUDA kernel fails on a GPU, so this class of bug show
 
 Every registered parameterization x optimizer makes a step, every style loss, colour mode,
 start image and precision runs, masks and the edge split, the scorer, the multi-scale hand-over,
-tiled levels (their whole-style statistics in pieces too) and a comparison. Sizes are tiny:
-only the devices matter.
+tiled levels (their whole-style statistics in pieces too) and a comparison. The streams of the
+Stylize and Compare tabs must reach the page with no tensor left on the GPU (on ZeroGPU every
+yielded value is pickled out of the GPU worker), and a step must copy nothing up to the GPU
+and read its losses down once per record. Sizes are tiny: only the devices matter.
 
 What cannot run here: autocast on "cuda" is switched off by a CPU-only torch (with a warning),
 so the bf16 and fp16 runs below check their devices with fp32 convolutions; their arithmetic is
@@ -14,6 +16,7 @@ checked on the CPU in test_vgg.py and test_engine.py.
 from __future__ import annotations
 
 import copy
+import pickle
 import dataclasses
 import warnings
 
@@ -200,6 +203,54 @@ def test_the_scorer_with_a_cpu_window_fails_the_check_and_its_own_passes(cuda, m
             scorer(image)
     assert scorer(image)["ssim"] == pytest.approx(1.0)
     assert cuda.on_gpu(color.match_histogram(image, image))
+
+
+# ----------------------------------------------------------------------------- ZeroGPU streams
+
+def test_the_stylize_stream_yields_nothing_on_the_gpu(cuda, content_path, style_path):
+    # On ZeroGPU every update is pickled out of the GPU worker into a process without CUDA.
+    from nst_core.web import files, inputs, streams
+
+    settings = dataclasses.replace(TINY, steps=3, preview_every=2)
+    raw = run(content_path, style_path, settings)
+    assert cuda.gpu_tensors(raw, "records")  # the engine's own records do hold GPU tensors
+    updates = list(streams.stylize_job(inputs.load_inputs(content_path, [style_path]),
+                                       settings))
+    assert updates[-1].done and updates[-1].png
+    assert [where for u in updates for where in cuda.gpu_tensors(u, "update")] == []
+    assert all(u.plot is None or isinstance(u.plot, streams.LossHistory) for u in updates)
+    pickle.loads(pickle.dumps(updates))
+    # Stop, in the page's process, keeps the image of the last finished step from its state.
+    stopped = files.stop_result(updates[2].state)
+    assert "Stopped at step 2/3" in stopped.status and stopped.png
+
+
+def test_a_large_gpu_image_reaches_the_host_at_its_pace(cuda, content_path, style_path,
+                                                        monkeypatch):
+    from nst_core.web import inputs, streams
+
+    monkeypatch.setattr(streams, "HOST_COPY_BYTES", 0)  # every image counts as large
+    monkeypatch.setattr(streams, "HOST_COPY_SECONDS", 1e9)
+    monkeypatch.setattr(streams, "PREVIEW_SECONDS", 1e9)  # previews: steps 0, 1, 3, the end
+    settings = dataclasses.replace(TINY, steps=4, preview_every=3)
+    updates = list(streams.stylize_job(inputs.load_inputs(content_path, [style_path]),
+                                       settings))
+    # A large image is copied with the first record, then at each preview and at the end;
+    # Stop meanwhile keeps the last copied step's image.
+    assert [u.state["step"] for u in updates] == [0, 1, 1, 3, 3, 4]
+    assert [u.progress["step"] for u in updates] == [0, 1, 2, 3, 4, 4]
+    assert [where for u in updates for where in cuda.gpu_tensors(u, "update")] == []
+
+
+def test_the_compare_stream_yields_nothing_on_the_gpu(cuda, content_path, style_path):
+    from nst_core.web import inputs, streams
+
+    settings = dataclasses.replace(TINY, steps=1, preview_every=1)
+    updates = list(streams.compare_job(inputs.load_inputs(content_path, [style_path]),
+                                       settings, ["lbfgs:pixels", "adam:pyramid"]))
+    assert updates[-1].table is not None
+    assert [where for u in updates for where in cuda.gpu_tensors(u, "update")] == []
+    pickle.loads(pickle.dumps(updates))
 
 
 @pytest.mark.parametrize("method, changes, reads", [

@@ -152,6 +152,24 @@ def test_human_bytes():
     assert math.isclose(CAL.step(100), 0.0101)
 
 
+def test_an_estimator_that_may_not_probe_learns_from_jobs_only(monkeypatch):
+    # A ZeroGPU Space's page process: its GPU exists only inside jobs.
+    monkeypatch.setattr(estimate, "calibrate", lambda *a, **k: pytest.fail("probed"))
+    monkeypatch.setattr(estimate, "measure_method", lambda *a, **k: pytest.fail("probed"))
+    est = Estimator(probing=False)
+    s = Settings(size=64, steps=10, device="cpu")
+    assert est.estimate(s) is None  # measure=True asks for a probe; none is made
+    assert estimate.fitting(s, 1.0, estimator=est) == {"steps": 10, "size": 64}
+    est.record(s, 64, 64, 4.0)
+    assert est.estimate(dataclasses.replace(s, param="fft")).seconds == pytest.approx(4.0)
+
+
+def test_a_gpu_is_calibrated_at_the_sizes_of_its_runs():
+    assert estimate.probe_sides("cpu") == (estimate.PROBE_SIDES, estimate.FACTOR_SIDE)
+    sides, factor = estimate.probe_sides("cuda")
+    assert min(sides) >= 256 and factor == 512  # launches dominate a GPU step below that
+
+
 def test_lbfgs_on_a_gpu_holds_its_whole_history_from_the_first_step():
     cal = Calibration("cuda", fixed=0.001, per_pixel=1e-9, overhead_steps=2.0,
                       methods={estimate.BASE_METHOD: Method()})

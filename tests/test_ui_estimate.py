@@ -65,3 +65,15 @@ def test_finished_jobs_are_recorded(machine):
         [False, True]
     # The fake job took almost no time: the pace fell from 1 towards 0.
     assert machine.known("cpu").pace < 0.6
+
+
+def test_a_zero_gpu_page_waits_for_the_first_job_instead_of_probing(monkeypatch):
+    est = Estimator(probing=False)
+    monkeypatch.setattr(core, "ESTIMATOR", est)
+    monkeypatch.setattr(estimate, "ESTIMATOR", est)
+    monkeypatch.setattr(core, "calibrate", lambda *a, **k: pytest.fail("probed"))
+    limits = Limits(default_size=64, default_steps=10)
+    panel, data = form_data(limits, None)
+    assert estimate.text(panel, data, limits) == estimate.UNKNOWN
+    monkeypatch.setattr(estimate, "zero_gpu", lambda: True)
+    assert estimate.warm_up() is None  # no calibration thread either

@@ -14,7 +14,7 @@ from nst_core import estimate
 from nst_core.estimate import Calibration, Estimator, Method
 from nst_core.settings import Settings
 from nst_core.web import forms, jobs, streams
-from nst_core.web.limits import Limits
+from nst_core.web.limits import GPU_STARTUP_SECONDS, Limits
 
 
 def test_limits_from_env_defaults_and_overrides():
@@ -107,12 +107,36 @@ def test_jobs_over_the_time_limit_are_refused_with_what_fits(machine):
 
 def test_gpu_duration_follows_the_estimate_once_the_pace_is_known(machine):
     limits = Limits(gpu_duration=120)
-    quick = Settings(size=128, steps=100, device="cpu")
-    # 2 x 2.65 s of estimate, rounded up
-    assert limits.gpu_seconds(quick) == math.ceil(2 * (100 + 2) * (0.01 + 1e-6 * 128 * 128))
+    quick = Settings(size=128, steps=300, device="cpu")
+    # 2 x 7.97 s of estimate, rounded up
+    assert limits.gpu_seconds(quick) == math.ceil(2 * (300 + 2) * (0.01 + 1e-6 * 128 * 128))
     assert limits.gpu_seconds(dataclasses.replace(quick, size=1024, steps=1000)) == 120
     content = types.SimpleNamespace(content=Image.new("RGB", (128, 64)))
     assert limits.stylize_duration(content, quick, stop_key="k") < limits.gpu_seconds(quick)
+
+
+def test_gpu_duration_covers_the_workers_start_up_and_whole_comparisons(machine):
+    limits = Limits(gpu_duration=120)
+    tiny = Settings(size=64, steps=10, device="cpu")  # 2 x 0.17 s of estimate
+    assert limits.gpu_seconds(tiny) == GPU_STARTUP_SECONDS
+    assert Limits(gpu_duration=10).gpu_seconds(tiny) == 10  # the cap still rules
+    content = types.SimpleNamespace(content=Image.new("RGB", (128, 128)))
+    quick = Settings(size=128, steps=100, device="cpu")
+    # three methods of one cost (this machine knows no other), one after the other
+    assert limits.compare_duration(content, quick, ["lbfgs:pixels", "adam:fft", "sgd:pixels"],
+                                   stop_key="k") == math.ceil(
+        2 * 3 * (100 + 2) * (0.01 + 1e-6 * 128 * 128))
+    plan = types.SimpleNamespace(cells=(quick, dataclasses.replace(quick, steps=200)))
+    assert limits.explore_duration(content, plan, stop_key="k") == math.ceil(
+        2 * (102 + 202) * (0.01 + 1e-6 * 128 * 128))
+
+
+def test_zero_gpu_durations_are_reckoned_without_touching_the_device(machine, monkeypatch):
+    # spaces.GPU calls the duration in the page's process, where nothing may run on the GPU.
+    monkeypatch.setattr(estimate, "calibrate", lambda *a, **k: pytest.fail("probed"))
+    monkeypatch.setattr(estimate, "probe", lambda *a, **k: pytest.fail("probed"))
+    limits = Limits(gpu_duration=120)
+    assert limits.gpu_seconds(Settings(size=128, steps=100, device="cpu", param="fft")) > 0
 
 
 def test_gpu_duration_is_the_limit_before_any_gpu_job(monkeypatch):

@@ -52,7 +52,8 @@ def build(limits: Limits, job_queue: dict) -> None:
         result = gr.File(label="result_png")
         progress = gr.JSON(label="progress")
         button = gr.Button()
-    updates = on_gpu(streams.stylize_updates, limits.stylize_duration)
+    # The API shows no plot: its updates go out as the job made them.
+    updates = on_gpu(streams.stylize_job, limits.stylize_duration)
 
     def api_stylize(content_path: str | None, style_files: list[Any] | None,
                     settings_text: str | None) -> Iterator[tuple]:

@@ -59,7 +59,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                                                   "seconds": seconds})
     outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,
                "curves": curves, "json_path": json_file}
-    updates = on_gpu(streams.compare_updates, limits.gpu_duration)
+    updates = streams.drawing(on_gpu(streams.compare_job, limits.compare_duration))
 
     def show(u: streams.CompareUpdate) -> dict:
         shown = changes(u, outputs)

@@ -3,7 +3,6 @@ images and settings change, and the finished jobs' pace that refines it
 (:mod:`nst_core.estimate`)."""
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -14,12 +13,16 @@ from PIL import Image
 from nst_core.engine import resolve_device
 from nst_core.estimate import ESTIMATOR
 from nst_core.web import forms
-from nst_core.web.jobs import JOBS
+from nst_core.web.jobs import JOBS, zero_gpu
 from nst_core.web.limits import Limits
 
 from .panel import Panel
 
 PENDING = "Estimate: pick a content image."
+# A ZeroGPU Space's page has no GPU to measure (it exists only inside jobs): the first job
+# teaches the estimate its pace.
+UNKNOWN = ("**Estimate:** known after the first job (this Space's GPU is lent only while a job "
+           "runs, and its pace is learnt from jobs)")
 
 
 def _shape(path: Any) -> tuple[int | None, int | None]:
@@ -44,6 +47,8 @@ def text(panel: Panel, data: dict, limits: Limits) -> str:
         guess = ESTIMATOR.estimate(settings, width, height, lock=lock)
     except ValueError as exc:
         return f"**Estimate:** {exc}"
+    if guess is None:
+        return UNKNOWN
     where = "" if width else " (for a square content image)"
     return f"**Estimate:** {guess.text()} for {guess.evaluations} steps{where}"
 
@@ -75,9 +80,10 @@ def paced(updates: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]
 
 def warm_up() -> threading.Thread | None:
     """Calibrate this machine in the background as the server starts, so a visitor's first
-    estimate is ready (a job's steps go on between the probes). Not with the ``spaces``
-    package: on ZeroGPU the GPU exists only inside jobs, whose pace teaches the estimator."""
-    if importlib.util.find_spec("spaces") is not None:
+    estimate is ready (a job's steps go on between the probes). Not on a ZeroGPU Space: its
+    GPU exists only inside jobs, whose pace teaches the estimator (which never probes there:
+    see app.py)."""
+    if zero_gpu():
         return None
     device = str(resolve_device("auto"))
     thread = threading.Thread(target=ESTIMATOR.calibration,

@@ -45,7 +45,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         grid_png = gr.File(label="Grid PNG (settings and per-run losses embedded)",
                            elem_id="exp_png")
     outputs = {"gallery": gallery, "status": status, "grid": grid, "grid_png": grid_png}
-    updates = on_gpu(streams.explore_updates, limits.gpu_duration)
+    updates = on_gpu(streams.explore_updates, limits.explore_duration)
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
         try:

@@ -46,7 +46,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         job_state = gr.State(None)
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,
                "settings_json": json_file, "state": job_state}
-    updates = estimate.paced(on_gpu(streams.stylize_updates, limits.stylize_duration))
+    updates = estimate.paced(streams.drawing(on_gpu(streams.stylize_job,
+                                                    limits.stylize_duration)))
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
         try:

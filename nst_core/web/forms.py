@@ -377,13 +377,14 @@ def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
 
 
 def check_time(settings: Settings, max_seconds: float, width: int | None = None,
-               height: int | None = None) -> estimate.Estimate:
+               height: int | None = None) -> estimate.Estimate | None:
     """ValueError naming a step count and a size that fit if the job's estimate on this
     machine (a square of its output size unless the content's width and height are given)
-    is over ``max_seconds`` (NST_MAX_SECONDS); else the estimate."""
+    is over ``max_seconds`` (NST_MAX_SECONDS); else the estimate (None where there is none
+    yet: a ZeroGPU Space learns its GPU's pace from its first jobs)."""
     lock = JOBS.device_lock(str(resolve_device(settings.device)))
     guess = estimate.ESTIMATOR.estimate(settings, width, height, lock=lock)
-    if guess.seconds <= max_seconds:
+    if guess is None or guess.seconds <= max_seconds:
         return guess
     fit = estimate.fitting(settings, max_seconds, width, height, lock=lock)
     options = [f"{fit['steps']} steps" if "steps" in fit else "",

@@ -216,6 +216,17 @@ class Jobs:
 JOBS = Jobs()
 
 
+def zero_gpu() -> bool:
+    """Whether this process serves a ZeroGPU Space: its GPU exists only inside the functions
+    :func:`on_gpu` wraps, each run in a GPU worker process (the ``spaces`` package's own
+    switch, the SPACES_ZERO_GPU variable)."""
+    try:
+        from spaces.config import Config  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    return bool(Config.zero_gpu)
+
+
 def on_gpu(fn: Callable, duration: int | Callable[..., int]) -> Callable:
     """``spaces.GPU(duration=...)(fn)`` where the Hugging Face ``spaces`` package is installed
     (ZeroGPU Spaces attach a GPU only inside such functions), else ``fn`` itself. ``duration``

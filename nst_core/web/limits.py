@@ -1,11 +1,12 @@
 """Serving limits: what one server accepts, read from NST_* environment variables."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .. import estimate, images
 from ..settings import Settings
@@ -14,6 +15,10 @@ from ..settings import Settings
 # development CPU (README, "Time and memory estimates"), and a ZeroGPU call also moves the
 # network to the GPU, which the estimate learnt from earlier jobs covers only in part.
 GPU_MARGIN = 2.0
+# Least a ZeroGPU job asks for: before its first step the job's worker process starts and the
+# network moves to its GPU, which a job's own estimate does not count (a floor chosen to cover
+# that start-up, of the order of 15 s; a ZeroGPU Space cannot be measured from here).
+GPU_STARTUP_SECONDS = 15
 MIN_SIZE = 16  # the engine's smallest output side (settings.validate)
 # Gradio's max_file_size format: a whole number and a unit, 1024-based (gradio.utils.FileSize).
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)\s*$", re.IGNORECASE)
@@ -127,20 +132,40 @@ class Limits:
             raise ValueError(f"size {settings.size} px is over this server's limit of "
                              f"{self.max_size} px (NST_MAX_SIZE)")
 
-    def gpu_seconds(self, settings: Settings, width: int | None = None,
+    def gpu_seconds(self, settings: Settings | Sequence[Settings], width: int | None = None,
                     height: int | None = None) -> int:
-        """Seconds a ZeroGPU job of ``settings`` asks for (``spaces.GPU``'s duration): its
-        estimate with :data:`GPU_MARGIN` headroom, at most ``gpu_duration``; ``gpu_duration``
+        """Seconds a ZeroGPU job of ``settings`` (one run, or a list run one after the other)
+        asks for (``spaces.GPU``'s duration): the estimate with :data:`GPU_MARGIN` headroom,
+        at least :data:`GPU_STARTUP_SECONDS` and at most ``gpu_duration``; ``gpu_duration``
         itself while this process knows no pace of the GPU (ZeroGPU lends the GPU only inside
-        a job, so it cannot be probed before: it is learnt from finished jobs)."""
-        guess = estimate.ESTIMATOR.estimate(settings, width, height, measure=False)
-        if guess is None:
+        a job, so it cannot be probed before: it is learnt from finished jobs). Nothing is
+        measured here: this runs in the page's process, before the job."""
+        runs = [settings] if isinstance(settings, Settings) else list(settings)
+        guesses = [estimate.ESTIMATOR.estimate(s, width, height, measure=False) for s in runs]
+        if not runs or any(g is None for g in guesses):
             return self.gpu_duration
-        return max(1, min(self.gpu_duration, math.ceil(GPU_MARGIN * guess.seconds)))
+        wanted = math.ceil(GPU_MARGIN * sum(g.seconds for g in guesses))
+        return max(1, min(self.gpu_duration, max(GPU_STARTUP_SECONDS, wanted)))
 
     def stylize_duration(self, inputs: Any, settings: Settings, *_: Any, **__: Any) -> int:
         """:meth:`gpu_seconds` with a stylize job's arguments (``spaces.GPU`` calls its
         duration with the job function's own arguments)."""
-        content = getattr(inputs, "content", None)
-        width, height = content.size if content is not None else (None, None)
-        return self.gpu_seconds(settings, width, height)
+        return self.gpu_seconds(settings, *_content_size(inputs))
+
+    def compare_duration(self, inputs: Any, settings: Settings, chosen: Sequence[str],
+                         *_: Any, **__: Any) -> int:
+        """:meth:`gpu_seconds` of a comparison's methods, one after the other."""
+        from ..compare import parse_method
+
+        runs = [dataclasses.replace(settings, optimizer=o, param=p, lr=None)
+                for o, p in map(parse_method, chosen)]
+        return self.gpu_seconds(runs, *_content_size(inputs))
+
+    def explore_duration(self, inputs: Any, plan: Any, *_: Any, **__: Any) -> int:
+        """:meth:`gpu_seconds` of a sweep's runs (``plan.cells``), one after the other."""
+        return self.gpu_seconds(list(plan.cells), *_content_size(inputs))
+
+
+def _content_size(inputs: Any) -> tuple[int | None, int | None]:
+    content = getattr(inputs, "content", None)
+    return content.size if content is not None else (None, None)

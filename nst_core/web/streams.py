@@ -1,15 +1,24 @@
 """Jobs streamed as update records for the app's three tabs (Stylize, Compare, Explore): status
 lines, loss plots, previews and result files. ``None`` fields of an update leave that part of
 the page as it is; every engine step yields one update, so a web server can cancel between any
-two steps."""
+two steps.
+
+A job (``stylize_job``, ``compare_job``, ``explore_updates``) is what runs on the device; on a
+ZeroGPU Space it runs in the GPU worker process and each update is pickled back to the page's
+process, which has no CUDA. So nothing a job yields holds a tensor on the GPU, and its loss
+plots are data (:class:`LossHistory` snapshots) that :func:`drawn` turns into figures in the
+page's process (``stylize_updates``, ``compare_updates``: a job with its plots drawn).
+"""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from PIL import Image
 
@@ -31,6 +40,11 @@ PLOT_UPDATE_SECONDS = 1.0
 # first step, then the latest image whenever this long has passed without a preview: a step at
 # the CPU defaults takes about a second, so ten steps between previews would be a long wait.
 PREVIEW_SECONDS = 2.0
+# A GPU's image for Stop is copied to the host at every record unless it is larger than this (a
+# tiled level's whole canvas: 200 MB at 4096 px), which is copied at most every
+# HOST_COPY_SECONDS and at each preview and at the end, so copies never hold the run back.
+HOST_COPY_BYTES = 16 * 2 ** 20
+HOST_COPY_SECONDS = 1.0
 PLOT_TITLE = "Loss terms ÷ the starting total (log scale)"
 COMPARE_PLOT_TITLE = "Each method's loss ÷ its own start (log scale)"
 
@@ -98,9 +112,16 @@ class LossHistory:
 
     DECADES = 4  # the axis shows this many powers of ten below the largest value
 
-    def __init__(self, per_series: bool = False) -> None:
+    def __init__(self, per_series: bool = False, title: str = "Loss") -> None:
         self.series: dict[str, tuple[list[int], list[float]]] = {}
         self.per_series = per_series
+        self.title = title
+
+    def copy(self) -> "LossHistory":
+        """A snapshot of the series so far (plain lists: cheap to pickle, drawn elsewhere)."""
+        snapshot = LossHistory(self.per_series, self.title)
+        snapshot.series = {k: (list(s), list(v)) for k, (s, v) in self.series.items()}
+        return snapshot
 
     def add(self, name: str, step: int, value: float) -> None:
         steps, values = self.series.setdefault(name, ([], []))
@@ -129,9 +150,11 @@ class LossHistory:
                 drawn[name] = shown
         return drawn
 
-    def figure(self, title: str = "Loss"):
-        """A matplotlib Figure of :meth:`points`, with whole steps on x and its title on the
-        figure itself (the page shows no label badge over it)."""
+    def figure(self, title: str | None = None):
+        """A matplotlib Figure of :meth:`points`, with whole steps on x and its title (this
+        history's unless given) on the figure itself (the page shows no label badge over
+        it)."""
+        title = self.title if title is None else title
         from matplotlib.figure import Figure  # no pyplot: no global state in a web server
         from matplotlib.ticker import MaxNLocator
 
@@ -160,6 +183,46 @@ class LossHistory:
         return fig
 
 
+def drawn(updates: Iterator[Any]) -> Iterator[Any]:
+    """``updates`` with each loss plot (a :class:`LossHistory` snapshot) drawn as a matplotlib
+    Figure, in this process: jobs leave the drawing to this so that on ZeroGPU it costs no
+    GPU time and no figure is pickled out of the worker. Closing it closes ``updates``."""
+    with contextlib.closing(updates):
+        for update in updates:
+            if isinstance(update.plot, LossHistory):
+                update.plot = update.plot.figure()
+            yield update
+
+
+def drawing(job: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``job`` (e.g. :func:`stylize_job` as ZeroGPU's decorator returns it) with its updates'
+    plots drawn by :func:`drawn` where its updates arrive."""
+    @functools.wraps(job)
+    def run(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        return drawn(job(*args, **kwargs))
+
+    return run
+
+
+class HostImage:
+    """The latest record whose image (``tensor``) is on the host: what Stop keeps, and what
+    may leave a GPU worker. See HOST_COPY_BYTES for when a GPU image is copied."""
+
+    def __init__(self) -> None:
+        self.record: Progress | None = None
+        self.pace = Throttle(HOST_COPY_SECONDS)
+
+    def update(self, p: Progress, force: bool = False) -> Progress:
+        """``p`` with its image on the host, or the last such record while a large GPU image
+        waits for its pace (``force``: copy now)."""
+        t = p.tensor
+        if t is None or t.device.type == "cpu":
+            self.record = p
+        elif self.pace(force or t.numel() * t.element_size() <= HOST_COPY_BYTES):
+            self.record = dataclasses.replace(p, tensor=t.detach().cpu())
+        return self.record or p
+
+
 # ----------------------------------------------------------------------------- stylize
 
 
@@ -169,7 +232,8 @@ class Update:
 
     preview: Image.Image | None = None  # the image to show now (preview, or the result)
     status: str | None = None  # markdown line: step/total, pace, ETA, loss
-    plot: Any = None  # matplotlib Figure of every loss term so far
+    # every loss term so far: a LossHistory from the job, a matplotlib Figure once drawn
+    plot: Any = None
     done: bool = False
     png: str | None = None  # result file with the settings embedded (on done)
     settings_json: str | None = None  # the settings as a JSON file (on done)
@@ -192,13 +256,21 @@ def _job(gen: Iterator[Any], cells: Sequence[Settings], kind: str, total: int,
 
 def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None = None
                     ) -> Iterator[Update]:
+    """:func:`stylize_job` with its loss plots drawn (matplotlib Figures)."""
+    return drawn(stylize_job(inputs, settings, stop_key=stop_key))
+
+
+def stylize_job(inputs: Inputs, settings: Settings, *, stop_key: str | None = None
+                ) -> Iterator[Update]:
     """Run one job on checked settings and yield :class:`Update` records: one per step, with a
-    status line at most every UI_UPDATE_SECONDS and at every preview, and the loss plot at most
-    every PLOT_UPDATE_SECONDS. The last update holds the result files."""
+    status line at most every UI_UPDATE_SECONDS and at every preview, and the loss plot (data:
+    see :func:`drawn`) at most every PLOT_UPDATE_SECONDS. The last update holds the result
+    files. No update holds a tensor on the GPU."""
     gen = _job(stylize(inputs.content, inputs.style, settings, masks=inputs.masks, check=False),
                [settings], "stylize", settings.steps, stop_key)
-    history, ui, plot = LossHistory(), Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
-    pace = Throttle(PREVIEW_SECONDS)
+    history = LossHistory(title=PLOT_TITLE)
+    ui, plot = Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
+    pace, kept = Throttle(PREVIEW_SECONDS), HostImage()
     info: dict[str, Any] = {}
     with contextlib.closing(gen):
         for p in gen:
@@ -209,9 +281,11 @@ def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None 
             if ui(update.preview is not None or p.done):
                 update.status = status_line(p)
             if plot(p.done):
-                update.plot = history.figure(PLOT_TITLE)
-            # Every step: Stop keeps the image as it is at the last finished step.
-            update.state = job_state(settings, p, info)
+                update.plot = history.copy()
+            # Every step: Stop keeps the image as it is at the last finished step (a large
+            # GPU image: at the last step copied to the host).
+            host = kept.update(p, force=update.preview is not None or p.done)
+            update.state = job_state(settings, host, info)
             if p.done:
                 update.png, update.settings_json = save_result(p.image,
                                                                result_metadata(settings, p))
@@ -220,7 +294,7 @@ def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None 
                 if note:
                     update.status = f"{status_line(p)}\n\n**Warning:** {note}"
                     update.progress["warning"] = note
-                update.state = dict(job_state(settings, p, info), done=True)
+                update.state = dict(job_state(settings, host, info), done=True)
             yield update
 
 
@@ -270,7 +344,7 @@ class _CompareProgress:
         self.labels = {k: method_label(*parse_method(k)) for k in keys}
         self.latest: dict[str, tuple[Image.Image, str]] = {}
         self.steps = {k: 0 for k in keys}
-        self.plot = LossHistory(per_series=True)
+        self.plot = LossHistory(per_series=True, title=COMPARE_PLOT_TITLE)
 
     @property
     def finals(self) -> dict[str, Progress]:
@@ -295,8 +369,15 @@ class _CompareProgress:
 
 def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
                     stop_key: str | None = None) -> Iterator[CompareUpdate]:
+    """:func:`compare_job` with its loss plots drawn (matplotlib Figures)."""
+    return drawn(compare_job(inputs, settings, chosen, stop_key=stop_key))
+
+
+def compare_job(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
+                stop_key: str | None = None) -> Iterator[CompareUpdate]:
     """Run every chosen method with the same settings and budget, interleaved step by step
-    (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates."""
+    (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates (loss plots as
+    data: see :func:`drawn`)."""
     if not chosen:
         raise ValueError("pick at least one method to compare")
     keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
@@ -312,7 +393,7 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
             if ui(p.preview is not None or p.done):
                 update.status, update.gallery = seen.status(), seen.gallery()
             if plot():
-                update.plot = seen.plot.figure(COMPARE_PLOT_TITLE)
+                update.plot = seen.plot.copy()
             yield update
     if len(seen.finals) < len(keys):
         return  # stopped: the page keeps the images it has
@@ -327,7 +408,7 @@ def _compare_summary(inputs: Inputs, settings: Settings, seen: _CompareProgress
                          table_headers=PAGE_TABLE_HEADERS,
                          grid=result.grid,
                          status=f"**Done:** {len(seen.keys)} methods, {seen.budget}",
-                         plot=seen.plot.figure(COMPARE_PLOT_TITLE), curves=result.curves,
+                         plot=seen.plot.copy(), curves=result.curves,
                          json_path=js)
 
 
