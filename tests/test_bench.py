@@ -196,3 +196,31 @@ def test_estimate_prints_estimate_against_measured(bench):
         # The table's numbers are rounded (seconds to 0.1, the ratio to 0.01): the printed
         # ratio agrees with the printed seconds within that rounding.
         assert abs(ratio * estimated - measured) <= 0.05 * (1 + ratio) + 0.005 * estimated + 1e-9
+
+
+def test_gpu_check_runs_every_section_at_tiny_sizes_on_the_cpu(bench, tmp_path):
+    out = bench("gpu_check.py", "--device", "cpu", "--smoke", "--json",
+                str(tmp_path / "check.json"), "--images", str(tmp_path))
+    data = json.loads((tmp_path / "check.json").read_text())
+    assert data["smoke"] and data["facts"]["device"] == "cpu"
+    sections = {r["section"] for r in data["rows"]}
+    assert sections == {"methods", "parity", "features", "stream", "speed", "shares", "tiled"}
+    assert [r for r in data["rows"] if r["check"] in ("error", "skipped")] == []
+    assert len(table_rows(out, "methods")) == 12  # every parameterization x optimizer
+    (held,) = [r for r in table_rows(out, "stream") if r[1].startswith("no GPU tensor")]
+    assert held[2] == "ok"
+    speed = {r[1] for r in table_rows(out, "speed")}
+    assert any("strict fp32" in c for c in speed) and any("torch.optim.LBFGS" in c for c in speed)
+    assert (tmp_path / "lbfgs_auto.png").exists() and (tmp_path / "tiled_thumb.png").exists()
+
+
+def test_gpu_check_needs_no_gradio():
+    # The GPU machine it is made for has no gradio: the script and everything it imports
+    # load with gradio made unimportable.
+    code = ("import sys; sys.modules['gradio'] = None; sys.path.insert(0, 'bench'); "
+            "import gpu_check; from nst_core.web import defaults, inputs, limits, streams; "
+            "from nst_core import compare, estimate, schedule, scoring; print('ok')")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
