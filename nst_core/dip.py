@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .settings import option, option_values
+
 # Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
 # noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
 # 0.3 M parameters, which is what a CPU can afford at 256-512 px (see the README (Comparing parameterizations)).
@@ -95,38 +97,50 @@ def padded_size(height: int, width: int, depth: int) -> tuple[int, int]:
     return max(-(-height // m), 2) * m, max(-(-width // m), 2) * m
 
 
+# The options (Settings.param_options) and their ranges. Ulyanov et al.'s usual network (5
+# levels of 128 channels, 4-channel skips, a 32-channel input: see DEPTH above) fits well inside
+# them; a 256-channel generator already costs about 28 times the default's 48 per step. Past 6
+# levels the noise input is padded to at least 2**(depth+1) px a side however small the image,
+# a cost out of proportion to it.
+OPTIONS = (
+    option("depth", DEPTH, minimum=1, maximum=6,
+           help="levels of the encoder-decoder (each halves the resolution)"),
+    option("channels", CHANNELS, minimum=1, maximum=256, help="channels of every level"),
+    option("skip_channels", SKIP_CHANNELS, minimum=0, maximum=128,
+           help="channels of each skip connection (0: none)"),
+    option("input_channels", INPUT_CHANNELS, minimum=1, maximum=128,
+           help="channels of the fixed noise input"),
+    option("input_noise", 0.0, minimum=0.0, maximum=1.0,
+           help="std of the noise added to the input at every step (Ulyanov et al.'s "
+                "reg_noise_std, e.g. 1/30; 0: off)"),
+    option("warmup_steps", None, kind="int", optional=True, minimum=0, maximum=10_000,
+           help=f"Adam steps fitting the generator to the start image before the run "
+                f"(none: {WARMUP_STEPS}; 0: off)"),
+)
+
+
 def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
-             depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
-             input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
-             warmup_steps: Optional[int] = None,
-             **unknown) -> "tuple[list[torch.Tensor], callable]":
+             **options) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
-    Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
-    ``input_channels``; ``input_noise`` (std of Gaussian noise added to the input at every
-    optimization step, Ulyanov et al.'s ``reg_noise_std``, e.g. 1/30; 0 = off); and
-    ``warmup_steps``: with an init image, Adam steps fitting the generator to it under MSE before
-    the run starts; by default (None) WARMUP_STEPS, and 0 turns the warm-up off (the run starts
-    from the generator's random output). Warm-up steps are not part of the step budget; they
-    are reported as ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse, warmup_psnr).
+    Options (``Settings.param_options``, described in :data:`OPTIONS`): ``depth``,
+    ``channels``, ``skip_channels``, ``input_channels``; ``input_noise`` (std of Gaussian
+    noise added to the input at every optimization step, Ulyanov et al.'s ``reg_noise_std``,
+    e.g. 1/30; 0 = off); and ``warmup_steps``: with an init image, Adam steps fitting the
+    generator to it under MSE before the run starts; by default (None) WARMUP_STEPS, and 0
+    turns the warm-up off (the run starts from the generator's random output). Warm-up steps
+    are not part of the step budget; they are reported as ``image_fn.info`` (warmup_steps,
+    warmup_seconds, warmup_mse, warmup_psnr).
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
     """
-    if unknown:
-        raise ValueError(f"unknown dip option(s) {', '.join(sorted(unknown))}; known: depth, "
-                         "channels, skip_channels, input_channels, input_noise, warmup_steps")
+    o = option_values("dip", OPTIONS, options)
+    depth, channels, skip_channels = o["depth"], o["channels"], o["skip_channels"]
+    input_channels, input_noise, warmup_steps = (o["input_channels"], o["input_noise"],
+                                                 o["warmup_steps"])
     n, c, h, w = shape
-    for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
-                             ("skip_channels", skip_channels, 0),
-                             ("input_channels", input_channels, 1),
-                             ("warmup_steps", 0 if warmup_steps is None else warmup_steps, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
-    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) \
-            or not input_noise >= 0:
-        raise ValueError(f"dip option input_noise must be >= 0, got {input_noise!r}")
     if 2 ** depth > 4 * max(h, w):
         raise ValueError(f"dip depth {depth} is too deep for a {w}x{h} image")
     ph, pw = padded_size(h, w, depth)

@@ -12,9 +12,11 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from . import dip, fft, pyramid
 from .dip import make_dip
 from .fft import make_fft
 from .pyramid import make_pyramid
+from .settings import FieldInfo
 
 ImageFn = Callable[[], torch.Tensor]
 MakeFn = Callable[..., "tuple[list[torch.Tensor], ImageFn]"]
@@ -39,6 +41,9 @@ class Parameterization:
     # value) on this parameterization, so their step keeps its size while the loss falls by
     # orders of magnitude; their learning rate is then a relative one (engine._Closure).
     log_objective: frozenset[str] = frozenset()
+    # The options ``make`` takes (Settings.param_options), each with its type and range
+    # (settings.option); settings.validate checks a run's against them.
+    options: tuple[FieldInfo, ...] = ()
 
     def default_lr(self, optimizer: str, shape: Sequence[int]) -> float:
         if optimizer not in self.lr:
@@ -131,15 +136,17 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
                                "raw RGB pixels, projected to [0, 1]", best="lbfgs"),
     "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
-                            "(Distill 'Differentiable Image Parameterizations')", best="lbfgs"),
+                            "(Distill 'Differentiable Image Parameterizations')", best="lbfgs",
+                            options=fft.OPTIONS),
     "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.001, "sgd": 0.0012},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
-                            "(Ulyanov et al.)", best="adam", log_objective=frozenset({"sgd"})),
+                            "(Ulyanov et al.)", best="adam", log_objective=frozenset({"sgd"}),
+                            options=dip.OPTIONS),
     "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,
                                                "sgd": per_pixel_lr(3e-8)},
                                 "Laplacian pyramid: band-pass levels summed through a sigmoid, "
                                 "coarse structure first (STROTSS, Kolkin et al. 2019)",
-                                best="lbfgs"),
+                                best="lbfgs", options=pyramid.OPTIONS),
 }
 
 

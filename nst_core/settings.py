@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from . import vgg
 
@@ -38,6 +39,11 @@ GROUPS: dict[str, str] = {
 
 KINDS = ("int", "float", "str", "bool", "ints", "floats", "strs", "mapping")
 _META_KEY = "nst_setting"  # where setting() keeps the description in a field's metadata
+# Settings text read from a visitor (an API call, a form box, a link, an uploaded file) is
+# bounded before it is parsed: a result's settings are about 2 KB and 4 levels deep, and
+# Python's JSON parser recurses once per level (100,000 nested brackets overflow the stack).
+MAX_JSON_CHARS = 100_000
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,35 @@ def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group:
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata={_META_KEY: meta})
     return dataclasses.field(default=default, metadata={_META_KEY: meta})
+
+
+def option(name: str, default: Any, *, help: str, kind: str | None = None,
+           minimum: float | None = None, maximum: float | None = None,
+           optional: bool = False) -> FieldInfo:
+    """An option of a parameterization (a key of ``Settings.param_options``), described like
+    a setting: :func:`option_values` checks it by type and range with the same messages.
+    ``kind`` defaults to the default's type; ``optional`` lets None stand for the default."""
+    kind = kind or {bool: "bool", int: "int", float: "float", str: "str"}[type(default)]
+    return FieldInfo(name=name, kind=kind, default=default, label=name, help=help,
+                     group="method", choices=None, minimum=minimum, maximum=maximum,
+                     optional=optional, advanced=True, cli=False, form=False, log=False)
+
+
+def option_values(param: str, options: Sequence[FieldInfo], given: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    """The options of parameterization ``param``: ``given`` checked against their
+    descriptions (unknown names, type, range), and the defaults of those not given."""
+    known = {o.name: o for o in options}
+    unknown = sorted(str(k) for k in given if k not in known)
+    if unknown and not known:
+        raise ValueError(f"parameterization {param!r} has no option(s) {unknown}; it takes: "
+                         "none")
+    if unknown:
+        raise ValueError(f"unknown {param} option(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(known)}")
+    for name, value in given.items():
+        _check_field(dataclasses.replace(known[name], name=f"{param} option {name}"), value)
+    return {name: given.get(name, o.default) for name, o in known.items()}
 
 
 # Registries are read when asked (not at import): the modules that hold them build on settings,
@@ -351,7 +386,8 @@ def field_info(name: str, cls: type = Settings) -> FieldInfo:
 
 
 def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
-    """Build Settings from a (JSON) dict; unknown keys raise ValueError naming them."""
+    """Build Settings from a (JSON) dict; unknown keys raise ValueError naming them. Lists
+    become tuples; a value of another type is kept as it is, for :func:`validate` to name."""
     base = base if base is not None else Settings()
     names = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - names)
@@ -359,12 +395,35 @@ def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings
         raise ValueError(f"unknown setting(s) {unknown}; known: {', '.join(sorted(names))}")
     clean = dict(data)
     for info in field_infos(type(base)):
-        if info.kind in ("ints", "floats", "strs") and clean.get(info.name) is not None:
+        if info.kind in ("ints", "floats", "strs") and isinstance(clean.get(info.name), list):
             clean[info.name] = tuple(clean[info.name])
     return dataclasses.replace(base, **clean)
 
 
+def bound_json(text: str, what: str) -> None:
+    """ValueError if JSON ``text`` is longer or nested deeper than is read (MAX_JSON_CHARS,
+    MAX_JSON_DEPTH), checked without parsing it. ``what`` names it ("settings")."""
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"{what} are too long ({len(text):,} characters; at most "
+                         f"{MAX_JSON_CHARS:,})")
+    depth = deepest = 0
+    for token in _JSON_BRACKETS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} are nested too deeply ({deepest} levels of brackets; at "
+                         f"most {MAX_JSON_DEPTH})")
+
+
+# A JSON string (skipped whole: brackets inside it do not nest) or one bracket.
+_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
 def from_json(text: str, base: Settings | None = None) -> Settings:
+    bound_json(text, "settings")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -459,6 +518,13 @@ def _check_choice(info: FieldInfo, value: Any) -> None:
                          f"{', '.join(map(str, info.choices))}")
 
 
+def _list_example(info: FieldInfo) -> str:
+    """A list a list field takes, for messages: its default's first item, or one of kind."""
+    if info.default:
+        return json.dumps(list(info.default[:1]))
+    return {"ints": "[100, 25]", "floats": "[0.5, 1.0]"}.get(info.kind, '["name"]')
+
+
 def _check_field(info: FieldInfo, value: Any) -> None:
     """Type, choices and range of one field, from its description."""
     if value is None:
@@ -467,7 +533,10 @@ def _check_field(info: FieldInfo, value: Any) -> None:
         return
     kind = info.kind
     if kind in ("ints", "floats", "strs") and not isinstance(value, (tuple, list)):
-        raise ValueError(f"{info.name} must be a list of values, got {value!r}")
+        # A single value is not taken as a one-item list: a string would be read as its
+        # characters.
+        raise ValueError(f"{info.name} must be a list of values such as "
+                         f"{_list_example(info)}, got {value!r}")
     if kind == "mapping" and not isinstance(value, Mapping):
         raise ValueError(f"{info.name} must be a mapping of names to values, got {value!r}")
     if kind == "bool" and not isinstance(value, bool):
@@ -521,11 +590,14 @@ def _check_average(s: Settings) -> None:
 def validate(s: Settings, *, n_styles: int = 1) -> None:
     """Raise ValueError with a clear message for any unusable field.
 
-    Each field is checked against its description (type, choices, range), then the rules that
-    tie fields together (layer weights per layer, one blend weight per style image, tiles).
+    Each field is checked against its description (type, choices, range), the options of the
+    parameterization against theirs, then the rules that tie fields together (layer weights
+    per layer, one blend weight per style image, tiles).
     """
     for info in field_infos(type(s)):
         _check_field(info, getattr(s, info.name))
+    from .params import get_param  # the registry builds on settings: read when asked
+    option_values(s.param, get_param(s.param).options, s.param_options)
     _check_layers(s)
     _check_blend(s, n_styles)
     _check_tiles(s)

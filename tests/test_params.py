@@ -152,10 +152,17 @@ def test_dip_default_size_and_options():
 
 @pytest.mark.parametrize("options, message", [
     ({"width": 8}, "unknown dip option"), ({"depth": 0}, "depth"), ({"channels": 2.5}, "channels"),
-    ({"input_noise": -0.1}, "input_noise"), ({"depth": 9}, "too deep")])
+    ({"input_noise": -0.1}, "input_noise"),
+    ({"depth": 9}, r"^dip option depth must be a whole number between 1 and 6, got 9$"),
+    ({"channels": 10 ** 12}, r"^dip option channels must be a whole number between 1 and 256"),
+    ({"warmup_steps": -1}, r"^dip option warmup_steps must be a whole number between 0 and "
+                           r"10000 \(or none\), got -1$")])
 def test_dip_bad_options_are_value_errors(options, message):
     with pytest.raises(ValueError, match=message):
         make_dip((1, 3, 32, 32), **options)
+    # A depth in range can still be too deep for a tiny image.
+    with pytest.raises(ValueError, match="dip depth 6 is too deep for a 8x8 image"):
+        make_dip((1, 3, 8, 8), depth=6)
 
 
 def test_dip_input_noise_only_while_optimizing():
