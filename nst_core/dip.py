@@ -9,7 +9,6 @@ noise, so the result looks different from optimizing pixels even with the same l
 from __future__ import annotations
 
 import math
-import time
 from typing import Optional, Sequence
 
 import torch
@@ -124,14 +123,11 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              **options) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
-    Options (``Settings.param_options``, described in :data:`OPTIONS`): ``depth``,
-    ``channels``, ``skip_channels``, ``input_channels``; ``input_noise`` (std of Gaussian
-    noise added to the input at every optimization step, Ulyanov et al.'s ``reg_noise_std``,
-    e.g. 1/30; 0 = off); and ``warmup_steps``: with an init image, Adam steps fitting the
-    generator to it under MSE before the run starts; by default (None) WARMUP_STEPS, and 0
-    turns the warm-up off (the run starts from the generator's random output). Warm-up steps
-    are not part of the step budget; they are reported as ``image_fn.info`` (warmup_steps,
-    warmup_seconds, warmup_mse, warmup_psnr).
+    Options (``Settings.param_options``): :data:`OPTIONS`. With an init image and
+    ``warmup_steps`` > 0 (None: WARMUP_STEPS) the generator is first fitted to the image:
+    ``image_fn.warm_up`` (a :class:`WarmUp`), run by the engine before the first step and
+    outside the step budget (``params.warm_up`` runs it for a direct caller). Without a
+    warm-up the run starts from the generator's random output.
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
@@ -159,27 +155,35 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
             x = noise + torch.randn(noise.shape, generator=generator).to(device) * input_noise
         return forward(x)
 
-    image_fn.info = {}  # type: ignore[attr-defined]
-    if init is not None and warmup_steps != 0:
-        image_fn.info = warm_up(net.parameters(), image_fn,  # type: ignore[attr-defined]
-                                init.to(device=device, dtype=torch.float32), warmup_steps)
+    steps = WARMUP_STEPS if warmup_steps is None else warmup_steps
+    if init is not None and steps > 0:
+        image_fn.warm_up = WarmUp(net.parameters(), image_fn,  # type: ignore[attr-defined]
+                                  init.to(device=device, dtype=torch.float32), steps)
     return list(net.parameters()), image_fn
 
 
-def warm_up(params, image_fn, target: torch.Tensor, steps: Optional[int]) -> dict:
-    """Fit the generator to ``target`` under MSE with Adam for ``steps`` steps (None:
-    WARMUP_STEPS). Returns the facts the run reports."""
-    start = time.perf_counter()
-    steps = WARMUP_STEPS if steps is None else steps
-    opt = torch.optim.Adam(params, lr=WARMUP_LR)
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        F.mse_loss(image_fn(), target).backward()
-        opt.step()
-    with torch.no_grad():
-        mse = float(F.mse_loss(image_fn(), target))
-    return {"warmup_steps": steps, "warmup_seconds": time.perf_counter() - start,
-            "warmup_mse": mse, "warmup_psnr": _psnr(mse)}
+class WarmUp:
+    """Fitting the generator to the start image under MSE with Adam (WARMUP_LR), one step per
+    :meth:`step`. The engine drives it (params.warm_up), so a time budget and a stop land
+    between its steps as between the run's; :meth:`finish` reports it."""
+
+    def __init__(self, params, image_fn, target: torch.Tensor, steps: int):
+        self.steps = steps
+        self._image_fn, self._target = image_fn, target
+        self._opt: torch.optim.Optimizer | None = torch.optim.Adam(params, lr=WARMUP_LR)
+
+    def step(self) -> None:
+        self._opt.zero_grad(set_to_none=True)
+        F.mse_loss(self._image_fn(), self._target).backward()
+        self._opt.step()
+
+    def finish(self) -> dict:
+        """How close the warm-up came (MSE and PSNR to the start image); frees Adam's moments,
+        which are as large as the generator."""
+        self._opt = None
+        with torch.no_grad():
+            mse = float(F.mse_loss(self._image_fn(), self._target))
+        return {"warmup_mse": mse, "warmup_psnr": _psnr(mse)}
 
 
 def _psnr(mse: float) -> float:

@@ -370,8 +370,28 @@ def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
     validate(settings, n_styles=max(n_styles, 1) if settings.style_blend_weights is None
              else n_styles)
     limits.check(settings, n_styles)
+    check_memory(settings)
     if limits.max_seconds is not None:
         check_time(settings, limits.max_seconds)
+
+
+def check_memory(settings: Settings, width: int | None = None, height: int | None = None
+                 ) -> None:
+    """ValueError if the job's peak memory estimate on this machine (a square of its output
+    size unless the content's width and height are given) is over what its device has free.
+    Only once the device is calibrated (the server calibrates as it starts): before that no
+    cost per pixel is measured to estimate from."""
+    device = str(resolve_device(settings.device))
+    cal = estimate.ESTIMATOR.known(device)
+    free = estimate.free_memory(device)
+    if cal is None or cal.observed or free is None:
+        return
+    guess = estimate.ESTIMATOR.estimate(settings, width, height, lock=JOBS.device_lock(device))
+    if guess.peak_bytes > free:
+        raise ValueError(f"this job would need about {estimate.human_bytes(guess.peak_bytes)} "
+                         f"of memory on this {estimate.device_word(device)}, more than the "
+                         f"{estimate.human_bytes(free)} it has free: try a smaller size, "
+                         "tiles (tile_size) or a lighter method")
 
 
 def check_time(settings: Settings, max_seconds: float, width: int | None = None,
