@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -26,9 +27,10 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, serving  # noqa: E402
+from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor, serving  # noqa: E402
 from nst_core import images  # noqa: E402
 from nst_core.web import forms, inputs  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 
 LIMITS = Limits(max_steps=50, max_size=512, default_size=32, default_steps=2,
@@ -88,8 +90,12 @@ def client(server):
 
 
 def api(client, content, styles, settings_json):
+    return api_job(client, settings_json, content, styles).result()
+
+
+def api_job(client, settings_json, content=CONTENT, styles=(STYLE,)):
     return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
-                         settings_json, api_name="/stylize").result()
+                         settings_json, api_name="/stylize")
 
 
 @functools.lru_cache(maxsize=None)
@@ -192,6 +198,77 @@ def test_uploads_reach_the_reader_as_sent(client, tmp_path, monkeypatch):
     assert inputs.browser_copy(str(tmp_path / "gray16.png"), "content image") is None
     canvas = inputs.mask_canvas(str(tiff))
     assert np.array_equal(np.asarray(canvas["background"]), np.asarray(Image.open(shown)))
+    serves_a_job(client)
+
+
+# ----------------------------------------------------------------------------- 1b. the device
+
+# The most work this server's limits allow a DIP job at 256 px with a wide generator: every
+# warm-up step counts like a step (1 step + 49 warm-up steps = NST_MAX_STEPS).
+HEAVY = json.dumps({"size": 256, "steps": 1, "param": "dip", "optimizer": "adam",
+                    "param_options": {"warmup_steps": 49, "channels": 128}})
+
+
+def running_job(timeout: float = 120.0):
+    """The job record of the job that starts next, once it is inside a step."""
+    known = {r.id for r in JOBS.recent()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fresh = [r for r in JOBS.recent() if r.id not in known]
+        if fresh and fresh[-1].in_step:
+            return fresh[-1]
+        time.sleep(0.02)
+    raise AssertionError("no job started")
+
+
+def test_a_cancelled_heavy_job_frees_the_device_at_once(client):
+    """A DIP job whose warm-up takes most of a minute is cancelled inside its warm-up: the
+    cancel returns, the worker ends within a second (a warm-up step takes longer) and a normal
+    job submitted next runs at once."""
+    job = api_job(client, HEAVY)
+    record = running_job()
+    time.sleep(2.0)  # well inside the warm-up
+    assert record.state == "running" and record.step == 0
+    asked = time.monotonic()
+    job.cancel()
+    while record.state == "running":
+        assert time.monotonic() - asked < 1.0 * load_factor(), "the worker ran on"
+        time.sleep(0.01)
+    assert record.state == "closed" and not JOBS.device_lock("cpu").locked()
+    started = time.monotonic()
+    serves_a_job(client)
+    assert time.monotonic() - started < 15 * load_factor()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"warmup_steps": 1_000_000_000},
+     "dip option warmup_steps must be a whole number between 0 and 10000 (or none), got "
+     "1000000000"),
+    ({"warmup_steps": 51},
+     "51 warm-up steps (dip option warmup_steps) is over this server's limit of 50 steps "
+     "(NST_MAX_STEPS)"),
+    ({"channels": 1_000_000_000_000},
+     "dip option channels must be a whole number between 1 and 256, got 1000000000000"),
+])
+def test_every_cost_of_a_setting_is_bounded(client, options, message):
+    settings = {"size": 64, "steps": 1, "param": "dip", "optimizer": "adam",
+                "param_options": options}
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], json.dumps(settings))
+    assert str(exc.value) == message
+    serves_a_job(client)
+
+
+def test_the_memory_estimate_refuses_what_does_not_fit(client, monkeypatch):
+    from nst_core import estimate
+
+    monkeypatch.setattr(estimate, "free_memory", lambda device: 50_000_000)
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], '{"size": 256, "steps": 1}')
+    assert re.fullmatch(r"this job would need about \d+ MB of memory on this CPU, more than "
+                        r"the 50 MB it has free: try a smaller size, tiles \(tile_size\) or "
+                        r"a lighter method", str(exc.value)), str(exc.value)
+    monkeypatch.undo()
     serves_a_job(client)
 
 

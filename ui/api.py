@@ -2,7 +2,7 @@
 fields in; previews, the result PNG (settings embedded) and progress records out."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, AsyncIterator
 
 import gradio as gr
 from gradio_client import handle_file
@@ -11,7 +11,7 @@ from nst_core.web import forms, inputs, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from .common import stream, upload_image, user_error
+from .common import Job, serve, upload_image
 
 
 # The API page's example call: images that ship with the app (paths from the repository root,
@@ -54,8 +54,19 @@ def build(limits: Limits, job_queue: dict) -> None:
         button = gr.Button()
     updates = on_gpu(streams.stylize_updates, limits.stylize_duration)
 
-    def api_stylize(content_path: str | None, style_files: list[Any] | None,
-                    settings_text: str | None) -> Iterator[tuple]:
+    def check(content_path: str | None, style_files: list[Any] | None,
+              settings_text: str | None) -> Job:
+        paths = [getattr(f, "name", f) for f in (style_files or [])]
+        settings = forms.settings_from_json(settings_text, limits, len(paths))
+        read = inputs.load_inputs(content_path, paths)
+        first = (gr.skip(), gr.skip(), {"step": 0, "total": settings.steps, "done": False})
+        return Job(first, lambda key: updates(read, settings, stop_key=key),
+                   lambda u: (u.preview if u.preview is not None else gr.skip(),
+                              u.png if u.png is not None else gr.skip(), u.progress))
+
+    async def api_stylize(content_path: str | None, style_files: list[Any] | None,
+                          settings_text: str | None, request: gr.Request
+                          ) -> AsyncIterator[tuple]:
         """Stylize a content image with one or more style images (see DESCRIPTION).
 
         Args:
@@ -63,16 +74,9 @@ def build(limits: Limits, job_queue: dict) -> None:
             style_files: one or more style images.
             settings_text: a JSON object of settings fields ("{}": the defaults).
         """
-        paths = [getattr(f, "name", f) for f in (style_files or [])]
-        try:
-            settings = forms.settings_from_json(settings_text, limits, len(paths))
-            read = inputs.load_inputs(content_path, paths)
-        except ValueError as exc:
-            raise user_error(exc) from None
-        first = (gr.skip(), gr.skip(), {"step": 0, "total": settings.steps, "done": False})
-        yield from stream(first, lambda: updates(read, settings),
-                          lambda u: (u.preview if u.preview is not None else gr.skip(),
-                                     u.png if u.png is not None else gr.skip(), u.progress))
+        async for shown in serve(request, "api", lambda: check(content_path, style_files,
+                                                               settings_text)):
+            yield shown
 
     button.click(api_stylize, [content, styles, settings_json], [preview, result, progress],
                  api_name="stylize", api_description=DESCRIPTION, **job_queue)

@@ -1,16 +1,18 @@
-"""What every tab's handlers share: clear errors, upload checks, stop keys, streaming."""
+"""What every tab's handlers share: clear errors, upload checks, stop keys, job streams."""
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
+import anyio
 import gradio as gr
 
 from nst_core.engine import NonFiniteLossError
 from nst_core import images
 from nst_core.web import inputs
-from nst_core.web.jobs import JOBS
+from nst_core.web.jobs import JOBS, StopToken
 
 LOADING = "Loading images and VGG19…"
 LOG = logging.getLogger("nst_studio")
@@ -66,17 +68,9 @@ def upload_image(label: str, guard: str, **kwargs: Any) -> gr.Image:
 
 
 def stop_key(request: gr.Request | None, kind: str) -> str | None:
-    """Stop tokens are per browser session and tab (Stylize, Compare, Explore)."""
+    """Stop tokens are per browser session and tab (Stylize, Compare, Explore, the API)."""
     session = getattr(request, "session_hash", None)
     return f"{session}:{kind}" if session else None
-
-
-def start_job(request: gr.Request | None, kind: str) -> str | None:
-    """A fresh stop token for this session's ``kind`` job; its key (None without a session)."""
-    key = stop_key(request, kind)
-    if key:
-        JOBS.stop_token(key)
-    return key
 
 
 def request_stop(request: gr.Request | None, kind: str) -> None:
@@ -95,6 +89,14 @@ def unlock_run() -> Any:
     return gr.Button(interactive=True)
 
 
+def wire_run_button(button: gr.Button, run_event: Any) -> None:
+    """Run is enabled again once its job ends, whichever way: Gradio 6.31 fires ``.then``
+    only after a success, ``.failure`` after an error or a refusal (Stop enables it itself: a
+    cancelled event fires neither)."""
+    for ended in (run_event.then, run_event.failure):
+        ended(unlock_run, None, button, queue=False, api_visibility="private")
+
+
 def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict:
     """An update record -> {component: value} for the fields it sets (None: unchanged)."""
     shown = {component: getattr(update, name) for name, component in outputs.items()
@@ -103,15 +105,64 @@ def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict
     return shown or {next(iter(outputs.values())): gr.skip()}
 
 
-def stream(first: dict, updates: Callable[[], Iterator[Any]],
-           show: Callable[[Any], dict]) -> Iterator[dict]:
-    """Yield ``first`` before any heavy work (Gradio can cancel a generator only after its
-    first yield), then every update as component changes; run errors become clear messages."""
-    yield first
+@dataclass
+class Job:
+    """A checked job, ready to run: what the page shows at once, its stream of update records
+    (given its stop key) and how a record shows."""
+
+    first: Any
+    updates: Callable[[str | None], Iterator[Any]]
+    show: Callable[[Any], Any]
+
+
+_END = object()
+
+
+def _advance(running: Iterator[Any], token: StopToken | None) -> Any:
+    """The next record of ``running`` (in a worker thread), or _END. A record finished after
+    its job was stopped is dropped, and the job closed: no one asks for more."""
     try:
-        # Closed at once when the page cancels the event: the job ends with it.
-        with contextlib.closing(updates()) as running:
-            for update in running:
-                yield show(update)
+        record = next(running)
+    except StopIteration:
+        return _END
+    if token is not None and token.is_set():
+        with contextlib.suppress(ValueError):
+            running.close()
+        return _END
+    return record
+
+
+async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
+                ) -> AsyncIterator[Any]:
+    """A job as an event's stream: ``check`` (reading the images, checking the settings) runs
+    in a worker thread, a refusal becomes a clear message, then ``first`` shows and every
+    record as ``show`` makes it; run errors become clear messages too.
+
+    Every step runs in a worker thread while the event waits for it; a cancel (Stop, a
+    client's cancel, a closed page) reaches the event there at once and sets the job's stop
+    token, which interrupts the step in progress (nst_core.web.jobs): the device is free
+    within a convolution, whatever the step does, a warm-up included.
+    """
+    try:
+        job = await anyio.to_thread.run_sync(check)
+    except ValueError as exc:
+        raise user_error(exc) from None
+    key = stop_key(request, kind)
+    token = JOBS.stop_token(key) if key else None
+    yield job.first
+    running = job.updates(key)
+    try:
+        while True:
+            record = await anyio.to_thread.run_sync(_advance, running, token,
+                                                    abandon_on_cancel=True)
+            if record is _END:
+                return
+            yield job.show(record)
     except (ValueError, RuntimeError) as exc:
         raise user_error(exc) from None
+    except BaseException:  # cancelled at the wait, or closed at a yield
+        if token is not None:
+            token.stop("closed")
+        with contextlib.suppress(ValueError):  # still in its thread: _advance closes it
+            running.close()
+        raise

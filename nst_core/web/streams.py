@@ -22,7 +22,7 @@ from ..settings import Settings
 from .explore import MODE_NAMES, ExplorePlan, cell_caption, vary_label
 from .files import job_state, save_result
 from .inputs import Inputs
-from .jobs import JOBS, device_name, networks
+from .jobs import JOBS, device_name
 
 UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
 # The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
@@ -186,8 +186,7 @@ def _progress_dict(p: Progress) -> dict[str, Any]:
 def _job(gen: Iterator[Any], cells: Sequence[Settings], kind: str, total: int,
          stop_key: str | None) -> Iterator[Any]:
     """``gen`` driven by :data:`JOBS` on the cells' device (stoppable mid-step with a key)."""
-    nets = networks(cells) if stop_key else ()
-    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key, nets)
+    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key)
 
 
 def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None = None
