@@ -67,8 +67,12 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
 
 def launch_kwargs(limits: Limits) -> dict[str, Any]:
     """Arguments of ``demo.launch`` that belong to the app (Gradio 6 takes css at launch). A
-    link's example images are handed out from ``examples/`` wherever the server was started."""
-    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)]}
+    link's example images are handed out from ``examples/`` wherever the server was started.
+    ``show_error``: the refusals Gradio makes itself before a handler runs (a raw API call
+    naming a file that was never uploaded, a malformed file payload) reach the caller with
+    their message instead of none; the app's own refusals and failures carry theirs anyway."""
+    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)],
+            "show_error": True}
 
 
 def _truthy(value: str | None) -> bool:

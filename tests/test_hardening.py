@@ -147,6 +147,19 @@ def raw_page_error(server: str, **kwargs) -> str:
     return json.loads(data)["error"]
 
 
+def raw_stylize_error(server: str, data: list) -> str:
+    """/stylize called as plain HTTP with ``data`` (what no client library would send); the
+    error message it ends with."""
+    import httpx
+
+    base = server.rstrip("/") + "/gradio_api"
+    event = httpx.post(f"{base}/call/stylize", json={"data": data}).json()["event_id"]
+    stream = httpx.get(f"{base}/call/stylize/{event}", timeout=120).text
+    assert "event: error" in stream, stream
+    return json.loads(stream.split("event: error", 1)[1].split("data:", 1)[1].split("\n")[0])[
+        "error"]
+
+
 def serves_a_job(client) -> None:
     _, png, progress = api(client, CONTENT, [STYLE], TINY)
     assert progress["done"] and Image.open(png).size == (32, 32)
@@ -269,6 +282,26 @@ def test_the_memory_estimate_refuses_what_does_not_fit(client, monkeypatch):
                         r"the 50 MB it has free: try a smaller size, tiles \(tile_size\) or "
                         r"a lighter method", str(exc.value)), str(exc.value)
     monkeypatch.undo()
+    serves_a_job(client)
+
+
+@pytest.mark.parametrize("content, styles, message", [
+    # As a file payload Gradio itself refuses it, with its own words.
+    ({"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, [],
+     "Cannot move /etc/passwd to the gradio cache dir because it was not uploaded by a user."),
+    # A bare path object passes Gradio's model: the upload check refuses it (an image there
+    # was read and stylized before, a way to read the server's files).
+    ({"path": str(CONTENT)}, [],
+     f"content image: {CONTENT} was not uploaded to this server; send the file itself "
+     "(gradio_client's handle_file uploads it)"),
+    ({"path": "/etc/passwd"}, [],
+     "content image: /etc/passwd was not uploaded to this server; send the file itself "
+     "(gradio_client's handle_file uploads it)"),
+    (None, [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}],
+     "Cannot move /etc/passwd to the gradio cache dir because it was not uploaded by a user."),
+])
+def test_raw_calls_naming_a_server_path_are_refused(server, client, content, styles, message):
+    assert raw_stylize_error(server, [content, styles, '{"style_weight": 0}']) == message
     serves_a_job(client)
 
 

@@ -43,7 +43,8 @@ def _example(component: gr.components.Component, value: Any) -> gr.components.Co
 def build(limits: Limits, job_queue: dict) -> None:
     """Hidden components behind the endpoint, and the endpoint itself."""
     with gr.Row(visible=False):
-        content = _example(upload_image("content image", "content image"),
+        content = _example(upload_image("content image", "content image",
+                                         elem_id="api_content"),
                            handle_file(EXAMPLE_CONTENT))
         styles = _example(gr.File(file_count="multiple", label="style images"),
                           [handle_file(EXAMPLE_STYLE)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
 import anyio
@@ -36,35 +37,60 @@ def user_error(exc: Exception) -> gr.Error:
     return refuse(str(exc))
 
 
-def guard_upload(component: gr.Image, label: str) -> gr.Image:
-    """Check an upload by its header before Gradio's own preprocess opens it (a decompression
-    bomb is refused without decoding a pixel), and turn an upload Pillow cannot open into a
-    clear message (Gradio's preprocess fails with a generic error before the event runs)."""
-    original = component.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        path = getattr(payload, "path", None)
-        try:
-            if path:
-                images.check_header(path, name=label)
-            return original(payload)
-        except gr.Error:
-            raise
-        except images.ImageError as exc:
-            raise refuse(str(exc)) from None
-        except Exception:
-            raise refuse(inputs.check_upload(path, label) if path
-                         else f"{label}: the upload could not be read") from None
-
-    component.preprocess = preprocess
-    return component
+# The page's image upload slots, by elem_id: the name their messages give them. Gradio 6.31
+# rebuilds a component from its constructor arguments whenever an event returns an update for
+# it (the page-load event does, for the image slots), so a check set on one instance is gone by
+# the first upload; gr.Image's preprocess is wrapped once, for the class, and finds a slot by
+# its elem_id, which a rebuilt instance keeps. (A subclass would make Gradio write a stub file
+# next to this module and be drawn as an unknown component.)
+UPLOAD_SLOTS: dict[str, str] = {}
 
 
-def upload_image(label: str, guard: str, **kwargs: Any) -> gr.Image:
+def check_upload(slot: gr.Image, payload: Any, label: str, preprocess: Callable) -> Any:
+    """``preprocess(slot, payload)`` for an upload slot, with clear refusals: a file that was
+    not uploaded to this server (a raw API call naming a server path), a decompression bomb
+    (by its header, before a pixel is decoded), and an upload Pillow cannot open (Gradio's
+    preprocess fails with a generic error before the event runs)."""
+    path = getattr(payload, "path", None)
+    try:
+        if path:
+            if not Path(path).resolve().is_relative_to(Path(slot.GRADIO_CACHE).resolve()):
+                raise refuse(f"{label}: {path} was not uploaded to this server; send the file "
+                             "itself (gradio_client's handle_file uploads it)")
+            images.check_header(path, name=label)
+        return preprocess(slot, payload)
+    except gr.Error:
+        raise
+    except images.ImageError as exc:
+        raise refuse(str(exc)) from None
+    except Exception:
+        raise refuse(inputs.check_upload(path, label) if path
+                     else f"{label}: the upload could not be read") from None
+
+
+def _guard_image_class() -> None:
+    """Wrap gr.Image.preprocess once (see UPLOAD_SLOTS); other images are left as they are."""
+    original = gr.Image.preprocess
+    if getattr(original, "guards_uploads", False):
+        return
+
+    def preprocess(self: gr.Image, payload: Any) -> Any:
+        label = UPLOAD_SLOTS.get(self.elem_id or "")
+        if label is None:
+            return original(self, payload)
+        return check_upload(self, payload, label, original)
+
+    preprocess.guards_uploads = True  # type: ignore[attr-defined]
+    gr.Image.preprocess = preprocess
+
+
+def upload_image(label: str, guard: str, *, elem_id: str, **kwargs: Any) -> gr.Image:
     """An image upload slot whose value is the uploaded file itself, as it was sent (no
-    conversion to 8-bit RGB by the component): the app reads exactly what the CLI reads."""
-    return guard_upload(gr.Image(label=label, type="filepath", image_mode=None, **kwargs),
-                        guard)
+    conversion to 8-bit RGB by the component): the app reads exactly what the CLI reads.
+    Uploads are checked as :func:`check_upload` says, named ``guard`` in messages."""
+    _guard_image_class()
+    UPLOAD_SLOTS[elem_id] = guard
+    return gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id, **kwargs)
 
 
 def stop_key(request: gr.Request | None, kind: str) -> str | None:
