@@ -14,6 +14,7 @@ import atexit
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -22,6 +23,7 @@ import gradio as gr  # noqa: E402
 
 from nst_core.settings import Settings  # noqa: E402
 from nst_core.web import disk  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 from ui import api, compare_tab, estimate, explore_tab, links, panel, stylize_tab  # noqa: E402
 
@@ -39,6 +41,9 @@ CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
        "#cmp_table table { table-layout: auto; }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
+# Seconds a stopping server gives its running jobs to end and tell their clients (a stop lands
+# within a convolution; the rest is Gradio sending the message).
+SHUTDOWN_WAIT = 5.0
 
 
 def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
@@ -88,7 +93,19 @@ def own_disk() -> None:
         os.environ["GRADIO_TEMP_DIR"] = str(disk.process_dir() / "gradio")
     atexit.register(disk.remove_own)
     # SIGTERM ends the process without atexit handlers unless it becomes an exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, lambda *_: shut_down())
+
+
+def shut_down(wait: float = SHUTDOWN_WAIT) -> None:
+    """Stop the running jobs, so each ends with a message saying why (a client whose server
+    vanished mid-job only sees its connection drop), give Gradio up to ``wait`` seconds to
+    send it, then exit."""
+    JOBS.stop_all("shutdown")
+    deadline = time.monotonic() + wait
+    while JOBS.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))  # the messages go out
+    sys.exit(128 + signal.SIGTERM)
 
 
 def kept_files(demo: gr.Blocks) -> set[str]:

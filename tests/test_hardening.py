@@ -3,6 +3,7 @@ subprocess), the page's events and the ``/stylize`` API (gradio_client against t
 in-process). Each case asserts the exact message, then that the server still serves a job."""
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import logging
@@ -27,6 +28,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
+from ui.common import SHUTDOWN  # noqa: E402
 from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor, serving  # noqa: E402
 from nst_core import images  # noqa: E402
 from nst_core.web import forms, inputs  # noqa: E402
@@ -542,18 +544,41 @@ def test_the_served_app_removes_its_folder_on_sigterm_and_a_killed_ones_at_start
                 time.sleep(0.2)
 
     killed = start()
-    api(Client(killed.url, verbose=False), CONTENT, [STYLE], TINY)
+    client = Client(killed.url, verbose=False)
+    api(client, CONTENT, [STYLE], TINY)
     folder = tmp_path / f"nst_studio_{killed.pid}"
     assert [p.suffix for p in sorted((folder / "results").iterdir())] == [".json", ".png"]
     assert any((folder / "gradio").rglob("*"))  # the uploads went to this server's folder
+    lost = streaming_job(client)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert folder.exists()
+    # A killed server tells nothing: gradio_client's stream ends without a final message and
+    # the job raises an empty CancelledError, its status FINISHED without success (the
+    # README's API section says how to tell it from a refusal).
+    with pytest.raises(concurrent.futures.CancelledError):
+        lost.result(timeout=60)
+    assert lost.status().code.name == "FINISHED" and lost.status().success is False
     served = start()
     try:
         assert not folder.exists()  # removed at start-up: its process is gone
         assert (tmp_path / f"nst_studio_{served.pid}").is_dir()
+        stopped = streaming_job(Client(served.url, verbose=False))
     finally:
         served.send_signal(signal.SIGTERM)
         served.wait(timeout=30)
+    # A server told to stop ends its running job with a message first.
+    with pytest.raises(AppError) as exc:
+        stopped.result(timeout=60)
+    assert str(exc.value) == SHUTDOWN
     assert not (tmp_path / f"nst_studio_{served.pid}").exists()
+
+
+def streaming_job(client: Client):
+    """A long /stylize job, once it streams its steps."""
+    job = api_job(client, '{"size": 64, "steps": 1000}')
+    deadline = time.monotonic() + 120
+    while len(job.outputs()) < 3:
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.05)
+    return job

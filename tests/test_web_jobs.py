@@ -81,6 +81,19 @@ def test_a_token_set_before_the_job_starts_stops_it_at_once():
     assert registry.recent()[-1].state == "stopped"
 
 
+def test_a_stopping_server_stops_every_job_and_each_new_one():
+    registry = Jobs()
+    registry.stop_token("a")
+    running = registry.run((i for i in range(5)), "cpu", "stylize", 5, stop_key="a")
+    assert next(running) == 0
+    registry.stop_all("shutdown")
+    assert list(running) == [] and registry.recent()[-1].state == "shutdown"
+    assert not registry.running()
+    late = registry.stop_token("b")
+    assert late.is_set() and late.reason == "shutdown"
+    assert list(registry.run((i for i in range(5)), "cpu", "stylize", 5, stop_key="b")) == []
+
+
 def test_the_stop_hook_is_registered_only_while_a_stoppable_step_runs():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.ReLU(), torch.nn.Conv2d(3, 3, 1))
     seen = []

@@ -16,6 +16,10 @@ from nst_core.web import inputs
 from nst_core.web.jobs import JOBS, StopToken
 
 LOADING = "Loading images and VGG19…"
+# What a job that was running when the server was told to stop (SIGTERM: a restart, a new
+# version of a Space) ends with, so its client learns why rather than losing the connection.
+SHUTDOWN = ("the server is shutting down (a restart or an update) and stopped this job; "
+            "submit it again once the server is back")
 LOG = logging.getLogger("nst_studio")
 
 
@@ -182,7 +186,7 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
             record = await anyio.to_thread.run_sync(_advance, running, token,
                                                     abandon_on_cancel=True)
             if record is _END:
-                return
+                break
             yield job.show(record)
     except (ValueError, RuntimeError) as exc:
         raise user_error(exc) from None
@@ -192,3 +196,5 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
         with contextlib.suppress(ValueError):  # still in its thread: _advance closes it
             running.close()
         raise
+    if token is not None and token.is_set() and token.reason == "shutdown":
+        raise refuse(SHUTDOWN)

@@ -44,13 +44,15 @@ class JobRecord:
     updated: float = field(default_factory=time.monotonic)  # time of the last finished step
     in_step: bool = False  # True while a step runs (the device lock is held)
     # running | done | stopped (a Stop request ended it) | closed (the consumer stopped
-    # iterating or cancelled it: a cancelled web job) | failed
+    # iterating or cancelled it: a cancelled web job) | shutdown (the server is stopping) |
+    # failed
     state: str = "running"
 
 
 class StopToken(threading.Event):
-    """A job's stop request, and how the job ends by it: "stopped" (a visitor's Stop) or
-    "closed" (the one reading the job went away: a cancelled web job). The first wins."""
+    """A job's stop request, and how the job ends by it: "stopped" (a visitor's Stop),
+    "closed" (the one reading the job went away: a cancelled web job) or "shutdown" (the
+    server is stopping). The first wins."""
 
     reason = "stopped"
 
@@ -93,6 +95,7 @@ class Jobs:
         self._tokens: dict[str, threading.Event] = {}
         self._records: deque[JobRecord] = deque(maxlen=MAX_RECORDS)
         self._ids = itertools.count(1)
+        self._closing = ""  # the reason every job stops for, once the server is stopping
         self._stepping = 0  # stoppable steps running now, in any thread
         self._hook: Any = None  # torch's handle of the global hook while one runs
 
@@ -113,6 +116,8 @@ class Jobs:
         """A fresh stop token for the job about to start under ``key`` (e.g. a browser
         session and tab). It is dropped when that job ends."""
         token = StopToken()
+        if self._closing:  # a job starting while the server stops ends at once
+            token.stop(self._closing)
         with self._guard:
             self._tokens.pop(key, None)
             self._tokens[key] = token
@@ -128,6 +133,19 @@ class Jobs:
             return False
         token.stop("stopped")
         return True
+
+    def stop_all(self, reason: str) -> None:
+        """Stop every job that has a stop token, and every one that starts from now on (a
+        server shutting down: ``reason`` says so to whoever reads each job)."""
+        with self._guard:
+            self._closing = reason
+            tokens = list(self._tokens.values())
+        for token in tokens:
+            token.stop(reason)
+
+    def running(self) -> list[JobRecord]:
+        """The recent jobs still running."""
+        return [job for job in self._records if job.state == "running"]
 
     def pending_tokens(self) -> int:
         with self._guard:
