@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .settings import option, option_values
+from .fields import option, option_values
 
 # Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
 # noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .settings import option, option_values
+from .fields import option, option_values
 
 # Lucid's ``color_correlation_svd_sqrt`` (lucid/optvis/param/color.py): the square root, by SVD,
 # of the 3x3 correlation of RGB values over ImageNet. Multiplying by it turns three

@@ -23,7 +23,7 @@ from . import dip, fft, pyramid
 from .dip import make_dip
 from .fft import make_fft
 from .pyramid import make_pyramid
-from .settings import FieldInfo
+from .fields import FieldInfo
 
 ImageFn = Callable[[], torch.Tensor]
 MakeFn = Callable[..., "tuple[list[torch.Tensor], ImageFn]"]

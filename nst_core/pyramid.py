@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .settings import option, option_values
+from .fields import option, option_values
 
 # STROTSS builds 5 levels at its smallest scale; the coarsest band here keeps at least this
 # many pixels on its short side, so a small image gets fewer levels instead of 1-pixel bands.

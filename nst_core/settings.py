@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from . import vgg
+from .fields import FieldInfo, check_field, option_values
 
 # Gatys et al. 2016 ("Image Style Transfer Using Convolutional Neural Networks", section 3):
 # content at conv4_2, style at conv1_1 ... conv5_1 (we read the ReLU outputs, as the paper does).
@@ -46,32 +46,6 @@ MAX_JSON_CHARS = 100_000
 MAX_JSON_DEPTH = 32
 
 
-@dataclass(frozen=True)
-class FieldInfo:
-    """What a settings field is, for the CLI, the form and :func:`validate`."""
-
-    name: str  # the Settings field name
-    kind: str  # one of KINDS, read from the field's type
-    default: Any  # the field's default value
-    label: str  # short label in a visitor's words (the form's label)
-    help: str  # one line: the CLI --help text and the form's info text
-    group: str  # key of GROUPS
-    choices: tuple | None  # allowed values (of each item, for lists); registries read now
-    minimum: float | None  # smallest allowed value (of each item, for lists)
-    maximum: float | None  # largest allowed value
-    optional: bool  # None is a valid value (the engine's default, or off)
-    advanced: bool  # the form puts it under "Advanced"
-    cli: bool  # the command line has --name-with-dashes (or ``flag``) for it
-    form: bool  # the app's form has a control for it
-    log: bool  # the form shows it on a log10 slider
-    strict: bool = False  # the bounds themselves are not allowed (0 < x, not 0 <= x)
-    unit: str = ""  # unit named in messages, e.g. "pixels"
-    noun: str = ""  # what a value is called in "unknown ..." messages (default: the name)
-    flag: str = ""  # the CLI option when it is not --name-with-dashes
-    metavar: str = ""  # how the CLI help writes one value
-    choice_help: Mapping[str, str] | None = None  # choice -> one-line description
-
-
 def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group: str,
             choices: tuple | Callable[[], Any] | None = None, minimum: float | None = None,
             maximum: float | None = None, advanced: bool = False, cli: bool = True,
@@ -92,35 +66,6 @@ def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group:
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata={_META_KEY: meta})
     return dataclasses.field(default=default, metadata={_META_KEY: meta})
-
-
-def option(name: str, default: Any, *, help: str, kind: str | None = None,
-           minimum: float | None = None, maximum: float | None = None,
-           optional: bool = False) -> FieldInfo:
-    """An option of a parameterization (a key of ``Settings.param_options``), described like
-    a setting: :func:`option_values` checks it by type and range with the same messages.
-    ``kind`` defaults to the default's type; ``optional`` lets None stand for the default."""
-    kind = kind or {bool: "bool", int: "int", float: "float", str: "str"}[type(default)]
-    return FieldInfo(name=name, kind=kind, default=default, label=name, help=help,
-                     group="method", choices=None, minimum=minimum, maximum=maximum,
-                     optional=optional, advanced=True, cli=False, form=False, log=False)
-
-
-def option_values(param: str, options: Sequence[FieldInfo], given: Mapping[str, Any]
-                  ) -> dict[str, Any]:
-    """The options of parameterization ``param``: ``given`` checked against their
-    descriptions (unknown names, type, range), and the defaults of those not given."""
-    known = {o.name: o for o in options}
-    unknown = sorted(str(k) for k in given if k not in known)
-    if unknown and not known:
-        raise ValueError(f"parameterization {param!r} has no option(s) {unknown}; it takes: "
-                         "none")
-    if unknown:
-        raise ValueError(f"unknown {param} option(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(known)}")
-    for name, value in given.items():
-        _check_field(dataclasses.replace(known[name], name=f"{param} option {name}"), value)
-    return {name: given.get(name, o.default) for name, o in known.items()}
 
 
 # Registries are read when asked (not at import): the modules that hold them build on settings,
@@ -457,100 +402,6 @@ def from_preset(name: str, **overrides: Any) -> Settings:
 
 # ----------------------------------------------------------------------------------- validation
 
-def _bound(x: float) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
-
-
-def _bounds_text(info: FieldInfo) -> str:
-    lo, hi, unit = info.minimum, info.maximum, f" {info.unit}" if info.unit else ""
-    if lo is not None and hi is not None:
-        return f"between {_bound(lo)} and {_bound(hi)}{unit}"
-    if lo is not None:
-        return f"{'>' if info.strict else '>='} {_bound(lo)}"
-    return f"{'<' if info.strict else '<='} {_bound(hi)}" if hi is not None else ""
-
-
-def _in_bounds(info: FieldInfo, x: float) -> bool:
-    lo, hi = info.minimum, info.maximum
-    if info.strict:
-        return (lo is None or x > lo) and (hi is None or x < hi)
-    return (lo is None or x >= lo) and (hi is None or x <= hi)
-
-
-def _is_number(x: Any, kind: str) -> bool:
-    if isinstance(x, bool):
-        return False
-    if kind in ("int", "ints"):
-        return isinstance(x, int)
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _what_number(info: FieldInfo, many: bool) -> str:
-    whole = info.kind in ("int", "ints")
-    if many:
-        return "whole numbers" if whole else "finite numbers"
-    if whole:
-        return "a whole number of pixels" if info.unit == "pixels" else "a whole number"
-    return "a finite number"
-
-
-def _check_number(info: FieldInfo, value: Any) -> None:
-    many = info.kind in ("ints", "floats")
-    items = tuple(value) if many else (value,)
-    if all(_is_number(x, info.kind) and _in_bounds(info, x) for x in items):
-        return
-    bounds = _bounds_text(info)
-    shown = list(value) if many else (value if isinstance(value, float) else repr(value))
-    off = " (or none)" if info.optional and not many else ""
-    raise ValueError(f"{info.name} must be {_what_number(info, many)}"
-                     f"{' ' + bounds if bounds else ''}{off}, got {shown}")
-
-
-def _check_choice(info: FieldInfo, value: Any) -> None:
-    noun = info.noun or info.name
-    if info.kind == "strs":
-        unknown = [v for v in value if v not in info.choices]
-        if unknown:
-            raise ValueError(f"unknown {noun}(s) {unknown}; choose from: "
-                             f"{', '.join(map(str, info.choices))}")
-    elif value not in info.choices:
-        raise ValueError(f"unknown {noun} {value!r}; choose from: "
-                         f"{', '.join(map(str, info.choices))}")
-
-
-def _list_example(info: FieldInfo) -> str:
-    """A list a list field takes, for messages: its default's first item, or one of kind."""
-    if info.default:
-        return json.dumps(list(info.default[:1]))
-    return {"ints": "[100, 25]", "floats": "[0.5, 1.0]"}.get(info.kind, '["name"]')
-
-
-def _check_field(info: FieldInfo, value: Any) -> None:
-    """Type, choices and range of one field, from its description."""
-    if value is None:
-        if not info.optional:
-            raise ValueError(f"{info.name} is required (None is not allowed)")
-        return
-    kind = info.kind
-    if kind in ("ints", "floats", "strs") and not isinstance(value, (tuple, list)):
-        # A single value is not taken as a one-item list: a string would be read as its
-        # characters.
-        raise ValueError(f"{info.name} must be a list of values such as "
-                         f"{_list_example(info)}, got {value!r}")
-    if kind == "mapping" and not isinstance(value, Mapping):
-        raise ValueError(f"{info.name} must be a mapping of names to values, got {value!r}")
-    if kind == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{info.name} must be True or False, got {value!r}")
-    if kind in ("str", "strs"):
-        items = value if kind == "strs" else (value,)
-        if not all(isinstance(v, str) for v in items):
-            raise ValueError(f"{info.name} must be text, got {value!r}")
-        if info.choices is not None:
-            _check_choice(info, value)
-    if kind in ("int", "float", "ints", "floats"):
-        _check_number(info, value)
-
-
 def _check_layers(s: Settings) -> None:
     if not s.content_layers and not s.style_layers:
         raise ValueError("no content or style layers: nothing to optimize")
@@ -595,7 +446,7 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
     per layer, one blend weight per style image, tiles).
     """
     for info in field_infos(type(s)):
-        _check_field(info, getattr(s, info.name))
+        check_field(info, getattr(s, info.name))
     from .params import get_param  # the registry builds on settings: read when asked
     option_values(s.param, get_param(s.param).options, s.param_options)
     _check_layers(s)
