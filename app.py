@@ -41,6 +41,10 @@ CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
        "#cmp_table table { table-layout: auto; }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
+# Sessions whose state Gradio keeps in memory (the oldest is dropped beyond; Gradio's default
+# is 10,000). A session keeps its last job's state, its gallery's entries and every component
+# an event rebuilt for it; an API client's every call is a session too.
+SESSIONS_KEPT = 1000
 # Seconds a stopping server gives its running jobs to end and tell their clients (a stop lands
 # within a convolution; the rest is Gradio sending the message).
 SHUTDOWN_WAIT = 5.0
@@ -75,9 +79,10 @@ def launch_kwargs(limits: Limits) -> dict[str, Any]:
     link's example images are handed out from ``examples/`` wherever the server was started.
     ``show_error``: the refusals Gradio makes itself before a handler runs (a raw API call
     naming a file that was never uploaded, a malformed file payload) reach the caller with
-    their message instead of none; the app's own refusals and failures carry theirs anyway."""
+    their message instead of none; the app's own refusals and failures carry theirs anyway.
+    ``state_session_capacity``: see SESSIONS_KEPT."""
     return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)],
-            "show_error": True}
+            "show_error": True, "state_session_capacity": SESSIONS_KEPT}
 
 
 def _truthy(value: str | None) -> bool:

@@ -53,6 +53,7 @@ STATE_VECTORS: dict[str, Callable[[int], int]] = {
     "sgd": lambda steps: 1,
 }
 PACE_WEIGHT = 0.5  # weight of the newest finished job in the measured/estimated ratio
+MAX_METHODS = 64  # measured methods a calibration keeps (the oldest is measured again if asked)
 # Warm-up steps a method probe makes (a DIP generator fitting its start image), whatever the
 # run asks for: the estimate counts the run's own number at the measured cost of one.
 PROBE_WARMUP_STEPS = 8
@@ -435,6 +436,10 @@ class Estimator:
                 known = cal.methods.get(key) or measure_method(cal, settings, lock=lock)
             with self._guard:
                 cal.methods[key] = known
+                # Every distinct set of options is a method: visitors can make any number.
+                while len(cal.methods) > MAX_METHODS:
+                    oldest = next(k for k in cal.methods if k != BASE_METHOD)
+                    del cal.methods[oldest]
         return known
 
     def estimate(self, settings: Settings, width: int | None = None, height: int | None = None,

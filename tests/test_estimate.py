@@ -102,6 +102,18 @@ def test_a_run_is_its_steps_and_its_set_up():
     assert fresh().estimate(s).seconds > est.seconds
 
 
+def test_measured_methods_are_bounded(monkeypatch):
+    """Every distinct set of options is a method a visitor can make the estimate measure:
+    the calibration keeps the latest MAX_METHODS and the base."""
+    monkeypatch.setattr(estimate, "measure_method", lambda cal, s, lock=None: Method(time=2.0))
+    est = fresh()
+    for channels in range(1, estimate.MAX_METHODS + 20):
+        est.estimate(Settings(size=64, steps=5, param="dip", optimizer="adam",
+                              param_options={"channels": channels}), 64, 64)
+    methods = est.known("cpu").methods
+    assert len(methods) == estimate.MAX_METHODS and estimate.BASE_METHOD in methods
+
+
 def test_multiscale_levels_and_tiles_are_summed():
     s = Settings(size=256, steps=40, multiscale=True, min_size=64)
     est = fresh().estimate(s, 256, 256)

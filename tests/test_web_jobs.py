@@ -81,6 +81,17 @@ def test_a_token_set_before_the_job_starts_stops_it_at_once():
     assert registry.recent()[-1].state == "stopped"
 
 
+def test_every_job_gives_its_freed_memory_back_when_it_ends(monkeypatch):
+    trims = []
+    monkeypatch.setattr(jobs, "_TRIM", lambda pad: trims.append(pad))
+    registry = Jobs()
+    list(registry.run((i for i in range(3)), "cpu", "stylize", 3))
+    gen = registry.run((i for i in range(3)), "cpu", "stylize", 3)
+    next(gen)
+    gen.close()
+    assert trims == [0, 0]
+
+
 def test_a_stopping_server_stops_every_job_and_each_new_one():
     registry = Jobs()
     registry.stop_token("a")

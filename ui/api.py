@@ -60,10 +60,11 @@ def build(limits: Limits, job_queue: dict) -> None:
         paths = [getattr(f, "name", f) for f in (style_files or [])]
         settings = forms.settings_from_json(settings_text, limits, len(paths))
         read = inputs.load_inputs(content_path, paths)
-        first = (gr.skip(), gr.skip(), {"step": 0, "total": settings.steps, "done": False})
+        # None where a record has no new preview or no result yet (not gr.skip(): see
+        # common.serve), so every record carries its progress.
+        first = (None, None, {"step": 0, "total": settings.steps, "done": False})
         return Job(first, lambda key: updates(read, settings, stop_key=key),
-                   lambda u: (u.preview if u.preview is not None else gr.skip(),
-                              u.png if u.png is not None else gr.skip(), u.progress))
+                   lambda u: (u.preview, u.png, u.progress))
 
     async def api_stylize(content_path: str | None, style_files: list[Any] | None,
                           settings_text: str | None, request: gr.Request

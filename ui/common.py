@@ -127,18 +127,18 @@ def wire_run_button(button: gr.Button, run_event: Any) -> None:
         ended(unlock_run, None, button, queue=False, api_visibility="private")
 
 
-def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict:
-    """An update record -> {component: value} for the fields it sets (None: unchanged)."""
+def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict | None:
+    """An update record -> {component: value} for the fields it sets (None: unchanged), or
+    None when it sets none (the stream then shows nothing for it: see :func:`serve`)."""
     shown = {component: getattr(update, name) for name, component in outputs.items()
              if getattr(update, name) is not None}
-    # Gradio reads an empty dict as one plain value: say "unchanged" for one component.
-    return shown or {next(iter(outputs.values())): gr.skip()}
+    return shown or None
 
 
 @dataclass
 class Job:
     """A checked job, ready to run: what the page shows at once, its stream of update records
-    (given its stop key) and how a record shows."""
+    (given its stop key) and how a record shows (None: nothing to show)."""
 
     first: Any
     updates: Callable[[str | None], Iterator[Any]]
@@ -187,7 +187,12 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
                                                     abandon_on_cancel=True)
             if record is _END:
                 break
-            yield job.show(record)
+            shown = job.show(record)
+            # Nothing to show, nothing sent: Gradio 6.31 answers every "unchanged" update
+            # (gr.skip()) by rebuilding the component into the session's state, where the
+            # rebuilt copies stay as long as the session (a few per step of a long job).
+            if shown is not None:
+                yield shown
     except (ValueError, RuntimeError) as exc:
         raise user_error(exc) from None
     except BaseException:  # cancelled at the wait, or closed at a yield

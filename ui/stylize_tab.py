@@ -64,6 +64,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         kept = files.stop_result(state)
         shown = {result: kept.image, png_file: kept.png, json_file: kept.settings_json}
         return {status: kept.status, run_btn: unlock_run(),
+                job_state: files.without_images(state),
                 **({k: v for k, v in shown.items() if v is not None})}
 
     def reuse(state: dict | None) -> dict:
@@ -76,7 +77,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     run_event = locked.then(run, panel.event_inputs(), list(outputs.values()), api_name="run",
                             api_visibility="undocumented", show_progress="minimal", **job_queue)
     wire_run_button(run_btn, run_event)
-    stop_event = stop_btn.click(stop, job_state, [result, png_file, json_file, status, run_btn],
+    stop_event = stop_btn.click(stop, job_state,
+                                [result, png_file, json_file, status, run_btn, job_state],
                                 cancels=[run_event], queue=False, api_visibility="private")
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
     gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,

@@ -11,6 +11,7 @@ the thread it runs in, so no other user of a network is stopped by it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import threading
 import time
@@ -211,6 +212,7 @@ class Jobs:
                 with self._guard:
                     if self._tokens.get(stop_key) is token:
                         del self._tokens[stop_key]
+            release_memory()
 
     def _step(self, gen: Iterator[Any], job: JobRecord, token: StopToken | None
               ) -> tuple[Any] | str:
@@ -233,6 +235,27 @@ class Jobs:
 
 
 JOBS = Jobs()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where the C library is glibc (Linux); None elsewhere."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory a finished job freed back to the system. glibc keeps freed blocks in
+    per-thread arenas for reuse, and a server runs each step on whichever worker thread is
+    free, so every arena grows to the largest job it ever served: bench/hardening.py measured
+    the server's resident set 15% higher after 100 varied jobs than after 20, and flat with
+    this after every job (it costs milliseconds)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def on_gpu(fn: Callable, duration: int | Callable[..., int]) -> Callable:

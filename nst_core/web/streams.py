@@ -20,7 +20,7 @@ from ..results import result_metadata
 from ..schedule import stylize
 from ..settings import Settings
 from .explore import MODE_NAMES, ExplorePlan, cell_caption, vary_label
-from .files import job_state, save_result
+from .files import job_state, save_result, without_images
 from .inputs import Inputs
 from .jobs import JOBS, device_name
 
@@ -219,7 +219,7 @@ def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None 
                 if note:
                     update.status = f"{status_line(p)}\n\n**Warning:** {note}"
                     update.progress["warning"] = note
-                update.state = dict(job_state(settings, p, info), done=True)
+                update.state = without_images(dict(job_state(settings, p, info), done=True))
             yield update
 
 
