@@ -158,4 +158,9 @@ def test_a_links_text_is_shown_as_text(page, url):
     # The heading is the page's own bold text; nothing of the link's is markup.
     assert page.locator("#link_message li *").count() == 0
     assert page.locator("#link_message img").count() == 0
+    _upload(page, "content", CONTENT)
+    _upload(page, "style", STYLE)
+    page.wait_for_selector("#content img", timeout=20_000)
+    page.wait_for_selector("#style img", timeout=20_000)
+    _good_run(page)
     assert page.locator("#injected").count() == 0

@@ -563,7 +563,9 @@ def test_the_served_app_removes_its_folder_on_sigterm_and_a_killed_ones_at_start
     try:
         assert not folder.exists()  # removed at start-up: its process is gone
         assert (tmp_path / f"nst_studio_{served.pid}").is_dir()
-        stopped = streaming_job(Client(served.url, verbose=False))
+        client = Client(served.url, verbose=False)
+        serves_a_job(client)  # the restarted server serves
+        stopped = streaming_job(client)
     finally:
         served.send_signal(signal.SIGTERM)
         served.wait(timeout=30)
