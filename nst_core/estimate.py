@@ -341,21 +341,50 @@ def work(settings: Settings, width: int | None = None, height: int | None = None
 
 
 def free_memory(device: str) -> int | None:
-    """Bytes a job may still take on ``device``: the memory the system reports available on a
-    CPU (Linux), free plus cached by torch on a CUDA GPU; None where it is not known."""
+    """Bytes a job may still take on ``device``: on a CPU what the system reports available,
+    or less where the process's container (cgroup) has a limit nearer; free plus cached by
+    torch on a CUDA GPU; None where it is not known."""
     kind = torch.device(device).type
     if kind == "cuda":
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     if kind != "cpu":
         return None
+    found = [n for n in (_meminfo_available(), _cgroup_room()) if n is not None]
+    return min(found) if found else None
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+# A container's memory limit and use: cgroup v2, then v1 (a Hugging Face Space's CPU limit is
+# one; /proc/meminfo shows the host's memory).
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _cgroup_room() -> int | None:
+    """The container's memory limit less what it uses; None without a limit."""
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            with open(limit_file) as fh:
+                limit = fh.read().strip()
+            with open(usage_file) as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        # "max" (v2), or a huge number (v1): no limit.
+        if limit.isdigit() and int(limit) < 2 ** 60:
+            return max(0, int(limit) - usage)
     return None
 
 

@@ -114,6 +114,19 @@ def test_measured_methods_are_bounded(monkeypatch):
     assert len(methods) == estimate.MAX_METHODS and estimate.BASE_METHOD in methods
 
 
+def test_free_memory_is_the_nearer_of_the_system_and_the_container_limit(tmp_path,
+                                                                         monkeypatch):
+    system = estimate.free_memory("cpu")
+    assert system is not None and system > 0
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(str(3 * 2 ** 30) + "\n")
+    usage.write_text(str(2 ** 30) + "\n")
+    monkeypatch.setattr(estimate, "CGROUP_FILES", ((str(limit), str(usage)),))
+    assert estimate.free_memory("cpu") == min(system, 2 * 2 ** 30)
+    limit.write_text("max\n")  # cgroup v2 without a limit
+    assert estimate.free_memory("cpu") == pytest.approx(system, rel=0.2)
+
+
 def test_multiscale_levels_and_tiles_are_summed():
     s = Settings(size=256, steps=40, multiscale=True, min_size=64)
     est = fresh().estimate(s, 256, 256)
