@@ -14,6 +14,7 @@ import atexit
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -31,7 +32,7 @@ import gradio as gr  # noqa: E402
 from nst_core.estimate import ESTIMATOR  # noqa: E402
 from nst_core.settings import Settings  # noqa: E402
 from nst_core.web import disk  # noqa: E402
-from nst_core.web.jobs import zero_gpu  # noqa: E402
+from nst_core.web.jobs import JOBS, zero_gpu  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 from ui import api, compare_tab, estimate, explore_tab, links, panel, stylize_tab  # noqa: E402
 
@@ -52,6 +53,13 @@ DELETE_CACHE = (600, 3600)
 # On ZeroGPU this process must run nothing on the GPU (it has one only inside jobs): the
 # estimates next to Run are learnt from finished jobs instead of probed.
 ESTIMATOR.probing = not zero_gpu()
+# Sessions whose state Gradio keeps in memory (the oldest is dropped beyond; Gradio's default
+# is 10,000). A session keeps its last job's state, its gallery's entries and every component
+# an event rebuilt for it; an API client's every call is a session too.
+SESSIONS_KEPT = 1000
+# Seconds a stopping server gives its running jobs to end and tell their clients (a stop lands
+# within a convolution; the rest is Gradio sending the message).
+SHUTDOWN_WAIT = 5.0
 
 
 def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
@@ -80,8 +88,13 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
 
 def launch_kwargs(limits: Limits) -> dict[str, Any]:
     """Arguments of ``demo.launch`` that belong to the app (Gradio 6 takes css at launch). A
-    link's example images are handed out from ``examples/`` wherever the server was started."""
-    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)]}
+    link's example images are handed out from ``examples/`` wherever the server was started.
+    ``show_error``: the refusals Gradio makes itself before a handler runs (a raw API call
+    naming a file that was never uploaded, a malformed file payload) reach the caller with
+    their message instead of none; the app's own refusals and failures carry theirs anyway.
+    ``state_session_capacity``: see SESSIONS_KEPT."""
+    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)],
+            "show_error": True, "state_session_capacity": SESSIONS_KEPT}
 
 
 def _truthy(value: str | None) -> bool:
@@ -97,7 +110,19 @@ def own_disk() -> None:
         os.environ["GRADIO_TEMP_DIR"] = str(disk.process_dir() / "gradio")
     atexit.register(disk.remove_own)
     # SIGTERM ends the process without atexit handlers unless it becomes an exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, lambda *_: shut_down())
+
+
+def shut_down(wait: float = SHUTDOWN_WAIT) -> None:
+    """Stop the running jobs, so each ends with a message saying why (a client whose server
+    vanished mid-job only sees its connection drop), give Gradio up to ``wait`` seconds to
+    send it, then exit."""
+    JOBS.stop_all("shutdown")
+    deadline = time.monotonic() + wait
+    while JOBS.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))  # the messages go out
+    sys.exit(128 + signal.SIGTERM)
 
 
 def kept_files(demo: gr.Blocks) -> set[str]:

@@ -1,12 +1,15 @@
 """The served app under a header-only image bomb and many jobs: memory and disk stay bounded.
 
-    python bench/hardening.py [--jobs 50] [--port 0]
+    python bench/hardening.py [--jobs 50] [--growth-jobs 100] [--parts memory growth disk]
 
 Starts ``python app.py`` with its own temp dir and measures:
 
 - memory: the server's resident set (VmRSS, sampled every 5 ms) while a 1-bit 12000x12000 PNG
   of a few KB (144 megapixels by its header) is sent to the content slot of ``/stylize``, to
   its style files and to the page's Run event, against its idle size after a first job;
+- growth: the server's resident set every 10 jobs over ``--growth-jobs`` jobs of varied
+  contents, sizes and methods (5 clients at a time, through ``/stylize`` and the page's Run
+  event), against its size after the first 20 jobs;
 - disk: the server's folder (results and Gradio's cache) after ``--jobs`` tiny jobs (32 px,
   1 step); after ``kill -9`` (the folder stays); after a restart (the dead server's folder is
   gone); after SIGTERM (the new server's folder is gone).
@@ -14,6 +17,7 @@ Starts ``python app.py`` with its own temp dir and measures:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -153,6 +157,58 @@ def memory_rows(pid: int, client: Client, bomb: Path) -> list[tuple[str, str, st
     return rows
 
 
+# The growth run's jobs, in turn: every size a different shape of the network's activations
+# (caches keyed by size show up), every parameterization (a DIP generator is built per job).
+GROWTH_SIZES = (32, 48, 64, 80, 96)
+GROWTH_METHODS = (("lbfgs", "pixels", {}), ("adam", "fft", {}),
+                  ("adam", "dip", {"warmup_steps": 3}), ("lbfgs", "pyramid", {}))
+# Contents of four aspect ratios (square, 3:2, 3:2 landscape, 2:3 portrait): with the sizes,
+# twenty shapes of activations.
+GROWTH_CONTENTS = tuple(ROOT / "examples" / name for name in
+                        ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"))
+GROWTH_CLIENTS = 5
+
+
+def growth_job(client: Client, number: int):
+    """Job ``number`` of the growth run, submitted (every fifth one is the page's Run event)."""
+    content = GROWTH_CONTENTS[number % len(GROWTH_CONTENTS)]
+    if number % 5 == 4:
+        return threading.Thread(target=page_run, args=(client, content))
+    optimizer, param, options = GROWTH_METHODS[number % len(GROWTH_METHODS)]
+    settings = json.dumps({"size": GROWTH_SIZES[number % len(GROWTH_SIZES)], "steps": 3,
+                           "optimizer": optimizer, "param": param, "param_options": options})
+    return threading.Thread(target=lambda: client.submit(
+        handle_file(str(content)), [handle_file(str(STYLE))], settings,
+        api_name="/stylize").result())
+
+
+def growth_rows(tmp: Path, jobs: int, every: int = 10) -> list[tuple[str, str, str]]:
+    """RSS after every ``every`` jobs, GROWTH_CLIENTS jobs at a time."""
+    proc, url = start(tmp)
+    try:
+        clients = [Client(url, verbose=False, download_files=False)
+                   for _ in range(GROWTH_CLIENTS)]
+        rows, reference, done = [], None, 0
+        while done < jobs:
+            batch = [growth_job(clients[i], done + i)
+                     for i in range(min(GROWTH_CLIENTS, jobs - done))]
+            for thread in batch:
+                thread.start()
+            for thread in batch:
+                thread.join()
+            before, done = done, done + len(batch)
+            if done // every > before // every:
+                rss = rss_mb(proc.pid)
+                reference = rss if reference is None and done >= 20 else reference
+                change = f"{100 * (rss / reference - 1):+.1f}%" if reference else ""
+                rows.append((str(done), f"{rss:.0f}", change))
+                print(f"  {done} jobs: {rss:.0f} MB {change}", flush=True)
+        return rows
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 def decode_cost(bomb: Path) -> float:
     """The RSS increase (MB) of decoding the bomb and converting it to RGB, here."""
     from PIL import Image
@@ -200,25 +256,40 @@ def table(title: str, rows: list[tuple[str, str, str]], heads: tuple[str, str, s
         print(f"| {' | '.join(row)} |")
 
 
+PARTS = ("memory", "growth", "disk")
+
+
+def bomb_table(tmp: Path) -> None:
+    bomb = bomb_png(tmp / "bomb.png")
+    print(f"bomb: {bomb.stat().st_size / 1024:.0f} KB, 12000x12000 1-bit PNG")
+    proc, url = start(tmp)
+    try:
+        rows = memory_rows(proc.pid, Client(url, verbose=False, download_files=False), bomb)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    table("Server memory (RSS, MB)", rows, ("case", "RSS MB (peak, vs idle)", "outcome"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=50, help="jobs before the disk is measured")
+    parser.add_argument("--growth-jobs", type=int, default=100,
+                        help="jobs of the memory growth run")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="nst_hardening_") as tmp_name:
         tmp = Path(tmp_name)
-        bomb = bomb_png(tmp / "bomb.png")
-        print(f"bomb: {bomb.stat().st_size / 1024:.0f} KB, 12000x12000 1-bit PNG")
-        proc, url = start(tmp)
-        try:
-            rows = memory_rows(proc.pid, Client(url, verbose=False, download_files=False),
-                               bomb)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-        table("Server memory (RSS, MB)", rows, ("case", "RSS MB (peak, vs idle)", "outcome"))
-        table("Disk (the server's folder in TMPDIR)", disk_rows(tmp, args.jobs),
-              ("when", "files", "note"))
+        if "memory" in args.parts:
+            bomb_table(tmp)
+        if "growth" in args.parts:
+            table(f"Server memory over {args.growth_jobs} jobs (RSS, MB)",
+                  growth_rows(tmp, args.growth_jobs),
+                  ("jobs", "RSS MB", "vs after 20 jobs"))
+        if "disk" in args.parts:
+            table("Disk (the server's folder in TMPDIR)", disk_rows(tmp, args.jobs),
+                  ("when", "files", "note"))
 
 
 if __name__ == "__main__":

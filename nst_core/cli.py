@@ -19,7 +19,8 @@ from .engine import NonFiniteLossError, Progress
 from .results import result_metadata, write_result
 from .runs import Outcome, Run, Source, image_files, load_done, run_here, save
 from .schedule import stylize
-from .settings import GROUPS, PRESETS, FieldInfo, Settings, field_infos, from_preset, validate
+from .settings import (GROUPS, PRESETS, FieldInfo, Settings, bound_json, field_infos, from_preset,
+                       validate)
 
 # Sub-commands: name -> main(argv) -> exit status. Modules add their own entries.
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {}
@@ -115,6 +116,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, cls: type = Settings
 
 
 def _parse_value(text: str):
+    bound_json(text, "--param-option values")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

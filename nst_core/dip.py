@@ -9,12 +9,13 @@ noise, so the result looks different from optimizing pixels even with the same l
 from __future__ import annotations
 
 import math
-import time
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .fields import option, option_values
 
 # Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
 # noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
@@ -95,38 +96,47 @@ def padded_size(height: int, width: int, depth: int) -> tuple[int, int]:
     return max(-(-height // m), 2) * m, max(-(-width // m), 2) * m
 
 
+# The options (Settings.param_options) and their ranges. Ulyanov et al.'s usual network (5
+# levels of 128 channels, 4-channel skips, a 32-channel input: see DEPTH above) fits well inside
+# them; a 256-channel generator already costs about 28 times the default's 48 per step. Past 6
+# levels the noise input is padded to at least 2**(depth+1) px a side however small the image,
+# a cost out of proportion to it.
+OPTIONS = (
+    option("depth", DEPTH, minimum=1, maximum=6,
+           help="levels of the encoder-decoder (each halves the resolution)"),
+    option("channels", CHANNELS, minimum=1, maximum=256, help="channels of every level"),
+    option("skip_channels", SKIP_CHANNELS, minimum=0, maximum=128,
+           help="channels of each skip connection (0: none)"),
+    option("input_channels", INPUT_CHANNELS, minimum=1, maximum=128,
+           help="channels of the fixed noise input"),
+    option("input_noise", 0.0, minimum=0.0, maximum=1.0,
+           help="std of the noise added to the input at every step (Ulyanov et al.'s "
+                "reg_noise_std, e.g. 1/30; 0: off)"),
+    option("warmup_steps", None, kind="int", optional=True, minimum=0, maximum=10_000,
+           help=f"Adam steps fitting the generator to the start image before the run "
+                f"(none: {WARMUP_STEPS}; 0: off)"),
+)
+
+
 def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
-             depth: int = DEPTH, channels: int = CHANNELS, skip_channels: int = SKIP_CHANNELS,
-             input_channels: int = INPUT_CHANNELS, input_noise: float = 0.0,
-             warmup_steps: Optional[int] = None,
-             **unknown) -> "tuple[list[torch.Tensor], callable]":
+             **options) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: a fresh generator and its fixed noise input.
 
-    Options (``Settings.param_options``): ``depth``, ``channels``, ``skip_channels``,
-    ``input_channels``; ``input_noise`` (std of Gaussian noise added to the input at every
-    optimization step, Ulyanov et al.'s ``reg_noise_std``, e.g. 1/30; 0 = off); and
-    ``warmup_steps``: with an init image, Adam steps fitting the generator to it under MSE before
-    the run starts; by default (None) WARMUP_STEPS, and 0 turns the warm-up off (the run starts
-    from the generator's random output). Warm-up steps are not part of the step budget; they
-    are reported as ``image_fn.info`` (warmup_steps, warmup_seconds, warmup_mse, warmup_psnr).
+    Options (``Settings.param_options``): :data:`OPTIONS`. With an init image and
+    ``warmup_steps`` > 0 (None: WARMUP_STEPS) the generator is first fitted to the image:
+    ``image_fn.warm_up`` (a :class:`WarmUp`), run by the engine before the first step and
+    outside the step budget (``params.warm_up`` runs it for a direct caller). Without a
+    warm-up the run starts from the generator's random output.
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
     """
-    if unknown:
-        raise ValueError(f"unknown dip option(s) {', '.join(sorted(unknown))}; known: depth, "
-                         "channels, skip_channels, input_channels, input_noise, warmup_steps")
+    o = option_values("dip", OPTIONS, options)
+    depth, channels, skip_channels = o["depth"], o["channels"], o["skip_channels"]
+    input_channels, input_noise, warmup_steps = (o["input_channels"], o["input_noise"],
+                                                 o["warmup_steps"])
     n, c, h, w = shape
-    for name, value, low in (("depth", depth, 1), ("channels", channels, 1),
-                             ("skip_channels", skip_channels, 0),
-                             ("input_channels", input_channels, 1),
-                             ("warmup_steps", 0 if warmup_steps is None else warmup_steps, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"dip option {name} must be a whole number >= {low}, got {value!r}")
-    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float)) \
-            or not input_noise >= 0:
-        raise ValueError(f"dip option input_noise must be >= 0, got {input_noise!r}")
     if 2 ** depth > 4 * max(h, w):
         raise ValueError(f"dip depth {depth} is too deep for a {w}x{h} image")
     ph, pw = padded_size(h, w, depth)
@@ -150,27 +160,35 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
                                     dtype=noise.dtype) * input_noise
         return forward(x)
 
-    image_fn.info = {}  # type: ignore[attr-defined]
-    if init is not None and warmup_steps != 0:
-        image_fn.info = warm_up(net.parameters(), image_fn,  # type: ignore[attr-defined]
-                                init.to(device=device, dtype=torch.float32), warmup_steps)
+    steps = WARMUP_STEPS if warmup_steps is None else warmup_steps
+    if init is not None and steps > 0:
+        image_fn.warm_up = WarmUp(net.parameters(), image_fn,  # type: ignore[attr-defined]
+                                  init.to(device=device, dtype=torch.float32), steps)
     return list(net.parameters()), image_fn
 
 
-def warm_up(params, image_fn, target: torch.Tensor, steps: Optional[int]) -> dict:
-    """Fit the generator to ``target`` under MSE with Adam for ``steps`` steps (None:
-    WARMUP_STEPS). Returns the facts the run reports."""
-    start = time.perf_counter()
-    steps = WARMUP_STEPS if steps is None else steps
-    opt = torch.optim.Adam(params, lr=WARMUP_LR)
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        F.mse_loss(image_fn(), target).backward()
-        opt.step()
-    with torch.no_grad():
-        mse = float(F.mse_loss(image_fn(), target))
-    return {"warmup_steps": steps, "warmup_seconds": time.perf_counter() - start,
-            "warmup_mse": mse, "warmup_psnr": _psnr(mse)}
+class WarmUp:
+    """Fitting the generator to the start image under MSE with Adam (WARMUP_LR), one step per
+    :meth:`step`. The engine drives it (params.warm_up), so a time budget and a stop land
+    between its steps as between the run's; :meth:`finish` reports it."""
+
+    def __init__(self, params, image_fn, target: torch.Tensor, steps: int):
+        self.steps = steps
+        self._image_fn, self._target = image_fn, target
+        self._opt: torch.optim.Optimizer | None = torch.optim.Adam(params, lr=WARMUP_LR)
+
+    def step(self) -> None:
+        self._opt.zero_grad(set_to_none=True)
+        F.mse_loss(self._image_fn(), self._target).backward()
+        self._opt.step()
+
+    def finish(self) -> dict:
+        """How close the warm-up came (MSE and PSNR to the start image); frees Adam's moments,
+        which are as large as the generator."""
+        self._opt = None
+        with torch.no_grad():
+            mse = float(F.mse_loss(self._image_fn(), self._target))
+        return {"warmup_mse": mse, "warmup_psnr": _psnr(mse)}
 
 
 def _psnr(mse: float) -> float:

@@ -21,7 +21,7 @@ from PIL import Image
 from . import color, images, spatial, tiling, vgg
 from .losses import Objective
 from .optim import NORMALIZED_OBJECTIVE, LossScale, make_optimizer
-from .params import count_parameters, get_param
+from .params import count_parameters, get_param, warm_up
 from .settings import Settings
 
 LOSS_TERMS = ("content", "style", "tv", "total")
@@ -410,6 +410,9 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
     """
     s = prepared.settings
     image_fn, optimizer, info = _start_run(prepared)
+    # The parameterization's warm-up (a DIP generator fits the start image) spends the time
+    # budget first.
+    info.update(warm_up(image_fn, s.time_budget))
     closure = _Closure(prepared, image_fn, optimizer)
     decay = resolve_average(s)
     average = _Average(decay) if decay > 0 else None

@@ -60,6 +60,10 @@ STATE_VECTORS: dict[str, Callable[[int], int]] = {
 # direction, the previous and the flat gradient.
 GPU_LBFGS_VECTORS = 2 * LBFGS_HISTORY + 3
 PACE_WEIGHT = 0.5  # weight of the newest finished job in the measured/estimated ratio
+MAX_METHODS = 64  # measured methods a calibration keeps (the oldest is measured again if asked)
+# Warm-up steps a method probe makes (a DIP generator fitting its start image), whatever the
+# run asks for: the estimate counts the run's own number at the measured cost of one.
+PROBE_WARMUP_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Probe:
     overhead_seconds: float  # the rest of the run: targets, first and final evaluation
     saved_bytes: int  # tensors one step keeps for its backward pass (weights not counted)
     parameters: int  # numbers the optimizer changes
+    warmup_steps: int = 0  # the parameterization's warm-up steps before the first step
+    warmup_seconds: float = 0.0  # (part of overhead_seconds)
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,12 @@ class Method:
     saved: float = 1.0
     parameters_fixed: int = 0  # parameters = fixed + per_pixel x pixels (fit of two sizes)
     parameters_per_pixel: float = 3.0
-    # The parameterization's own set-up before the first step (e.g. a DIP warm-up), in steps
+    # The parameterization's own set-up before the first step besides its warm-up, in steps
     # of the base method at the same size; counted once per level or tile.
     setup_steps: float = 0.0
+    # One step of its warm-up (params.warm_up: a DIP generator fitting the start image), in
+    # steps of the base method at the same size; times the run's warm-up steps per level or tile.
+    warmup_step: float = 0.0
 
 
 @dataclass
@@ -186,8 +195,10 @@ def probe(settings: Settings, side: int, steps: int = PROBE_STEPS) -> Probe:
     stamps = [r.elapsed for r in records if not r.done and r.step > 0]
     deltas = [b - a for a, b in zip(stamps, stamps[1:])] or [stamps[0]]
     step_seconds = statistics.median(deltas)
+    info = records[0].info
     return Probe(side * side, step_seconds, max(0.0, total - steps * step_seconds),
-                 saved.bytes, int(records[0].info.get("parameters", 0)))
+                 saved.bytes, int(info.get("parameters", 0)), int(info.get("warmup_steps", 0)),
+                 float(info.get("warmup_seconds", 0.0)))
 
 
 def _parameters(settings: Settings, side: int) -> int:
@@ -254,7 +265,7 @@ def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEP
     both probed now at ``side`` px (by default the device's, :func:`probe_sides`), one after
     the other, so under the same load (``lock`` held during each probe as in
     :func:`calibrate`)."""
-    s = dataclasses.replace(settings, device=cal.device)
+    s = _probe_settings(dataclasses.replace(settings, device=cal.device))
     side = side or probe_sides(cal.device)[1]
     base = dataclasses.replace(s, optimizer=BASE_METHOD[0], param=BASE_METHOD[1], lr=None,
                                param_options={}, style_loss="gram", precision="auto",
@@ -265,19 +276,35 @@ def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEP
     with held:
         ours = probe(base, side, steps)
     # Both runs prepare the same targets and score their first and last image; what the
-    # method spends beyond that before its steps is its own set-up. Under one step is noise.
-    setup = (theirs.overhead_seconds - ours.overhead_seconds) / ours.step_seconds
+    # method spends beyond that before its steps is its own set-up (its warm-up, timed on its
+    # own, apart). Under one step is noise.
+    setup = (theirs.overhead_seconds - theirs.warmup_seconds - ours.overhead_seconds) \
+        / ours.step_seconds
+    warmup_step = theirs.warmup_seconds / max(1, theirs.warmup_steps) / ours.step_seconds
     method = Method(time=theirs.step_seconds / ours.step_seconds,
                     saved=theirs.saved_bytes / max(1, ours.saved_bytes),
-                    setup_steps=setup if setup >= 1 else 0.0)
+                    setup_steps=setup if setup >= 1 else 0.0,
+                    warmup_step=warmup_step if theirs.warmup_steps else 0.0)
     return _method_shape(s, method)
 
 
+def _probe_settings(s: Settings) -> Settings:
+    """A method probe's settings: a parameterization that warms up does PROBE_WARMUP_STEPS
+    of it, from a start image, whatever the run asks (the run's count is counted apart)."""
+    option = get_param(s.param).warmup_option
+    if option is None:
+        return s
+    return dataclasses.replace(s, init="content", param_options={
+        **dict(s.param_options), option: PROBE_WARMUP_STEPS})
+
+
 def method_key(s: Settings) -> tuple:
-    """What a step's cost depends on besides the pixels (all measured as one factor)."""
+    """What a step's cost depends on besides the pixels (all measured as one factor); the
+    number of warm-up steps is counted, not measured (see :func:`_probe_settings`)."""
+    skip = get_param(s.param).warmup_option
     return (s.optimizer, s.param, s.style_loss, s.precision, s.pooling,
-            tuple(sorted((str(k), str(v)) for k, v in dict(s.param_options).items())),
-            s.init)  # a start image may cost a set-up (a DIP warm-up fits it)
+            tuple(sorted((str(k), str(v)) for k, v in dict(s.param_options).items()
+                         if k != skip)))
 
 
 BASE_KEY = method_key(Settings())
@@ -287,8 +314,9 @@ BASE_KEY = method_key(Settings())
 
 
 def _levels(settings: Settings, width: int, height: int) -> list[Level]:
-    """The run's levels for a content image of width x height (the schedule's own plan)."""
-    shape = images.Image.new("RGB", (max(1, width), max(1, height)))
+    """The run's levels for a content image of width x height (the schedule's own plan, which
+    reads only the image's size: a 1-bit image of it costs an eighth of a byte per pixel)."""
+    shape = images.Image.new("1", (max(1, width), max(1, height)))
     return plan(shape, settings)
 
 
@@ -298,6 +326,84 @@ def _level_pixels(settings: Settings, level: Level) -> list[int]:
         return [level.width * level.height]
     boxes = tile_boxes(level.height, level.width, settings.tile_size, settings.tile_overlap)
     return [(y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in boxes]
+
+
+def _warmup_steps(settings: Settings, index: int, level: Level) -> int:
+    """Warm-up steps of each run of a level: the run starts from an image unless it is the
+    first level, untiled, of a run from noise."""
+    has_start = index > 0 or level.tiles > 1 or settings.init != "noise"
+    return get_param(settings.param).warmup_steps(settings.param_options, has_start)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a run makes, over every level and tile, counted from its plan (nothing runs)."""
+
+    evaluations: int  # optimization steps
+    warmup_steps: int  # the parameterization's warm-up steps
+    pixel_steps: int  # each of both times the pixels it runs on
+
+
+def work(settings: Settings, width: int | None = None, height: int | None = None) -> Work:
+    """The steps, warm-up steps and pixel-steps of ``settings`` on a content image of
+    width x height (a square of the output size without one: the most it can make)."""
+    evaluations = warmups = pixel_steps = 0
+    levels = _levels(settings, width or settings.size, height or settings.size)
+    for i, level in enumerate(levels):
+        warm = _warmup_steps(settings, i, level)
+        for pixels in _level_pixels(settings, level):
+            evaluations += level.steps
+            warmups += warm
+            pixel_steps += (level.steps + warm) * pixels
+    return Work(evaluations, warmups, pixel_steps)
+
+
+def free_memory(device: str) -> int | None:
+    """Bytes a job may still take on ``device``: on a CPU what the system reports available,
+    or less where the process's container (cgroup) has a limit nearer; free plus cached by
+    torch on a CUDA GPU; None where it is not known."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    if kind != "cpu":
+        return None
+    found = [n for n in (_meminfo_available(), _cgroup_room()) if n is not None]
+    return min(found) if found else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# A container's memory limit and use: cgroup v2, then v1 (a Hugging Face Space's CPU limit is
+# one; /proc/meminfo shows the host's memory).
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _cgroup_room() -> int | None:
+    """The container's memory limit less what it uses; None without a limit."""
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            with open(limit_file) as fh:
+                limit = fh.read().strip()
+            with open(usage_file) as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        # "max" (v2), or a huge number (v1): no limit.
+        if limit.isdigit() and int(limit) < 2 ** 60:
+            return max(0, int(limit) - usage)
+    return None
 
 
 def _memory(cal: Calibration, method: Method, s: Settings, pixels: int) -> int:
@@ -315,12 +421,13 @@ def estimate_with(cal: Calibration, method: Method, settings: Settings, width: i
                   height: int) -> Estimate:
     """The estimate of one run from a calibration and its method's factors."""
     seconds, peak, evaluations, per_level = 0.0, 0, 0, []
-    for level in _levels(settings, width, height):
+    for i, level in enumerate(_levels(settings, width, height)):
         runs = _level_pixels(settings, level)
         level_pixels = level.width * level.height
+        warm = _warmup_steps(settings, i, level)
         spent = cal.overhead_steps * cal.step(level_pixels) * method.time
-        spent += sum((level.steps * method.time + method.setup_steps) * cal.step(p)
-                     for p in runs)
+        spent += sum((level.steps * method.time + method.setup_steps
+                      + warm * method.warmup_step) * cal.step(p) for p in runs)
         seconds += spent
         per_level.append((level.size, spent))
         evaluations += level.evaluations
@@ -382,6 +489,10 @@ class Estimator:
                 known = cal.methods.get(key) or measure_method(cal, settings, lock=lock)
             with self._guard:
                 cal.methods[key] = known
+                # Every distinct set of options is a method: visitors can make any number.
+                while len(cal.methods) > MAX_METHODS:
+                    oldest = next(k for k in cal.methods if k != BASE_METHOD)
+                    del cal.methods[oldest]
         return known
 
     def estimate(self, settings: Settings, width: int | None = None, height: int | None = None,

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import torch
 
 from .device_constants import constant
+from .fields import option, option_values
 
 # Lucid's ``color_correlation_svd_sqrt`` (lucid/optvis/param/color.py): the square root, by SVD,
 # of the 3x3 correlation of RGB values over ImageNet. Multiplying by it turns three
@@ -112,24 +113,30 @@ class FourierImage:
             self.coeffs.copy_(torch.view_as_real(spectrum).float())
 
 
+# The options (Settings.param_options) and their ranges: Lucid's decay power is 1 and its noise
+# spread 0.01; the ranges leave room for steeper spectra and wider noise.
+OPTIONS = (
+    option("decay_power", 1.0, minimum=0.0, maximum=4.0,
+           help="how steeply high frequencies are damped, 1/f^p (1 as in Lucid; 0: a plain "
+                "Fourier basis)"),
+    option("decorrelate", True, help="decorrelated colour (false: the channels are RGB "
+                                     "logits)"),
+    option("sd", NOISE_SD, minimum=0.0, maximum=1.0,
+           help="spread of the random coefficients when there is no init image"),
+)
+
+
 def make_fft(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
-             decay_power: float = 1.0, decorrelate: bool = True, sd: float = NOISE_SD,
-             **unknown) -> "tuple[list[torch.Tensor], callable]":
+             **options) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: Fourier coefficients -> decorrelated colour -> sigmoid -> RGB.
 
-    Options (``Settings.param_options``): ``decay_power`` (1 as in Lucid; 0 gives a plain,
-    unscaled Fourier basis), ``decorrelate`` (False: the three channels are RGB logits) and
-    ``sd`` (spread of the random coefficients when there is no init image).
+    Options (``Settings.param_options``, :data:`OPTIONS`): ``decay_power`` (1 as in Lucid; 0
+    gives a plain, unscaled Fourier basis), ``decorrelate`` (False: the three channels are RGB
+    logits) and ``sd`` (spread of the random coefficients when there is no init image).
     """
-    if unknown:
-        raise ValueError(f"unknown fft option(s) {', '.join(sorted(unknown))}; known: "
-                         "decay_power, decorrelate, sd")
-    for name, value in (("decay_power", decay_power), ("sd", sd)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"fft option {name} must be a number >= 0, got {value!r}")
-    if not isinstance(decorrelate, bool):
-        raise ValueError(f"fft option decorrelate must be true or false, got {decorrelate!r}")
+    o = option_values("fft", OPTIONS, options)
+    decay_power, decorrelate, sd = o["decay_power"], o["decorrelate"], o["sd"]
     spatial = FourierImage(shape, float(decay_power), device)
     if init is not None:
         if tuple(init.shape) != tuple(shape):

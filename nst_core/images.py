@@ -18,6 +18,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import vgg
+from .settings import bound_json
 
 # Largest decoded input we accept. PIL's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP) only
 # warns below twice its limit; we refuse earlier and with our own message.
@@ -305,6 +306,10 @@ def read_png_settings(src: ImageSource) -> dict:
     raw = text.get(SETTINGS_PNG_KEY)
     if raw is None:
         raise ImageError(f"{label}: holds no settings (only PNGs saved by this tool do)")
+    try:
+        bound_json(raw, f"{label}: its settings")
+    except ValueError as exc:
+        raise ImageError(str(exc)) from None
     try:
         return json.loads(raw)
     except json.JSONDecodeError:

@@ -4,17 +4,26 @@ Each entry follows lucent's ``make(shape, ...) -> (params, image_fn)`` conventio
 the list of tensors handed to the optimizer and ``image_fn()`` returns the current NCHW RGB image
 in [0, 1]. The engine needs nothing else, so a new entry works with every optimizer, loss,
 preview and colour option unchanged.
+
+A parameterization that must prepare before the first step (the DIP generator fits the start
+image first) attaches that work to ``image_fn.warm_up``: an object with ``steps`` (how many it
+plans), ``step()`` (one of them) and ``finish() -> dict`` (facts for the run's record). The
+engine runs it through :func:`warm_up`, which stops early once a time budget is spent; a stop
+request lands between its steps as between the run's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+import time
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 
+from . import dip, fft, pyramid
 from .dip import make_dip
 from .fft import make_fft
 from .pyramid import make_pyramid
+from .fields import FieldInfo
 
 ImageFn = Callable[[], torch.Tensor]
 MakeFn = Callable[..., "tuple[list[torch.Tensor], ImageFn]"]
@@ -39,6 +48,21 @@ class Parameterization:
     # value) on this parameterization, so their step keeps its size while the loss falls by
     # orders of magnitude; their learning rate is then a relative one (engine._Closure).
     log_objective: frozenset[str] = frozenset()
+    # The options ``make`` takes (Settings.param_options), each with its type and range
+    # (settings.option); settings.validate checks a run's against them.
+    options: tuple[FieldInfo, ...] = ()
+    # The option that counts the warm-up's steps (see the module doc), and the count when it
+    # is not given: a server bounds it like the step budget and the estimate counts it.
+    warmup_option: str | None = None
+    warmup_default: Callable[[], int] = lambda: 0
+
+    def warmup_steps(self, options: Mapping[str, Any], has_start: bool = True) -> int:
+        """Warm-up steps ``make`` plans with ``options``; none without a start image (there
+        is nothing to fit)."""
+        if self.warmup_option is None or not has_start:
+            return 0
+        value = options.get(self.warmup_option)
+        return self.warmup_default() if value is None else int(value)
 
     def default_lr(self, optimizer: str, shape: Sequence[int]) -> float:
         if optimizer not in self.lr:
@@ -131,15 +155,19 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
                                "raw RGB pixels, projected to [0, 1]", best="lbfgs"),
     "fft": Parameterization(make_fft, {"lbfgs": 1.0, "adam": 0.05, "sgd": 5e-8},
                             "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid "
-                            "(Distill 'Differentiable Image Parameterizations')", best="lbfgs"),
+                            "(Distill 'Differentiable Image Parameterizations')", best="lbfgs",
+                            options=fft.OPTIONS),
     "dip": Parameterization(make_dip, {"lbfgs": 1.0, "adam": 0.001, "sgd": 0.0012},
                             "Deep Image Prior: weights of a skip encoder-decoder on fixed noise "
-                            "(Ulyanov et al.)", best="adam", log_objective=frozenset({"sgd"})),
+                            "(Ulyanov et al.)", best="adam", log_objective=frozenset({"sgd"}),
+                            options=dip.OPTIONS, warmup_option="warmup_steps",
+                            # read when asked: tests and callers may change the module's value
+                            warmup_default=lambda: dip.WARMUP_STEPS),
     "pyramid": Parameterization(make_pyramid, {"lbfgs": 1.0, "adam": 0.1,
                                                "sgd": per_pixel_lr(3e-8)},
                                 "Laplacian pyramid: band-pass levels summed through a sigmoid, "
                                 "coarse structure first (STROTSS, Kolkin et al. 2019)",
-                                best="lbfgs"),
+                                best="lbfgs", options=pyramid.OPTIONS),
 }
 
 
@@ -148,6 +176,22 @@ def get_param(name: str) -> Parameterization:
         raise ValueError(f"unknown parameterization {name!r}; choose from: "
                          f"{', '.join(PARAMETERIZATIONS)}")
     return PARAMETERIZATIONS[name]
+
+
+def warm_up(image_fn: ImageFn, seconds: float | None = None) -> dict[str, Any]:
+    """Run ``image_fn``'s warm-up (see the module doc), if it has one, stopping early once
+    ``seconds`` are spent; its facts with ``warmup_steps`` done and ``warmup_seconds`` spent
+    (an empty dict without one)."""
+    warm = getattr(image_fn, "warm_up", None)
+    if warm is None:
+        return {}
+    start, done = time.perf_counter(), 0
+    while done < warm.steps and (seconds is None or time.perf_counter() - start < seconds):
+        warm.step()
+        done += 1
+    facts = warm.finish()
+    image_fn.warm_up = None  # type: ignore[attr-defined]  # run once
+    return {**facts, "warmup_steps": done, "warmup_seconds": time.perf_counter() - start}
 
 
 def count_parameters(params: Sequence[torch.Tensor]) -> int:

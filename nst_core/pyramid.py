@@ -17,6 +17,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from .fields import option, option_values
+
 # STROTSS builds 5 levels at its smallest scale; the coarsest band here keeps at least this
 # many pixels on its short side, so a small image gets fewer levels instead of 1-pixel bands.
 LEVELS = 5
@@ -63,20 +65,23 @@ def collapse(bands: Sequence[torch.Tensor]) -> torch.Tensor:
     return x
 
 
+# The option (Settings.param_options) and its range: bands stop at MIN_BAND_SIDE anyway, which
+# an 8192 px side reaches after 11.
+OPTIONS = (option("levels", LEVELS, minimum=1, maximum=12,
+                  help="bands of the pyramid (fewer when the image is small)"),)
+
+
 def make_pyramid(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
                  generator: Optional[torch.Generator] = None,
-                 device: str | torch.device = "cpu", levels: int = LEVELS,
-                 **unknown) -> "tuple[list[torch.Tensor], callable]":
+                 device: str | torch.device = "cpu", **options
+                 ) -> "tuple[list[torch.Tensor], callable]":
     """Registry factory: one learnable tensor per band, initialized from the init image's
     logit pyramid (or from uniform noise's, without an init image).
 
-    Option (``Settings.param_options``): ``levels``, the number of bands (default 5; fewer
-    when the image is small, so the coarsest keeps ``MIN_BAND_SIDE`` px).
+    Option (``Settings.param_options``, :data:`OPTIONS`): ``levels``, the number of bands
+    (default 5; fewer when the image is small, so the coarsest keeps ``MIN_BAND_SIDE`` px).
     """
-    if unknown:
-        raise ValueError(f"unknown pyramid option(s) {', '.join(sorted(unknown))}; known: levels")
-    if not isinstance(levels, int) or isinstance(levels, bool) or levels < 1:
-        raise ValueError(f"pyramid option levels must be a whole number >= 1, got {levels!r}")
+    levels = option_values("pyramid", OPTIONS, options)["levels"]
     n, c, h, w = shape
     if init is None:
         init = torch.rand(tuple(shape), generator=generator)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import vgg
+from .fields import FieldInfo, check_field, option_values
 
 # Gatys et al. 2016 ("Image Style Transfer Using Convolutional Neural Networks", section 3):
 # content at conv4_2, style at conv1_1 ... conv5_1 (we read the ReLU outputs, as the paper does).
@@ -38,32 +39,11 @@ GROUPS: dict[str, str] = {
 
 KINDS = ("int", "float", "str", "bool", "ints", "floats", "strs", "mapping")
 _META_KEY = "nst_setting"  # where setting() keeps the description in a field's metadata
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    """What a settings field is, for the CLI, the form and :func:`validate`."""
-
-    name: str  # the Settings field name
-    kind: str  # one of KINDS, read from the field's type
-    default: Any  # the field's default value
-    label: str  # short label in a visitor's words (the form's label)
-    help: str  # one line: the CLI --help text and the form's info text
-    group: str  # key of GROUPS
-    choices: tuple | None  # allowed values (of each item, for lists); registries read now
-    minimum: float | None  # smallest allowed value (of each item, for lists)
-    maximum: float | None  # largest allowed value
-    optional: bool  # None is a valid value (the engine's default, or off)
-    advanced: bool  # the form puts it under "Advanced"
-    cli: bool  # the command line has --name-with-dashes (or ``flag``) for it
-    form: bool  # the app's form has a control for it
-    log: bool  # the form shows it on a log10 slider
-    strict: bool = False  # the bounds themselves are not allowed (0 < x, not 0 <= x)
-    unit: str = ""  # unit named in messages, e.g. "pixels"
-    noun: str = ""  # what a value is called in "unknown ..." messages (default: the name)
-    flag: str = ""  # the CLI option when it is not --name-with-dashes
-    metavar: str = ""  # how the CLI help writes one value
-    choice_help: Mapping[str, str] | None = None  # choice -> one-line description
+# Settings text read from a visitor (an API call, a form box, a link, an uploaded file) is
+# bounded before it is parsed: a result's settings are about 2 KB and 4 levels deep, and
+# Python's JSON parser recurses once per level (100,000 nested brackets overflow the stack).
+MAX_JSON_CHARS = 100_000
+MAX_JSON_DEPTH = 32
 
 
 def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group: str,
@@ -352,7 +332,8 @@ def field_info(name: str, cls: type = Settings) -> FieldInfo:
 
 
 def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
-    """Build Settings from a (JSON) dict; unknown keys raise ValueError naming them."""
+    """Build Settings from a (JSON) dict; unknown keys raise ValueError naming them. Lists
+    become tuples; a value of another type is kept as it is, for :func:`validate` to name."""
     base = base if base is not None else Settings()
     names = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(data) - names)
@@ -360,12 +341,35 @@ def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings
         raise ValueError(f"unknown setting(s) {unknown}; known: {', '.join(sorted(names))}")
     clean = dict(data)
     for info in field_infos(type(base)):
-        if info.kind in ("ints", "floats", "strs") and clean.get(info.name) is not None:
+        if info.kind in ("ints", "floats", "strs") and isinstance(clean.get(info.name), list):
             clean[info.name] = tuple(clean[info.name])
     return dataclasses.replace(base, **clean)
 
 
+def bound_json(text: str, what: str) -> None:
+    """ValueError if JSON ``text`` is longer or nested deeper than is read (MAX_JSON_CHARS,
+    MAX_JSON_DEPTH), checked without parsing it. ``what`` names it ("settings")."""
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"{what} are too long ({len(text):,} characters; at most "
+                         f"{MAX_JSON_CHARS:,})")
+    depth = deepest = 0
+    for token in _JSON_BRACKETS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} are nested too deeply ({deepest} levels of brackets; at "
+                         f"most {MAX_JSON_DEPTH})")
+
+
+# A JSON string (skipped whole: brackets inside it do not nest) or one bracket.
+_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
 def from_json(text: str, base: Settings | None = None) -> Settings:
+    bound_json(text, "settings")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -398,90 +402,6 @@ def from_preset(name: str, **overrides: Any) -> Settings:
 
 
 # ----------------------------------------------------------------------------------- validation
-
-def _bound(x: float) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
-
-
-def _bounds_text(info: FieldInfo) -> str:
-    lo, hi, unit = info.minimum, info.maximum, f" {info.unit}" if info.unit else ""
-    if lo is not None and hi is not None:
-        return f"between {_bound(lo)} and {_bound(hi)}{unit}"
-    if lo is not None:
-        return f"{'>' if info.strict else '>='} {_bound(lo)}"
-    return f"{'<' if info.strict else '<='} {_bound(hi)}" if hi is not None else ""
-
-
-def _in_bounds(info: FieldInfo, x: float) -> bool:
-    lo, hi = info.minimum, info.maximum
-    if info.strict:
-        return (lo is None or x > lo) and (hi is None or x < hi)
-    return (lo is None or x >= lo) and (hi is None or x <= hi)
-
-
-def _is_number(x: Any, kind: str) -> bool:
-    if isinstance(x, bool):
-        return False
-    if kind in ("int", "ints"):
-        return isinstance(x, int)
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _what_number(info: FieldInfo, many: bool) -> str:
-    whole = info.kind in ("int", "ints")
-    if many:
-        return "whole numbers" if whole else "finite numbers"
-    if whole:
-        return "a whole number of pixels" if info.unit == "pixels" else "a whole number"
-    return "a finite number"
-
-
-def _check_number(info: FieldInfo, value: Any) -> None:
-    many = info.kind in ("ints", "floats")
-    items = tuple(value) if many else (value,)
-    if all(_is_number(x, info.kind) and _in_bounds(info, x) for x in items):
-        return
-    bounds = _bounds_text(info)
-    shown = list(value) if many else (value if isinstance(value, float) else repr(value))
-    off = " (or none)" if info.optional and not many else ""
-    raise ValueError(f"{info.name} must be {_what_number(info, many)}"
-                     f"{' ' + bounds if bounds else ''}{off}, got {shown}")
-
-
-def _check_choice(info: FieldInfo, value: Any) -> None:
-    noun = info.noun or info.name
-    if info.kind == "strs":
-        unknown = [v for v in value if v not in info.choices]
-        if unknown:
-            raise ValueError(f"unknown {noun}(s) {unknown}; choose from: "
-                             f"{', '.join(map(str, info.choices))}")
-    elif value not in info.choices:
-        raise ValueError(f"unknown {noun} {value!r}; choose from: "
-                         f"{', '.join(map(str, info.choices))}")
-
-
-def _check_field(info: FieldInfo, value: Any) -> None:
-    """Type, choices and range of one field, from its description."""
-    if value is None:
-        if not info.optional:
-            raise ValueError(f"{info.name} is required (None is not allowed)")
-        return
-    kind = info.kind
-    if kind in ("ints", "floats", "strs") and not isinstance(value, (tuple, list)):
-        raise ValueError(f"{info.name} must be a list of values, got {value!r}")
-    if kind == "mapping" and not isinstance(value, Mapping):
-        raise ValueError(f"{info.name} must be a mapping of names to values, got {value!r}")
-    if kind == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{info.name} must be True or False, got {value!r}")
-    if kind in ("str", "strs"):
-        items = value if kind == "strs" else (value,)
-        if not all(isinstance(v, str) for v in items):
-            raise ValueError(f"{info.name} must be text, got {value!r}")
-        if info.choices is not None:
-            _check_choice(info, value)
-    if kind in ("int", "float", "ints", "floats"):
-        _check_number(info, value)
-
 
 def _check_layers(s: Settings) -> None:
     if not s.content_layers and not s.style_layers:
@@ -522,11 +442,14 @@ def _check_average(s: Settings) -> None:
 def validate(s: Settings, *, n_styles: int = 1) -> None:
     """Raise ValueError with a clear message for any unusable field.
 
-    Each field is checked against its description (type, choices, range), then the rules that
-    tie fields together (layer weights per layer, one blend weight per style image, tiles).
+    Each field is checked against its description (type, choices, range), the options of the
+    parameterization against theirs, then the rules that tie fields together (layer weights
+    per layer, one blend weight per style image, tiles).
     """
     for info in field_infos(type(s)):
-        _check_field(info, getattr(s, info.name))
+        check_field(info, getattr(s, info.name))
+    from .params import get_param  # the registry builds on settings: read when asked
+    option_values(s.param, get_param(s.param).options, s.param_options)
     _check_layers(s)
     _check_blend(s, n_styles)
     _check_tiles(s)

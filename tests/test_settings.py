@@ -172,7 +172,7 @@ def test_blend_weights_count_the_styles():
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_are_valid_and_round_trip(name):
-    s = from_preset(name, seed=None, param_options={"decay_power": 1.0})
+    s = from_preset(name, seed=None, param="fft", param_options={"decay_power": 1.0})
     validate(s)
     assert from_json(s.to_json()) == s
     assert from_dict(json.loads(json.dumps(s.to_dict()))) == s

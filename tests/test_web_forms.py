@@ -99,6 +99,11 @@ def test_preset_values_set_the_presets_layers(preset):
     (dict(param_options="{oops"), "not valid JSON"),
     (dict(param_options='{"no_such_option": 1}'), "has no option"),
     (dict(style_layers=["relu9_9"]), "unknown VGG19 layer"),
+    (dict(style_layers=5), "^Style layers must be a list of values, got 5$"),
+    (dict(method="adam:dip", param_options='{"channels": 1000000000000}'),
+     "^dip option channels must be a whole number between 1 and 256, got 1000000000000$"),
+    (dict(param_options="[" * 40 + "]" * 40),
+     r"^parameterization options are nested too deeply \(40 levels"),
     (dict(preview_every=0), "at least 1 step"),
     (dict(preset="nope"), "unknown preset 'nope'"),
 ])

@@ -54,6 +54,39 @@ def test_check_names_the_limit_a_job_is_over():
     assert limits.caps()["size"] == 256 and limits.caps()["steps"] == 500
 
 
+def test_warm_up_levels_and_tiles_are_bounded_like_the_steps(monkeypatch):
+    from nst_core import dip
+
+    limits = Limits(max_steps=500, max_size=256)
+    dip_run = Settings(param="dip", optimizer="adam", size=256, steps=200)
+    limits.check(dataclasses.replace(dip_run, param_options={"warmup_steps": 300}))
+    with pytest.raises(ValueError) as exc:
+        limits.check(dataclasses.replace(dip_run, param_options={"warmup_steps": 501}))
+    assert str(exc.value) == ("501 warm-up steps (dip option warmup_steps) is over this "
+                              "server's limit of 500 steps (NST_MAX_STEPS)")
+    monkeypatch.setattr(dip, "WARMUP_STEPS", 600)  # the default count is bounded too
+    with pytest.raises(ValueError, match="^600 warm-up steps"):
+        limits.check(dip_run)
+    monkeypatch.undo()
+    with pytest.raises(ValueError) as exc:
+        limits.check(Settings(size=256, steps=10, multiscale=True, level_steps=(10, 900)))
+    assert str(exc.value) == ("level_steps 900 is over this server's limit of 500 steps per "
+                              "level (NST_MAX_STEPS)")
+    # Steps and warm-up together, over every tile: 300 + 300 steps on 256 px is more than
+    # this server's largest run (500 steps on 256 px)...
+    with pytest.raises(ValueError) as exc:
+        limits.check(dataclasses.replace(dip_run, steps=300, param_options={"warmup_steps": 300}))
+    assert str(exc.value) == (
+        "this job makes 300 steps and 300 warm-up steps over its levels and tiles, 39 million "
+        "pixel-steps: more than this server's largest run, 500 steps at 256 px (33 million; "
+        "NST_MAX_STEPS, NST_MAX_SIZE); try fewer steps, a smaller size or larger tiles")
+    # ...and so are 500 steps on each of 64-px tiles overlapping by half.
+    with pytest.raises(ValueError, match="^this job makes 24,500 steps over its levels and "
+                                         "tiles, 100 million pixel-steps"):
+        limits.check(Settings(size=256, steps=500, tile_size=64, tile_overlap=32))
+    limits.check(Settings(size=256, steps=500, tile_size=128, tile_overlap=0))
+
+
 def test_style_limit_and_disk_budget():
     limits = Limits(max_styles=2)
     limits.check(Settings(), n_styles=2)

@@ -59,6 +59,10 @@ def test_stylize_updates_stream_and_result_files(content_path, style_path, monke
     assert files.stop_result(last.state).png is None  # finished: the result is already there
     assert files.stop_result(updates[0].state).png is None  # step 0: nothing was done yet
     assert files.state_settings(last.state).seed == 1
+    # A session keeps an ended job's facts, not its images (the files hold them).
+    assert "tensor" in state and not {"tensor", "preview"} & set(last.state)
+    assert files.without_images(state)["step"] == 2
+    assert not {"tensor", "preview"} & set(files.without_images(state))
     assert JOBS.recent()[-1].state == "done"
 
 

@@ -2,7 +2,7 @@
 fields in; previews, the result PNG (settings embedded) and progress records out."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, AsyncIterator
 
 import gradio as gr
 from gradio_client import handle_file
@@ -11,7 +11,7 @@ from nst_core.web import forms, inputs, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from .common import stream, upload_image, user_error
+from .common import Job, serve, upload_image
 
 
 # The API page's example call: images that ship with the app (paths from the repository root,
@@ -43,7 +43,8 @@ def _example(component: gr.components.Component, value: Any) -> gr.components.Co
 def build(limits: Limits, job_queue: dict) -> None:
     """Hidden components behind the endpoint, and the endpoint itself."""
     with gr.Row(visible=False):
-        content = _example(upload_image("content image", "content image"),
+        content = _example(upload_image("content image", "content image",
+                                         elem_id="api_content"),
                            handle_file(EXAMPLE_CONTENT))
         styles = _example(gr.File(file_count="multiple", label="style images"),
                           [handle_file(EXAMPLE_STYLE)])
@@ -55,8 +56,20 @@ def build(limits: Limits, job_queue: dict) -> None:
     # The API shows no plot: its updates go out as the job made them.
     updates = on_gpu(streams.stylize_job, limits.stylize_duration)
 
-    def api_stylize(content_path: str | None, style_files: list[Any] | None,
-                    settings_text: str | None) -> Iterator[tuple]:
+    def check(content_path: str | None, style_files: list[Any] | None,
+              settings_text: str | None) -> Job:
+        paths = [getattr(f, "name", f) for f in (style_files or [])]
+        settings = forms.settings_from_json(settings_text, limits, len(paths))
+        read = inputs.load_inputs(content_path, paths)
+        # None where a record has no new preview or no result yet (not gr.skip(): see
+        # common.serve), so every record carries its progress.
+        first = (None, None, {"step": 0, "total": settings.steps, "done": False})
+        return Job(first, lambda key: updates(read, settings, stop_key=key),
+                   lambda u: (u.preview, u.png, u.progress))
+
+    async def api_stylize(content_path: str | None, style_files: list[Any] | None,
+                          settings_text: str | None, request: gr.Request
+                          ) -> AsyncIterator[tuple]:
         """Stylize a content image with one or more style images (see DESCRIPTION).
 
         Args:
@@ -64,16 +77,9 @@ def build(limits: Limits, job_queue: dict) -> None:
             style_files: one or more style images.
             settings_text: a JSON object of settings fields ("{}": the defaults).
         """
-        paths = [getattr(f, "name", f) for f in (style_files or [])]
-        try:
-            settings = forms.settings_from_json(settings_text, limits, len(paths))
-            read = inputs.load_inputs(content_path, paths)
-        except ValueError as exc:
-            raise user_error(exc) from None
-        first = (gr.skip(), gr.skip(), {"step": 0, "total": settings.steps, "done": False})
-        yield from stream(first, lambda: updates(read, settings),
-                          lambda u: (u.preview if u.preview is not None else gr.skip(),
-                                     u.png if u.png is not None else gr.skip(), u.progress))
+        async for shown in serve(request, "api", lambda: check(content_path, style_files,
+                                                               settings_text)):
+            yield shown
 
     button.click(api_stylize, [content, styles, settings_json], [preview, result, progress],
                  api_name="stylize", api_description=DESCRIPTION, **job_queue)

@@ -3,7 +3,7 @@ or equal time), one step of each in turn, with a gallery that grows, a loss plot
 ranked by the fixed scorer, a grid and curves."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import AsyncIterator
 
 import gradio as gr
 import pandas as pd
@@ -14,8 +14,8 @@ from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
 from . import links
-from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
-                     user_error)
+from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run,
+                     wire_run_button)
 from .panel import Panel
 
 
@@ -68,17 +68,17 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                                         visible=True)
         return shown
 
-    def run(data: dict, request: gr.Request) -> Iterator[dict]:
-        try:
-            read, settings = panel.read(data, masks=False)
-            settings = forms.compare_settings(settings, data[budget], data[seconds], limits)
-            if not data[methods]:
-                raise ValueError("pick at least one method to compare")
-        except ValueError as exc:
-            raise user_error(exc) from None
-        key = start_job(request, "compare")
-        yield from stream({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
-                          lambda: updates(read, settings, data[methods], stop_key=key), show)
+    def check(data: dict) -> Job:
+        read, settings = panel.read(data, masks=False)
+        settings = forms.compare_settings(settings, data[budget], data[seconds], limits)
+        if not data[methods]:
+            raise ValueError("pick at least one method to compare")
+        return Job({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
+                   lambda key: updates(read, settings, data[methods], stop_key=key), show)
+
+    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
+        async for shown in serve(request, "compare", lambda: check(data)):
+            yield shown
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "compare")
@@ -89,7 +89,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                             [gallery, status, plot, table, grid, curves, json_file],
                             api_name="compare", api_visibility="undocumented",
                             show_progress="minimal", **job_queue)
-    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
+    wire_run_button(run_btn, run_event)
     stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
                    api_visibility="private")
     return copy

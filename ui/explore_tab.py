@@ -2,7 +2,7 @@
 or texture synthesis), cells shown as they finish, then a labelled grid and its PNG."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import AsyncIterator
 
 import gradio as gr
 
@@ -10,8 +10,8 @@ from nst_core.web import explore, streams
 from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
-from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
-                     user_error)
+from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run,
+                     wire_run_button)
 from .panel import Panel
 
 INTRO = ("One run per value of a setting, with the images and settings on the left, laid out "
@@ -47,17 +47,16 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     outputs = {"gallery": gallery, "status": status, "grid": grid, "grid_png": grid_png}
     updates = on_gpu(streams.explore_updates, limits.explore_duration)
 
-    def run(data: dict, request: gr.Request) -> Iterator[dict]:
-        try:
-            read, settings = panel.read(data, mode=data[mode])
-            plan = explore.explore_plan(settings, data[mode], data[vary], data[values], limits,
-                                        len(read.styles), int(data[columns] or 0))
-        except ValueError as exc:
-            raise user_error(exc) from None
-        key = start_job(request, "explore")
-        yield from stream({gallery: [], status: LOADING},
-                          lambda: updates(read, plan, stop_key=key),
-                          lambda u: changes(u, outputs))
+    def check(data: dict) -> Job:
+        read, settings = panel.read(data, mode=data[mode])
+        plan = explore.explore_plan(settings, data[mode], data[vary], data[values], limits,
+                                    len(read.styles), int(data[columns] or 0))
+        return Job({gallery: [], status: LOADING}, lambda key: updates(read, plan, stop_key=key),
+                   lambda u: changes(u, outputs))
+
+    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
+        async for shown in serve(request, "explore", lambda: check(data)):
+            yield shown
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "explore")
@@ -69,7 +68,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                             [gallery, status, grid, grid_png], api_name="explore",
                             api_visibility="undocumented", show_progress="minimal",
                             **job_queue)
-    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
+    wire_run_button(run_btn, run_event)
     stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
                    api_visibility="private")
     mode.input(explore.explore_defaults, mode, [vary, values], api_visibility="private")

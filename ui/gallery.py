@@ -65,6 +65,7 @@ def wire(shelf: SessionGallery, panel: Panel, ends: list, *, state: Any, png_fil
     for end in ends:
         end(remember, [state, png_file, shelf.entries],
             [shelf.gallery, shelf.entries, shelf.listing], api_visibility="private", queue=False)
+    # Queued: Gradio 6.31 shows a refusal's message only for a queued event.
     shelf.gallery.select(show, [shelf.entries, shelf.picked],
                          [*panel.form_outputs(), result, png_file, status, shelf.picked,
-                          shelf.last, shelf.before], api_visibility="private", queue=False)
+                          shelf.last, shelf.before], api_visibility="private")

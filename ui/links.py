@@ -3,7 +3,9 @@ writes the URL of the form as it is, and the page's load event that fills the fo
 images and the tab from the URL it was opened with."""
 from __future__ import annotations
 
+import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,6 +37,16 @@ OPEN_TAB_JS = """() => {
 }"""
 UPLOADED_NOTE = ("The link carries the settings{tab}; the {which} you uploaded cannot travel in "
                  "a link: whoever opens it uploads {pronoun} again.")
+
+
+# Every mark Markdown gives a meaning to (CommonMark lets each be escaped with a backslash).
+_MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+
+
+def literal(text: str) -> str:
+    """``text`` as a Markdown box shows it, character for character: a link's query is a
+    visitor's text, which must not become HTML, a link or emphasis on the page."""
+    return _MARKDOWN_MARKS.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def example_pairs() -> list[tuple[Path, Path]]:
@@ -90,8 +102,9 @@ def copy_link(panel: Panel, tab: str, extra: Mapping[str, Any] | None = None) ->
     link.note = gr.Markdown("", elem_id=f"{tab}_link_note")
     inputs = {panel.content, *panel.styles, panel.base, *panel.form.values(),
               *link.extra.values()}
+    # Queued: Gradio 6.31 shows a refusal's message only for a queued event.
     button.click(lambda data: form_link(panel, link, data), inputs, [link.box, link.note],
-                 api_visibility="private", queue=False).then(
+                 api_visibility="private").then(
         None, link.box, link.box, js=TO_URL_JS, api_visibility="private", queue=False)
     return link
 
@@ -128,7 +141,7 @@ def fill(panel: Panel, params: Mapping[str, str], copies: list[CopyLink], messag
     for copy in copies:
         out.update({c: request.compare[n] for n, c in copy.extra.items()
                     if n in request.compare})
-    problems = "\n".join(f"- {p}" for p in request.problems)
+    problems = "\n".join(f"- {literal(p)}" for p in request.problems)
     heading = "**This link's parameters that were left out:**"
     out[message] = gr.update(value=f"{heading}\n{problems}" if problems else "",
                              visible=bool(problems))

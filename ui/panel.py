@@ -90,7 +90,9 @@ def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
             raise user_error(exc) from None
         return gr.skip() if copy is None else copy
 
-    slot.upload(shown, slot, slot, api_visibility="private", queue=False)
+    # Queued: Gradio 6.31 shows a refusal's message (an upload that is no image) only for a
+    # queued event.
+    slot.upload(shown, slot, slot, api_visibility="private")
     return slot
 
 

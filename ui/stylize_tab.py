@@ -5,7 +5,7 @@ in the form. Run is disabled while the job runs.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import AsyncIterator
 
 import gradio as gr
 
@@ -14,8 +14,8 @@ from nst_core.web.jobs import on_gpu
 from nst_core.web.limits import Limits
 
 from . import estimate, gallery, links
-from .common import (LOADING, changes, lock_run, request_stop, start_job, stream, unlock_run,
-                     user_error)
+from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run,
+                     user_error, wire_run_button)
 from .panel import Panel
 
 
@@ -49,16 +49,15 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     updates = estimate.paced(streams.drawing(on_gpu(streams.stylize_job,
                                                     limits.stylize_duration)))
 
-    def run(data: dict, request: gr.Request) -> Iterator[dict]:
-        try:
-            read, settings = panel.read(data)
-        except ValueError as exc:
-            raise user_error(exc) from None
-        key = start_job(request, "stylize")
-        yield from stream({status: LOADING, job_state: {"settings": settings.to_dict(),
-                                                        "step": 0}},
-                          lambda: updates(read, settings, stop_key=key),
-                          lambda u: changes(u, outputs))
+    def check(data: dict) -> Job:
+        read, settings = panel.read(data)
+        return Job({status: LOADING, job_state: {"settings": settings.to_dict(), "step": 0}},
+                   lambda key: updates(read, settings, stop_key=key),
+                   lambda u: changes(u, outputs))
+
+    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
+        async for shown in serve(request, "stylize", lambda: check(data)):
+            yield shown
 
     def stop(state: dict | None, request: gr.Request) -> dict:
         # Interrupts the step in progress; the cancel below ends the event itself.
@@ -66,6 +65,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         kept = files.stop_result(state)
         shown = {result: kept.image, png_file: kept.png, json_file: kept.settings_json}
         return {status: kept.status, run_btn: unlock_run(),
+                job_state: files.without_images(state),
                 **({k: v for k, v in shown.items() if v is not None})}
 
     def reuse(state: dict | None) -> dict:
@@ -77,10 +77,9 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
     run_event = locked.then(run, panel.event_inputs(), list(outputs.values()), api_name="run",
                             api_visibility="undocumented", show_progress="minimal", **job_queue)
-    # After the end, an error or a refusal (Stop re-enables Run itself: a cancelled event
-    # has no "then").
-    run_event.then(unlock_run, None, run_btn, queue=False, api_visibility="private")
-    stop_event = stop_btn.click(stop, job_state, [result, png_file, json_file, status, run_btn],
+    wire_run_button(run_btn, run_event)
+    stop_event = stop_btn.click(stop, job_state,
+                                [result, png_file, json_file, status, run_btn, job_state],
                                 cancels=[run_event], queue=False, api_visibility="private")
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
     gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,

@@ -44,6 +44,15 @@ def job_state(settings: Settings, record: Progress, info: Mapping[str, Any]) -> 
             "total": record.total, "elapsed": record.elapsed}
 
 
+def without_images(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What a session keeps of a job that has ended (finished, or stopped and saved): all but
+    its images, which are in its result files now. A page's session state lives until Gradio
+    drops the session, so an image kept there would stay as long."""
+    if state is None:
+        return None
+    return {k: v for k, v in state.items() if k not in ("tensor", "preview")}
+
+
 @dataclass
 class Stopped:
     """What Stop keeps: the image at the last finished step (None if there is none yet), its

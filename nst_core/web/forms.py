@@ -15,7 +15,6 @@ one below the minimum, -1 without one), so a plain number box can hold it.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -27,9 +26,10 @@ from .. import estimate, images
 from ..engine import resolve_device
 from ..compare import method_label, parse_method
 from ..optim import OPTIMIZERS
-from ..params import PARAMETERIZATIONS
+from ..params import PARAMETERIZATIONS, get_param
 from ..schedule import MIN_LEVEL_SIDE
-from ..settings import PRESETS, FieldInfo, Settings, field_infos, from_dict, validate
+from ..settings import (PRESETS, FieldInfo, Settings, bound_json, field_infos, from_dict,
+                        option_values, validate)
 from . import defaults
 from .jobs import JOBS
 from .limits import Limits
@@ -251,7 +251,12 @@ def _parse_number(info: FieldInfo, value: Any, limits: Limits) -> Any:
 def _parse_list(info: FieldInfo, value: Any) -> tuple | None:
     if _blank(value):
         return None if info.optional else ()
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError(f"{short_label(info)} must be a list of values, got {value!r}")
     if info.kind == "strs":
         return tuple(str(v).strip() for v in items if str(v).strip())
     read = _whole if info.kind == "ints" else _number
@@ -259,13 +264,14 @@ def _parse_list(info: FieldInfo, value: Any) -> tuple | None:
 
 
 def parse_param_options(text: Any, param: str) -> dict[str, Any]:
-    """JSON object text -> options for the parameterization, checked against its factory's
-    keyword arguments so a typo is reported by name instead of failing inside the run."""
+    """JSON object text -> options for the parameterization, checked against its options'
+    descriptions so a typo or a value out of range is reported by name before the run."""
     if _blank(text):
         return {}
     if isinstance(text, Mapping):
         options = dict(text)
     else:
+        bound_json(str(text), "parameterization options")
         try:
             options = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -274,14 +280,7 @@ def parse_param_options(text: Any, param: str) -> dict[str, Any]:
         if not isinstance(options, dict):
             raise ValueError('parameterization options must be a JSON object such as '
                              '{"decay_power": 1.0}')
-    sig = inspect.signature(PARAMETERIZATIONS[param].make)
-    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        accepted = [n for n, p in sig.parameters.items()
-                    if p.kind is p.KEYWORD_ONLY and n not in ("generator", "device")]
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ValueError(f"parameterization {param!r} has no option(s) {unknown}; it takes: "
-                             f"{', '.join(accepted) or 'none'}")
+    option_values(param, get_param(param).options, options)
     return options
 
 
@@ -366,14 +365,33 @@ def settings_from_form(values: Mapping[str, Any], *, limits: Limits, n_styles: i
 
 def check_job(settings: Settings, limits: Limits, n_styles: int) -> None:
     """The checks every job of this server passes, from the page or the API, with the same
-    messages: the settings' own rules (a seed the random generator takes among them), the
-    options of the parameterization, and this server's limits."""
+    messages: the settings' own rules (a seed the random generator takes and the
+    parameterization's options among them), and this server's limits."""
     validate(settings, n_styles=max(n_styles, 1) if settings.style_blend_weights is None
              else n_styles)
-    parse_param_options(settings.param_options, settings.param)
     limits.check(settings, n_styles)
+    check_memory(settings)
     if limits.max_seconds is not None:
         check_time(settings, limits.max_seconds)
+
+
+def check_memory(settings: Settings, width: int | None = None, height: int | None = None
+                 ) -> None:
+    """ValueError if the job's peak memory estimate on this machine (a square of its output
+    size unless the content's width and height are given) is over what its device has free.
+    Only once the device is calibrated (the server calibrates as it starts): before that no
+    cost per pixel is measured to estimate from."""
+    device = str(resolve_device(settings.device))
+    cal = estimate.ESTIMATOR.known(device)
+    free = estimate.free_memory(device)
+    if cal is None or cal.observed or free is None:
+        return
+    guess = estimate.ESTIMATOR.estimate(settings, width, height, lock=JOBS.device_lock(device))
+    if guess.peak_bytes > free:
+        raise ValueError(f"this job would need about {estimate.human_bytes(guess.peak_bytes)} "
+                         f"of memory on this {estimate.device_word(device)}, more than the "
+                         f"{estimate.human_bytes(free)} it has free: try a smaller size, "
+                         "tiles (tile_size) or a lighter method")
 
 
 def check_time(settings: Settings, max_seconds: float, width: int | None = None,
@@ -508,7 +526,9 @@ def load_settings_file(path: str | os.PathLike) -> Settings:
         data = images.read_png_settings(raw)
     else:
         try:
-            data = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            bound_json(text, f"{path.name}: the settings")
+            data = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise ValueError(f"{path.name}: neither a PNG made by this tool nor a settings "
                              "JSON file") from None
@@ -527,6 +547,7 @@ def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Setti
     object a result's settings JSON holds, or its ``settings`` part), checked once."""
     data: Any = {}
     if text and text.strip():
+        bound_json(text, "settings")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

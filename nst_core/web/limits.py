@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .. import estimate, images
+from ..params import get_param
 from ..settings import Settings
 
 # Headroom of a ZeroGPU job's duration over its estimate: the estimate is within 30% on the
@@ -54,6 +55,10 @@ def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) 
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:,.0f} million"
 
 
 def _capped(value: int | None, cap: int) -> int | None:
@@ -131,6 +136,32 @@ class Limits:
         if settings.size > self.max_size:
             raise ValueError(f"size {settings.size} px is over this server's limit of "
                              f"{self.max_size} px (NST_MAX_SIZE)")
+        self._check_work(settings)
+
+    def _check_work(self, settings: Settings) -> None:
+        """Every count of steps a job makes is bounded like its step budget: each multi-scale
+        level's, the parameterization's warm-up, and all of them together over the levels and
+        tiles, as pixel-steps, by this server's largest plain run (max_steps at max_size)."""
+        for k in settings.level_steps or ():
+            if k > self.max_steps:
+                raise ValueError(f"level_steps {k} is over this server's limit of "
+                                 f"{self.max_steps} steps per level (NST_MAX_STEPS)")
+        param = get_param(settings.param)
+        warm = param.warmup_steps(settings.param_options)
+        if warm > self.max_steps:
+            raise ValueError(f"{warm} warm-up steps ({settings.param} option "
+                             f"{param.warmup_option}) is over this server's limit of "
+                             f"{self.max_steps} steps (NST_MAX_STEPS)")
+        done = estimate.work(settings)
+        most = self.max_steps * self.max_size ** 2
+        if done.pixel_steps > most:
+            warmups = f" and {done.warmup_steps:,} warm-up steps" if done.warmup_steps else ""
+            raise ValueError(
+                f"this job makes {done.evaluations:,} steps{warmups} over its levels and "
+                f"tiles, {_millions(done.pixel_steps)} pixel-steps: more than this server's "
+                f"largest run, {self.max_steps} steps at {self.max_size} px "
+                f"({_millions(most)}; NST_MAX_STEPS, NST_MAX_SIZE); try fewer steps, a "
+                "smaller size or larger tiles")
 
     def gpu_seconds(self, settings: Settings | Sequence[Settings], width: int | None = None,
                     height: int | None = None) -> int:

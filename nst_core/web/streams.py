@@ -29,9 +29,9 @@ from ..results import result_metadata
 from ..schedule import stylize
 from ..settings import Settings
 from .explore import MODE_NAMES, ExplorePlan, cell_caption, vary_label
-from .files import job_state, save_result
+from .files import job_state, save_result, without_images
 from .inputs import Inputs
-from .jobs import JOBS, device_name, networks
+from .jobs import JOBS, device_name
 
 UI_UPDATE_SECONDS = 0.25  # the status line refreshes at most this often (previews always show)
 # The loss plot is drawn on the server (about 0.1 s of matplotlib on one CPU core), so less often.
@@ -250,8 +250,7 @@ def _progress_dict(p: Progress) -> dict[str, Any]:
 def _job(gen: Iterator[Any], cells: Sequence[Settings], kind: str, total: int,
          stop_key: str | None) -> Iterator[Any]:
     """``gen`` driven by :data:`JOBS` on the cells' device (stoppable mid-step with a key)."""
-    nets = networks(cells) if stop_key else ()
-    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key, nets)
+    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key)
 
 
 def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None = None
@@ -294,7 +293,7 @@ def stylize_job(inputs: Inputs, settings: Settings, *, stop_key: str | None = No
                 if note:
                     update.status = f"{status_line(p)}\n\n**Warning:** {note}"
                     update.progress["warning"] = note
-                update.state = dict(job_state(settings, host, info), done=True)
+                update.state = without_images(dict(job_state(settings, host, info), done=True))
             yield update
 
 
