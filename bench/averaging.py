@@ -14,8 +14,8 @@ import argparse
 import common  # noqa: F401
 from common import CONTENT, STYLE, machine
 from nst_core import Settings, run
-from nst_core.params import PARAMETERIZATIONS
-from nst_core.scoring import make_scorer
+from nst_core.params.registry import PARAMETERIZATIONS
+from nst_core.experiments.scoring import make_scorer
 
 
 def main() -> None:

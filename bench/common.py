@@ -17,9 +17,9 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from nst_core import images  # noqa: E402
-from nst_core.losses import gram  # noqa: E402
-from nst_core.vgg import FeatureExtractor, get_vgg  # noqa: E402
+from nst_core.imaging import images  # noqa: E402
+from nst_core.losses.objective import gram  # noqa: E402
+from nst_core.imaging.vgg import FeatureExtractor, get_vgg  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")
 STYLE = os.path.join(ROOT, "examples", "starry_night.jpg")
@@ -47,13 +47,13 @@ def machine() -> str:
 
 
 def to_caffe(rgb01: torch.Tensor) -> torch.Tensor:
-    from nst_core.vgg import VGG_MEAN_BGR
+    from nst_core.imaging.vgg import VGG_MEAN_BGR
 
     return rgb01.flip(1) * 255.0 - torch.tensor(VGG_MEAN_BGR).view(1, 3, 1, 1)
 
 
 def from_caffe(caffe: torch.Tensor) -> torch.Tensor:
-    from nst_core.vgg import VGG_MEAN_BGR
+    from nst_core.imaging.vgg import VGG_MEAN_BGR
 
     return ((caffe + torch.tensor(VGG_MEAN_BGR).view(1, 3, 1, 1)) / 255.0).flip(1)
 

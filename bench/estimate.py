@@ -26,8 +26,8 @@ from common import CONTENT, STYLE, machine  # noqa: E402
 
 from nst_core import estimate  # noqa: E402
 from nst_core.settings import Settings  # noqa: E402
-from nst_core.web import defaults, inputs, streams  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_studio.web import defaults, inputs, streams  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 
 # (label, Settings fields): every parameterization, each optimizer, multi-scale and tiles.
 CONFIGS = [

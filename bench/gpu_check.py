@@ -59,10 +59,10 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from nst_core import Settings  # noqa: E402
-from nst_core.optim import OPTIMIZERS  # noqa: E402
-from nst_core.params import PARAMETERIZATIONS  # noqa: E402
-from nst_core.schedule import stylize  # noqa: E402
-from nst_core.style_losses import STYLE_LOSSES  # noqa: E402
+from nst_core.optim.registry import OPTIMIZERS  # noqa: E402
+from nst_core.params.registry import PARAMETERIZATIONS  # noqa: E402
+from nst_core.engine.schedule import stylize  # noqa: E402
+from nst_core.losses.style import STYLE_LOSSES  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")
 STYLE = os.path.join(ROOT, "examples", "starry_night.jpg")
@@ -217,7 +217,8 @@ class Switch:
         """The engine's L-BFGS replaced by ``torch.optim.LBFGS`` (with its host syncs)."""
 
         def __enter__(self):
-            from nst_core import engine, optim
+            from nst_core.engine import loop as engine
+            from nst_core.optim import registry as optim
 
             self.engine, self.saved = engine, engine.make_optimizer
 
@@ -272,7 +273,7 @@ def check_parity(report: Report, sizes: Sizes, device: str) -> None:
 
 
 def check_features(report: Report, sizes: Sizes, device: str) -> None:
-    from nst_core import compare, scoring
+    from nst_core.experiments import compare, scoring
 
     n = sizes.matrix
     base = Settings(size=n, steps=sizes.matrix_steps, device=device, seed=0, preview_every=0)
@@ -307,8 +308,8 @@ def stream_run(device: str, sizes: Sizes) -> dict[str, Any]:
     """The Stylize tab's stream (the web layer, no gradio) at the device's form defaults:
     seconds to the first preview (the start image) and to the first optimized one, and where
     an update held a tensor off the host."""
-    from nst_core.web import defaults, inputs, streams
-    from nst_core.web.limits import Limits
+    from nst_studio.web import defaults, inputs, streams
+    from nst_studio.web.limits import Limits
 
     kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
     settings = dataclasses.replace(defaults.start_settings(Limits(), kind=kind), device=device,
@@ -368,7 +369,7 @@ def timed_variants(device: str) -> list[tuple[str, dict, bool, Any]]:
 
 def check_speed(report: Report, sizes: Sizes, device: str, images: str | None) -> None:
     """512 px x 500 steps per variant, scored with one yardstick (strict fp32)."""
-    from nst_core import scoring
+    from nst_core.experiments import scoring
 
     on_gpu = torch.device(device).type == "cuda"
     base = Settings(size=sizes.timed, steps=sizes.timed_steps, device=device, seed=0,
@@ -432,7 +433,7 @@ def check_shares(report: Report, sizes: Sizes, device: str) -> None:
 
 
 def check_tiled(report: Report, sizes: Sizes, device: str, images: str | None) -> None:
-    from nst_core.schedule import stylize_multiscale
+    from nst_core.engine.schedule import stylize_multiscale
 
     s = Settings(device=device, multiscale=True, preview_every=0, seed=0, **sizes.tiled)
     report.calibrate()

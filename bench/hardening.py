@@ -118,8 +118,8 @@ def peak_rss(pid: int, action) -> tuple[float, str]:
 
 def page_run(client: Client, content: Path) -> None:
     """The page's Run event with ``content`` and the defaults for everything else."""
-    from nst_core.web import forms
-    from nst_core.web.limits import Limits
+    from nst_studio.web import forms
+    from nst_studio.web.limits import Limits
 
     config = client.config
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "run")

@@ -24,9 +24,10 @@ sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-from nst_core import Settings, images, stylize  # noqa: E402
-from nst_core.engine import evaluate, prepare  # noqa: E402
-from nst_core.schedule import stylize_multiscale  # noqa: E402
+from nst_core import Settings, stylize  # noqa: E402
+from nst_core.imaging import images
+from nst_core.engine.loop import evaluate, prepare  # noqa: E402
+from nst_core.engine.schedule import stylize_multiscale  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")
 STYLE = os.path.join(ROOT, "examples", "starry_night.jpg")

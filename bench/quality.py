@@ -19,7 +19,8 @@ import torch
 
 import common  # noqa: F401
 from common import SAME_BALANCE, PasticheEvaluator, machine, pastiche_inputs
-from nst_core import Settings, images, run
+from nst_core import Settings, run
+from nst_core.imaging import images
 
 # Amplitude of the start perturbation: a quarter of one 8-bit level, so every start saves to
 # (nearly) the same PNG as the content image.

@@ -14,9 +14,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nst_core.web import forms, inputs, streams  # noqa: E402
-from nst_core.web.jobs import JOBS  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_studio.web import forms, inputs, streams  # noqa: E402
+from nst_studio.web.jobs import JOBS  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

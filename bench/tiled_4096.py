@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from nst_core import Settings  # noqa: E402
 from nst_core.results import result_metadata, write_result  # noqa: E402
-from nst_core.schedule import plan, stylize_multiscale  # noqa: E402
+from nst_core.engine.schedule import plan, stylize_multiscale  # noqa: E402
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ import os
 
 import common  # noqa: F401
 from common import CONTENT, ROOT, STYLE, machine
-from nst_core import compare
+from nst_core.experiments import compare
 
 
 # Fractions of the reference's steps whose scores are the targets: a short run's, a middle

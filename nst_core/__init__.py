@@ -3,12 +3,12 @@ choice of what is optimized (pixels, Fourier coefficients, a Deep Image Prior ge
 
 Never prints and never imports a UI toolkit: callers get progress records and decide.
 """
-from .engine import NonFiniteLossError, Progress, evaluate, prepare, resolve_device
-from .schedule import run, stylize
-from .images import ImageError, load_image, read_png_settings, save_png
-from .losses import STYLE_LOSSES
-from .optim import OPTIMIZERS
-from .params import PARAMETERIZATIONS
+from .engine.loop import NonFiniteLossError, Progress, evaluate, prepare, resolve_device
+from .engine.schedule import run, stylize
+from .imaging.images import ImageError, load_image, read_png_settings, save_png
+from .losses.objective import STYLE_LOSSES
+from .optim.registry import OPTIMIZERS
+from .params.registry import PARAMETERIZATIONS
 from .settings import PRESETS, Settings, from_preset
 
 __all__ = ["Settings", "PRESETS", "from_preset", "stylize", "run", "prepare", "evaluate",

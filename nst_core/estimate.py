@@ -29,13 +29,13 @@ from typing import Any, ContextManager, Callable, Sequence
 
 import torch
 
-from . import images
-from .engine import optimize, prepare, resolve_device
-from .optim import LBFGS_HISTORY
-from .params import get_param
-from .schedule import MIN_LEVEL_SIDE, Level, plan
+from .imaging import images
+from .engine.loop import optimize, prepare, resolve_device
+from .optim.registry import LBFGS_HISTORY
+from .params.registry import get_param
+from .engine.schedule import MIN_LEVEL_SIDE, Level, plan
 from .settings import Settings
-from .tiling import tile_boxes
+from .engine.tiling import tile_boxes
 
 BASE_METHOD = ("lbfgs", "pixels")  # the method the cost per pixel-step is measured with
 # Calibration sizes: far enough apart to separate the per-pixel from the fixed cost, small

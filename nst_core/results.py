@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from PIL import Image
 
-from . import images
-from .engine import Progress
+from .imaging import images
+from .engine.loop import Progress
 from .settings import Settings
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from . import vgg
+from .imaging import vgg
 from .fields import FieldInfo, check_field, option_values
 
 # Gatys et al. 2016 ("Image Style Transfer Using Convolutional Neural Networks", section 3):
@@ -71,27 +71,27 @@ def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group:
 # Registries are read when asked (not at import): the modules that hold them build on settings,
 # and entries registered after import must show up.
 def _param_names() -> tuple[str, ...]:
-    from .params import PARAMETERIZATIONS
+    from .params.registry import PARAMETERIZATIONS
     return tuple(PARAMETERIZATIONS)
 
 
 def _param_help() -> dict[str, str]:
-    from .params import PARAMETERIZATIONS
+    from .params.registry import PARAMETERIZATIONS
     return {k: p.description for k, p in PARAMETERIZATIONS.items() if p.description}
 
 
 def _optimizer_names() -> tuple[str, ...]:
-    from .optim import OPTIMIZERS
+    from .optim.registry import OPTIMIZERS
     return tuple(OPTIMIZERS)
 
 
 def _style_loss_names() -> tuple[str, ...]:
-    from .style_losses import STYLE_LOSSES
+    from .losses.style import STYLE_LOSSES
     return tuple(STYLE_LOSSES)
 
 
 def _style_loss_help() -> dict[str, str]:
-    from .style_losses import DESCRIPTIONS
+    from .losses.style import DESCRIPTIONS
     return dict(DESCRIPTIONS)
 
 
@@ -448,7 +448,7 @@ def validate(s: Settings, *, n_styles: int = 1) -> None:
     """
     for info in field_infos(type(s)):
         check_field(info, getattr(s, info.name))
-    from .params import get_param  # the registry builds on settings: read when asked
+    from .params.registry import get_param  # the registry builds on settings: read when asked
     option_values(s.param, get_param(s.param).options, s.param_options)
     _check_layers(s)
     _check_blend(s, n_styles)

@@ -59,7 +59,7 @@ def style2_path() -> Path:
 
 @pytest.fixture(scope="session")
 def vgg():
-    from nst_core.vgg import get_vgg
+    from nst_core.imaging.vgg import get_vgg
 
     return get_vgg()
 
@@ -84,7 +84,7 @@ def serving(limits):
     """The app built with ``limits``, served in-process on a free local port, as ``python
     app.py`` serves it once started (this machine's estimate calibrated): yields its URL."""
     import app
-    from ui import estimate
+    from nst_studio.ui import estimate
 
     calibrating = estimate.warm_up()  # what app.main starts; measured once per process
     if calibrating is not None:
@@ -102,7 +102,7 @@ def serving(limits):
 def objective_values(monkeypatch) -> list[list[float]]:
     """What each optimizer the engine makes gets back from its closure, step by step: one list
     per optimizer (per tile or level), filled as the run goes."""
-    from nst_core import engine
+    from nst_core.engine import loop as engine
 
     seen: list[list[float]] = []
     make = engine.make_optimizer
@@ -126,6 +126,6 @@ def short_dip_warm_up(monkeypatch):
     tests' 32-64 px runs need only that a warm-up happens (the ones about its effect compare
     with a cold start, and tests of the default count patch it themselves). It saved about two
     minutes of the suite."""
-    from nst_core import dip
+    from nst_core.params import dip
 
     monkeypatch.setattr(dip, "WARMUP_STEPS", 30)

@@ -257,7 +257,7 @@ def fake_cuda(monkeypatch, mode: FakeCuda | None = None) -> Iterator[FakeCuda]:
     """``mode`` (a new one by default) entered, with ``torch.cuda.is_available()`` true and
     the process-wide caches of device tensors (the VGG19 per device, device constants) empty
     for its duration."""
-    from nst_core import device_constants, vgg
+    from nst_core.imaging import device_constants, vgg
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     # autocast asks before it runs bf16 on "cuda"; the convolutions then run on the CPU

@@ -21,11 +21,11 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
-from nst_core import images  # noqa: E402
-from nst_core.compare import method_label  # noqa: E402
-from nst_core.web import forms  # noqa: E402
-from nst_core.web.jobs import JOBS  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_core.imaging import images  # noqa: E402
+from nst_core.experiments.compare import method_label  # noqa: E402
+from nst_studio.web import forms  # noqa: E402
+from nst_studio.web.jobs import JOBS  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 from conftest import free_port, serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,7 +337,7 @@ FAKE_ZERO_GPU = """
 import sys
 import torch
 # Hugging Face's rule: spaces comes before anything that touches CUDA (ours, and gradio).
-early = sorted(m for m in sys.modules if m.split(".")[0] in ("nst_core", "ui", "gradio"))
+early = sorted(m for m in sys.modules if m.split(".")[0] in ("nst_core", "nst_studio", "gradio"))
 assert not early, early
 torch.cuda.is_available = lambda: True  # what ZeroGPU makes the page's process see
 
@@ -354,7 +354,7 @@ def test_a_zero_gpu_space_imports_spaces_first_and_gets_the_gpu_defaults(tmp_pat
     package.mkdir()
     (package / "__init__.py").write_text(FAKE_ZERO_GPU)
     (package / "config.py").write_text("class Config:\n    zero_gpu = True\n")
-    code = ("import app; from nst_core.web import defaults; from nst_core.estimate import "
+    code = ("import app; from nst_studio.web import defaults; from nst_core.estimate import "
             "ESTIMATOR; print(defaults.device_kind(), ESTIMATOR.probing)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,

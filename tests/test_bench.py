@@ -220,8 +220,9 @@ def test_gpu_check_needs_no_gradio():
     # The GPU machine it is made for has no gradio: the script and everything it imports
     # load with gradio made unimportable.
     code = ("import sys; sys.modules['gradio'] = None; sys.path.insert(0, 'bench'); "
-            "import gpu_check; from nst_core.web import defaults, inputs, limits, streams; "
-            "from nst_core import compare, estimate, schedule, scoring; print('ok')")
+            "import gpu_check; from nst_studio.web import defaults, inputs, limits, streams; "
+            "from nst_core import estimate; from nst_core.experiments import compare, scoring; "
+            "from nst_core.engine import schedule; print('ok')")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)

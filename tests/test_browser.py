@@ -30,10 +30,10 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from nst_core import images  # noqa: E402
-from nst_core.web import inputs  # noqa: E402
-from nst_core.web.jobs import JOBS  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_core.imaging import images  # noqa: E402
+from nst_studio.web import inputs  # noqa: E402
+from nst_studio.web.jobs import JOBS  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

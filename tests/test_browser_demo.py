@@ -18,8 +18,8 @@ from conftest import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS,  # noqa: E402
 pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from nst_core.web import defaults  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_studio.web import defaults  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
 PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png"

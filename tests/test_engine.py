@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_core import NonFiniteLossError, Settings, color, images, run, stylize
-from nst_core.losses import gram
-from nst_core.optim import OPTIMIZERS
-from nst_core.params import PARAMETERIZATIONS
+from nst_core import NonFiniteLossError, Settings, run, stylize
+from nst_core.imaging import color, images
+from nst_core.losses.objective import gram
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
 
 from conftest import assert_closes_promptly
 
@@ -48,7 +49,7 @@ def test_final_image_is_valid_and_its_loss_is_what_was_reported(content_path, st
     final = run(content_path, style_path, SMALL, optimizer="adam", lr=0.2)
     arr = np.asarray(final.image)
     assert arr.dtype == np.uint8 and arr.shape == (64, 64, 3)
-    from nst_core.engine import evaluate, prepare
+    from nst_core.engine.loop import evaluate, prepare
 
     prepared = prepare(content_path, style_path, dataclasses.replace(SMALL, optimizer="adam"))
     again = evaluate(prepared, images.to_tensor(final.image))
@@ -80,7 +81,7 @@ def test_content_reconstruction_from_noise(layer, limit, content_path, relu5_err
 
 def test_texture_synthesis_matches_gram_statistics(style_path):
     """Content weight 0 from noise: every style layer's Gram matrix moves towards the style's."""
-    from nst_core.engine import prepare
+    from nst_core.engine.loop import prepare
 
     s = Settings(size=64, steps=60, content_weight=0, init="noise", preview_every=60)
     records = list(stylize(style_path, style_path, s))
@@ -109,7 +110,7 @@ def test_luminance_mode_keeps_the_content_chroma(content_path, style_path):
 
 
 def test_histogram_mode_gives_the_style_the_content_colours(content_path, style_path):
-    from nst_core.engine import prepare
+    from nst_core.engine.loop import prepare
 
     prepared = prepare(content_path, style_path,
                        dataclasses.replace(SMALL, preserve_color="histogram"))
@@ -142,7 +143,7 @@ def test_closing_the_generator_stops_work(content_path, style_path):
 
 
 def test_non_finite_loss_stops_with_a_clear_error(content_path, style_path, monkeypatch):
-    from nst_core import losses
+    from nst_core.losses import objective as losses
 
     original = losses.Objective.forward
 
@@ -183,7 +184,7 @@ def test_bad_images_fail_with_their_name(content_path, tmp_path):
 
 
 def test_style_scale_and_init_style(content_path, style_path):
-    from nst_core.engine import prepare
+    from nst_core.engine.loop import prepare
 
     p = prepare(content_path, style_path, dataclasses.replace(SMALL, style_scale=0.5,
                                                               init="style"))
@@ -194,7 +195,7 @@ def test_style_scale_and_init_style(content_path, style_path):
 
 def test_several_styles_blend(content_path, style_path, style2_path):
     """Blend weights 1:0 give the same target as the first style alone."""
-    from nst_core.engine import prepare
+    from nst_core.engine.loop import prepare
 
     one = prepare(content_path, style_path, SMALL)
     both = prepare(content_path, [style_path, style2_path],
@@ -212,7 +213,7 @@ def test_avg_pooling_runs(content_path, style_path):
 
 
 def test_init_image_overrides_init(content_path, style_path):
-    from nst_core.engine import prepare
+    from nst_core.engine.loop import prepare
 
     start = torch.full((1, 3, 32, 32), 0.25)
     p = prepare(content_path, style_path, SMALL, init_image=start)
@@ -227,7 +228,7 @@ def test_report_every_thins_records_but_keeps_previews_and_the_end(content_path,
 
 
 def test_cudnn_autotuner_only_for_cuda(monkeypatch):
-    from nst_core.engine import tune_backend
+    from nst_core.engine.loop import tune_backend
 
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     tune_backend(torch.device("cpu"))
@@ -269,7 +270,7 @@ def test_time_budget_stops_on_the_method_own_clock(content_path, style_path):
 
 
 def test_iterate_averaging_shows_the_average(content_path, style_path):
-    from nst_core.engine import _Average
+    from nst_core.engine.loop import _Average
 
     avg = _Average(0.9)
     for value in (2.0, 2.0, 2.0):
@@ -319,7 +320,7 @@ def test_sgd_on_the_generator_keeps_its_pace_as_the_loss_falls(monkeypatch, cont
     steepest steps); on its log the step keeps its size, so the same start goes further.
     (A rate above the default, so that 30 steps at 48 px show it: 0.104 against 0.238 of the
     start on astronaut x Starry Night.)"""
-    from nst_core import params
+    from nst_core.params import registry as params
 
     s = Settings(size=48, steps=30, param="dip", optimizer="sgd", lr=0.01, preview_every=0,
                  param_options={"warmup_steps": 30}, seed=0)
@@ -341,7 +342,8 @@ def test_fp16_gradients_underflow_without_the_loss_scale_and_not_with_it(
     # fp16 does to the gradient. The objective is taken 1e4 times smaller than at the start
     # of a 32 px run: its gradient per value shrinks with the pixel count, so this is its size
     # at 512 px once the objective has fallen 50 times, late in a run.
-    from nst_core import engine, vgg
+    from nst_core.engine import loop as engine
+    from nst_core.imaging import vgg
 
     exact = vgg.resolve_precision
     monkeypatch.setattr(vgg, "resolve_precision",
@@ -368,7 +370,7 @@ def test_fp16_gradients_underflow_without_the_loss_scale_and_not_with_it(
 
 
 def test_the_loss_scale_backs_off_on_overflow_and_zeroes_that_step():
-    from nst_core.optim import LossScale
+    from nst_core.optim.registry import LossScale
 
     x = torch.ones(3, requires_grad=True)
     scale = LossScale("cpu")

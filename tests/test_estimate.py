@@ -9,9 +9,9 @@ import pytest
 
 from nst_core import estimate
 from nst_core.estimate import Calibration, Estimator, Method
-from nst_core.schedule import plan
+from nst_core.engine.schedule import plan
 from nst_core.settings import Settings
-from nst_core.images import Image
+from nst_core.imaging.images import Image
 
 # A made-up machine: 10 ms a step plus 1 us a pixel, set-up of two steps.
 CAL = Calibration("cpu", fixed=0.01, per_pixel=1e-6, overhead_steps=2.0, saved_fixed=1e6,

@@ -28,12 +28,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
-from ui.common import SHUTDOWN  # noqa: E402
+from nst_studio.ui.common import SHUTDOWN  # noqa: E402
 from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor, serving  # noqa: E402
-from nst_core import images  # noqa: E402
-from nst_core.web import forms, inputs  # noqa: E402
-from nst_core.web.jobs import JOBS  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
+from nst_core.imaging import images  # noqa: E402
+from nst_studio.web import forms, inputs  # noqa: E402
+from nst_studio.web.jobs import JOBS  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
 
 LIMITS = Limits(max_steps=50, max_size=512, default_size=32, default_steps=2,
                 max_upload="2mb", max_queue=8)
@@ -470,7 +470,7 @@ def test_user_errors_are_one_log_line_and_failures_keep_their_traceback(client, 
             ("WARNING", "refused: seed must be a whole number between 0 and 9223372036854775807 (or none), got 'abc'", None)]
         assert "Traceback" not in capfd.readouterr().err
         caplog.clear()
-        from nst_core.web import streams
+        from nst_studio.web import streams
 
         def broken(*args, **kwargs):
             raise RuntimeError("device lost")

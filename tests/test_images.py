@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core import images
-from nst_core.images import ImageError, load_image
+from nst_core.imaging import images
+from nst_core.imaging.images import ImageError, load_image
 
 
 def png(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from fake_cuda import fake_cuda
-from nst_core import engine
-from nst_core.lbfgs import SyncFreeLBFGS
-from nst_core.optim import LBFGS_HISTORY, make_optimizer
+from nst_core.engine import loop as engine
+from nst_core.optim.lbfgs import SyncFreeLBFGS
+from nst_core.optim.registry import LBFGS_HISTORY, make_optimizer
 from nst_core.settings import Settings
 
 

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from nst_core import images
-from nst_core.losses import STYLE_LOSSES, Objective, tv_loss
-from nst_core.vgg import FeatureExtractor
+from nst_core.imaging import images
+from nst_core.losses.objective import STYLE_LOSSES, Objective, tv_loss
+from nst_core.imaging.vgg import FeatureExtractor
 
 CONTENT = {"relu4_2": 1.0}
 STYLE = {"relu1_1": 1.0, "relu2_1": 0.5, "relu3_1": 1.0}

@@ -52,7 +52,6 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="packages = [\"nst_core\"] leaves out sub-packages")
 def test_the_wheel_holds_every_module(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()

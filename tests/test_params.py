@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_core import Settings, dip, images, run, stylize
-from nst_core import fft as nfft
-from nst_core import pyramid
-from nst_core.dip import SkipNet, make_dip, padded_size
-from nst_core.params import PARAMETERIZATIONS, count_parameters, warm_up
+from nst_core import Settings, run, stylize
+from nst_core.params import dip
+from nst_core.imaging import images
+from nst_core.params import fft as nfft
+from nst_core.params import pyramid
+from nst_core.params.dip import SkipNet, make_dip, padded_size
+from nst_core.params.registry import PARAMETERIZATIONS, count_parameters, warm_up
 
 ODD = (1, 3, 37, 53)  # divisible by no power of 2: DIP must pad and crop
 
@@ -269,7 +271,7 @@ def test_fft_run_from_content_starts_at_the_content_loss(content_path, style_pat
 def test_single_run_cli_takes_param_and_options(tmp_path, content_path, style_path):
     import json
 
-    from nst_core.cli import main
+    from nst_core.cli.main import main
 
     metrics = tmp_path / "m.json"
     code = main(["--content", str(content_path), "--style", str(style_path), "--out",

@@ -9,9 +9,10 @@ from PIL import Image
 
 from conftest import EXAMPLES
 from nst_core import Settings
-from nst_core import runs as runs_mod
-from nst_core.runs import Source, image_files, load_done, make_run, perform, run_here, save
-from nst_core.sweep import run_cell
+from nst_core.experiments import tasks as runs_mod
+from nst_core.experiments.tasks import (Source, image_files, load_done, make_run, perform,
+                                        run_here, save)
+from nst_core.experiments.sweep import run_cell
 
 TINY = Settings(size=32, steps=1, preview_every=0)
 

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from nst_core import Settings, cli, stylize
-from nst_core.schedule import default_level_steps, level_sizes, plan, stylize_multiscale
+from nst_core import Settings, stylize
+from nst_core.cli import main as cli
+from nst_core.engine.schedule import default_level_steps, level_sizes, plan, stylize_multiscale
 
 from conftest import assert_closes_promptly
 
@@ -74,8 +75,8 @@ def test_requested_size_non_square_and_via_settings(style_path):
 def test_multiscale_lowers_the_top_level_objective(stream, content_path, style_path):
     """Starting the top level from the upsampled small result beats starting it from content
     with the same number of top-level steps (the stream's top level made 3)."""
-    from nst_core import images
-    from nst_core.engine import evaluate, prepare
+    from nst_core.imaging import images
+    from nst_core.engine.loop import evaluate, prepare
 
     s = dataclasses.replace(TINY, preview_every=0, multiscale=False, steps=3)
     single = list(stylize(content_path, style_path, s))[-1]
@@ -109,7 +110,7 @@ def test_cli_multiscale(tmp_path, content_path, style_path):
 
 @pytest.mark.parametrize("multiscale", [False, True])
 def test_stylize_validates_once_at_its_edge(monkeypatch, content_path, style_path, multiscale):
-    from nst_core import schedule
+    from nst_core.engine import schedule
 
     calls = []
     real = schedule.validate

@@ -4,9 +4,10 @@ import dataclasses
 import pytest
 import torch
 
-from nst_core import Settings, images, stylize
-from nst_core.params import PARAMETERIZATIONS
-from nst_core.scoring import SCORE_SETTINGS, make_scorer, ssim
+from nst_core import Settings, stylize
+from nst_core.imaging import images
+from nst_core.params.registry import PARAMETERIZATIONS
+from nst_core.experiments.scoring import SCORE_SETTINGS, make_scorer, ssim
 
 SIZE = 48
 # Each parameterization with the optimizer it is shown with by default.

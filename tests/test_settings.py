@@ -5,13 +5,13 @@ import math
 
 import pytest
 
-from nst_core import vgg
-from nst_core.optim import OPTIMIZERS
-from nst_core.params import PARAMETERIZATIONS
+from nst_core.imaging import vgg
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.settings import (GROUPS, INITS, KINDS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS,
                                FieldInfo, Settings, field_info, field_infos, from_dict,
                                from_json, from_preset, setting, validate)
-from nst_core.style_losses import STYLE_LOSSES
+from nst_core.losses.style import STYLE_LOSSES
 
 INFOS = field_infos()
 

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core import Settings, images
-from nst_core import sweep as sweep_mod
-from nst_core.cli import main as cli_main
+from nst_core import Settings
+from nst_core.imaging import images
+from nst_core.experiments import sweep as sweep_mod
+from nst_core.cli.main import main as cli_main
 from nst_core.settings import field_infos
 
 

@@ -7,11 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core import Settings, images, run, spatial, stylize
-from nst_core.cli import main as cli_main
-from nst_core.engine import evaluate, prepare
-from nst_core.losses import STYLE_LOSSES, gram
-from nst_core.style_losses import MMDPolyLoss
+from nst_core import Settings, run, stylize
+from nst_core.imaging import images
+from nst_core.losses import spatial
+from nst_core.cli.main import main as cli_main
+from nst_core.engine.loop import evaluate, prepare
+from nst_core.losses.objective import STYLE_LOSSES, gram
+from nst_core.losses.style import MMDPolyLoss
 
 TINY = Settings(size=48, steps=8, preview_every=0)
 
@@ -31,7 +33,7 @@ def test_each_style_loss_lowers_its_own_loss(name, content_path, style_path):
 
 @pytest.mark.parametrize("name", list(STYLE_LOSSES))
 def test_style_loss_is_zero_on_the_style_itself(name, vgg, style_path, content_path):
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.imaging.vgg import FeatureExtractor
 
     ex = FeatureExtractor(vgg, ("relu1_1", "relu3_1", "relu5_1"))
     style_f = ex(tensor_at(style_path, 48))
@@ -61,7 +63,7 @@ def test_blend_one_zero_equals_the_single_style(name, content_path, style_path, 
 @pytest.mark.parametrize("name", list(STYLE_LOSSES))
 def test_uniform_weights_give_the_unweighted_loss(name, vgg, style_path, content_path):
     """The masked code path with an all-white mask is the plain loss."""
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.imaging.vgg import FeatureExtractor
 
     ex = FeatureExtractor(vgg, ("relu2_1",))
     s, c = ex(tensor_at(style_path, 48))["relu2_1"], ex(tensor_at(content_path, 48))["relu2_1"]
@@ -72,7 +74,7 @@ def test_uniform_weights_give_the_unweighted_loss(name, vgg, style_path, content
 
 def test_mmd_poly_with_c_zero_is_the_gram_loss(vgg, style_path, content_path, monkeypatch):
     """Li et al. 2017: Gram matching is MMD with the kernel (x.y)^2."""
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.imaging.vgg import FeatureExtractor
 
     monkeypatch.setattr(MMDPolyLoss, "C_FACTOR", 0.0)
     monkeypatch.setattr(MMDPolyLoss, "SCALE", 1.0)
@@ -84,8 +86,8 @@ def test_mmd_poly_with_c_zero_is_the_gram_loss(vgg, style_path, content_path, mo
 
 def test_histogram_blend_is_the_mixture(vgg, style_path, style2_path):
     """Equal weights: the target quantiles are those of the two styles' pooled activations."""
-    from nst_core.style_losses import HIST_LEVELS, HistogramLoss, weighted_quantiles
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.losses.style import HIST_LEVELS, HistogramLoss, weighted_quantiles
+    from nst_core.imaging.vgg import FeatureExtractor
 
     ex = FeatureExtractor(vgg, ("relu1_1",))
     a, b = ex(tensor_at(style_path, 48))["relu1_1"], ex(tensor_at(style2_path, 48))["relu1_1"]
@@ -115,7 +117,7 @@ def gram_distance(ex, image, style):
 
 
 def test_masks_confine_each_style_to_its_region(vgg, content_path, style_path, style2_path):
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.imaging.vgg import FeatureExtractor
 
     left, right = half_masks()
     s = Settings(size=64, steps=25, preview_every=0, style_weight=1e3)

@@ -4,12 +4,13 @@ import dataclasses
 import pytest
 import torch
 
-from nst_core import Settings, images, stylize
-from nst_core.engine import prepare
-from nst_core.losses import STYLE_LOSSES, gram
-from nst_core.schedule import tiled_level
-from nst_core.tiling import (TILE_ALIGN, blend_weights, global_style_features, seam_ratio,
-                             tile_boxes, tile_starts)
+from nst_core import Settings, stylize
+from nst_core.imaging import images
+from nst_core.engine.loop import prepare
+from nst_core.losses.objective import STYLE_LOSSES, gram
+from nst_core.engine.schedule import tiled_level
+from nst_core.engine.tiling import (TILE_ALIGN, blend_weights, global_style_features, seam_ratio,
+                                    tile_boxes, tile_starts)
 
 def stylize_tiled(content, style, settings, init_image=None):
     """One tiled level, as the schedule runs it."""
@@ -58,7 +59,7 @@ def test_seam_ratio_sees_a_seam():
 def test_global_style_features_match_the_whole_image(vgg, style_path):
     """Chunked features give the whole image's Gram matrices (exactly where the halo covers the
     receptive field, closely elsewhere)."""
-    from nst_core.vgg import FeatureExtractor
+    from nst_core.imaging.vgg import FeatureExtractor
 
     style = images.to_tensor(images.resize(images.load_image(style_path), (240, 192)))
     layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

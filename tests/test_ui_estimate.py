@@ -8,10 +8,10 @@ from PIL import Image
 
 from nst_core import estimate as core
 from nst_core.estimate import Calibration, Estimator, Method
-from nst_core.web import forms
-from nst_core.web.limits import Limits
-from ui import estimate
-from ui.panel import Panel
+from nst_studio.web import forms
+from nst_studio.web.limits import Limits
+from nst_studio.ui import estimate
+from nst_studio.ui.panel import Panel
 
 
 @pytest.fixture

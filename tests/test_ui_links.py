@@ -9,9 +9,9 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
-from nst_core.web import forms  # noqa: E402
-from nst_core.web.limits import Limits  # noqa: E402
-from ui import links, panel as panel_ui  # noqa: E402
+from nst_studio.web import forms  # noqa: E402
+from nst_studio.web.limits import Limits  # noqa: E402
+from nst_studio.ui import links, panel as panel_ui  # noqa: E402
 
 LIMITS = Limits(max_size=256, default_size=64, default_steps=10)
 

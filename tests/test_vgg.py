@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from nst_core import vgg as vggmod
+from nst_core.imaging import vgg as vggmod
 
 
 def test_layer_names_are_vgg19():

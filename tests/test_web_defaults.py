@@ -5,11 +5,11 @@ import pytest
 
 from nst_core import estimate
 from nst_core.estimate import Calibration, Estimator, Method
-from nst_core.schedule import plan
+from nst_core.engine.schedule import plan
 from nst_core.settings import Settings
-from nst_core.images import Image
-from nst_core.web import defaults, forms
-from nst_core.web.limits import Limits
+from nst_core.imaging.images import Image
+from nst_studio.web import defaults, forms
+from nst_studio.web.limits import Limits
 
 
 def test_a_gpu_starts_from_the_quality_run_and_a_cpu_from_a_short_coarse_to_fine_one():

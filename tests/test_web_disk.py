@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from nst_core.web import disk
+from nst_studio.web import disk
 
 
 def test_folders_of_gone_processes_are_removed_and_prune_keeps_the_budget(tmp_path):

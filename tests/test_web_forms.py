@@ -8,11 +8,11 @@ import json
 import pytest
 from PIL import Image
 
-from nst_core.optim import OPTIMIZERS
-from nst_core.params import PARAMETERIZATIONS
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.settings import PRESETS, Settings, field_infos, setting
-from nst_core.web import files, forms
-from nst_core.web.limits import Limits
+from nst_studio.web import files, forms
+from nst_studio.web.limits import Limits
 
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
 
@@ -193,7 +193,7 @@ def test_the_pages_controls_for_a_new_setting(content_path, style_path):
     """The page builds its form for the settings class it is given: the new field is a slider
     with its label, help and range, and the page's values for it reach the Settings."""
     gr = pytest.importorskip("gradio")
-    from ui import panel as panel_module
+    from nst_studio.ui import panel as panel_module
 
     with gr.Blocks():
         panel = panel_module.build(LIMITS, cls=Extended)

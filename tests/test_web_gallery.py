@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_core.engine import Progress
+from nst_core.engine.loop import Progress
 from nst_core.results import result_metadata
 from nst_core.settings import Settings
-from nst_core.web import files, gallery
+from nst_studio.web import files, gallery
 
 
 def _result(name: str, stopped: bool = False, seconds: float | None = 12.4

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core.web import inputs
+from nst_studio.web import inputs
 
 
 def test_check_upload_names_the_problem(tmp_path):

@@ -10,10 +10,10 @@ import torch
 
 from conftest import load_factor
 from nst_core.settings import Settings
-from nst_core.web import forms, inputs, jobs
-from nst_core.web.jobs import JOBS, Jobs
-from nst_core.web.limits import Limits
-from nst_core.web.streams import stylize_updates
+from nst_studio.web import forms, inputs, jobs
+from nst_studio.web.jobs import JOBS, Jobs
+from nst_studio.web.limits import Limits
+from nst_studio.web.streams import stylize_updates
 
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
 

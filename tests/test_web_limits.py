@@ -13,8 +13,8 @@ from PIL import Image
 from nst_core import estimate
 from nst_core.estimate import Calibration, Estimator, Method
 from nst_core.settings import Settings
-from nst_core.web import forms, jobs, streams
-from nst_core.web.limits import GPU_STARTUP_SECONDS, Limits
+from nst_studio.web import forms, jobs, streams
+from nst_studio.web.limits import GPU_STARTUP_SECONDS, Limits
 
 
 def test_limits_from_env_defaults_and_overrides():
@@ -55,7 +55,7 @@ def test_check_names_the_limit_a_job_is_over():
 
 
 def test_warm_up_levels_and_tiles_are_bounded_like_the_steps(monkeypatch):
-    from nst_core import dip
+    from nst_core.params import dip
 
     limits = Limits(max_steps=500, max_size=256)
     dip_run = Settings(param="dip", optimizer="adam", size=256, steps=200)

@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from nst_core.settings import Settings, field_infos
-from nst_core.web import defaults, links
-from nst_core.web.limits import Limits
+from nst_studio.web import defaults, links
+from nst_studio.web.limits import Limits
 
 from conftest import EXAMPLES
 

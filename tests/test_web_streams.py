@@ -7,11 +7,14 @@ import json
 import pytest
 import torch
 
-from nst_core import images, schedule, settings as settings_module, sweep
-from nst_core.engine import Progress
-from nst_core.web import explore, files, forms, inputs, streams
-from nst_core.web.jobs import JOBS
-from nst_core.web.limits import Limits
+from nst_core import settings as settings_module
+from nst_core.imaging import images
+from nst_core.engine import schedule
+from nst_core.experiments import sweep
+from nst_core.engine.loop import Progress
+from nst_studio.web import explore, files, forms, inputs, streams
+from nst_studio.web.jobs import JOBS
+from nst_studio.web.limits import Limits
 
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
 

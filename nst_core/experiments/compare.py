@@ -1,0 +1,543 @@
+"""Run several (optimizer, parameterization) methods on the same inputs and compare them.
+
+A method is written ``optimizer:param`` (``adam:fft``). Every method gets the same settings and
+the same budget, so differences come from what is optimized and how: equal steps (objective
+evaluations), or equal time (``settings.time_budget`` seconds of each method's own work, with
+the step budget lifted: ``--budget-seconds``). :func:`compare_stream` interleaves the runs one
+step at a time (a UI can show all results growing side by side), each timed by the engine's own
+clock. Every method is scored by the same fixed scorer (:mod:`nst_core.scoring`), whatever its
+own loss; :func:`summarize` turns the final records into a labelled grid, curves of the loss
+against steps and seconds and of the score against seconds, and a table.
+
+CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels adam:fft
+--steps N --size PX --out DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ..imaging import images
+from ..cli.main import (COMMANDS, CliError, RunsFailed, add_grid_arguments,
+                        add_settings_arguments, execute_runs, history_row, read_sources,
+                        settings_from_args, style_groups)
+from ..engine.loop import NonFiniteLossError, Progress, optimize, prepare
+from ..optim.registry import OPTIMIZERS
+from ..params.registry import PARAMETERIZATIONS
+from ..results import result_metadata, write_result
+from .tasks import Outcome, Run, Source, final_record, make_run
+from .scoring import Scorer, make_scorer
+from ..settings import Settings, from_dict, validate
+
+# Every parameterization at its best optimizer (the registry's ``best``), in registry order.
+DEFAULT_METHODS = tuple(f"{p.best}:{name}" for name, p in PARAMETERIZATIONS.items())
+OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
+PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP", "pyramid": "pyramid"}
+# Steps between the scored points of a method's curve (each is one fixed-scorer pass on the
+# preview, outside the method's own clock).
+SCORE_EVERY = 10
+# The step budget of an equal-time comparison: never the limit, the time budget is.
+EQUAL_TIME_STEPS = 1_000_000
+# Smallest tile side in the grid, in pixels: room for a caption such as
+# "loss 1.23e+08 · 123.4 s" at the smallest font.
+MIN_TILE = 200
+
+
+def parse_method(text: str) -> tuple[str, str]:
+    """``"adam:fft"`` -> ``("adam", "fft")``; ValueError naming the choices otherwise."""
+    optimizer, sep, param = str(text).strip().partition(":")
+    if not sep:
+        raise ValueError(f"method {text!r} is not OPTIMIZER:PARAM (e.g. adam:fft); optimizers: "
+                         f"{', '.join(OPTIMIZERS)}; parameterizations: "
+                         f"{', '.join(PARAMETERIZATIONS)}")
+    optimizer, param = optimizer.strip().lower(), param.strip().lower()
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"method {text!r}: unknown optimizer {optimizer!r}; choose from: "
+                         f"{', '.join(OPTIMIZERS)}")
+    if param not in PARAMETERIZATIONS:
+        raise ValueError(f"method {text!r}: unknown parameterization {param!r}; choose from: "
+                         f"{', '.join(PARAMETERIZATIONS)}")
+    return optimizer, param
+
+
+def method_label(optimizer: str, param: str) -> str:
+    """Human label, e.g. ``"Adam · FFT"``."""
+    return f"{OPTIMIZER_LABELS.get(optimizer, optimizer)} · {PARAM_LABELS.get(param, param)}"
+
+
+def _check_methods(methods: Sequence[str]) -> list[tuple[str, str, str]]:
+    if isinstance(methods, str):
+        methods = [methods]
+    if not methods:
+        raise ValueError("no methods to compare; give at least one OPTIMIZER:PARAM "
+                         f"(e.g. {' '.join(DEFAULT_METHODS)})")
+    parsed, seen = [], set()
+    for m in methods:
+        optimizer, param = parse_method(m)
+        key = f"{optimizer}:{param}"
+        if key in seen:
+            raise ValueError(f"method {key} is listed twice")
+        seen.add(key)
+        parsed.append((key, optimizer, param))
+    return parsed
+
+
+def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str], *,
+                   check: bool = True) -> Iterator[tuple[str, Progress]]:
+    """Yield ``(method, Progress)`` for every record of every method, round-robin by step.
+
+    The inputs are loaded and the loss targets computed once; each method then runs
+    :func:`nst_core.engine.optimize` with ``optimizer`` and ``param`` replaced. A record's
+    ``elapsed`` (and the final ``info["seconds"]``/``["seconds_per_step"]``) is the engine's
+    own clock: the method's own work (a DIP warm-up included), not the other methods' turns
+    nor what the caller does between records; ``settings.time_budget`` applies to it. Closing the
+    generator closes every run. A method whose loss becomes non-finite raises
+    :class:`NonFiniteLossError` naming it (the other runs are closed).
+
+    ``settings`` are validated here, the Python API's edge (``check=False`` for callers that
+    validated them already); each method only changes the optimizer and parameterization, whose
+    names :func:`parse_method` checks.
+    """
+    parsed = _check_methods(methods)
+    if check:
+        validate(settings, n_styles=len(style) if isinstance(style, (list, tuple)) else 1)
+    base = prepare(content, style, settings)
+    gens: dict[str, Iterator[Progress]] = {}
+    for key, optimizer, param in parsed:
+        s = dataclasses.replace(base.settings, optimizer=optimizer, param=param)
+        gens[key] = optimize(dataclasses.replace(base, settings=s))
+    active = list(gens)
+    try:
+        while active:
+            for key in list(active):
+                try:
+                    record = next(gens[key])
+                except NonFiniteLossError as exc:
+                    raise NonFiniteLossError(f"{key}: {exc}") from None
+                if record.done:
+                    active.remove(key)
+                yield key, record
+    finally:
+        for gen in gens.values():
+            gen.close()
+
+
+def history_point(record: Progress, scorer: Scorer | None = None) -> dict[str, Any]:
+    """A curve point: step, own seconds and losses, and the fixed score of the record's image
+    (its preview) when there is one and a scorer."""
+    point = history_row(record)
+    image = record.image if record.done else record.preview
+    if scorer is not None and image is not None:
+        point.update({f"fixed_{k}": v for k, v in scorer(image).items()})
+    return point
+
+
+@dataclass
+class CompareResult:
+    """What a comparison produces (see :func:`summarize`)."""
+
+    grid: Image.Image  # content, style, one labelled result per method
+    curves: Image.Image  # own loss vs step and vs seconds, fixed score vs seconds (log scale)
+    rows: list[dict[str, Any]]  # one per method: losses, score, ssim, seconds, steps, parameters
+    markdown: str  # the rows as a markdown table
+    histories: dict[str, list[dict[str, float]]]  # method -> rows of step, seconds, losses
+    settings: dict[str, Any]  # the shared settings (optimizer/param are per method)
+    images: dict[str, Image.Image] = field(default_factory=dict)  # method -> final image
+    finals: dict[str, Progress] = field(default_factory=dict)  # method -> final record
+    failures: dict[str, str] = field(default_factory=dict)  # method -> why its run failed
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"settings": self.settings, "methods": [r["method"] for r in self.rows],
+               "rows": self.rows, "histories": self.histories}
+        if self.failures:
+            out["failed"] = [{"method": m, "error": e} for m, e in self.failures.items()]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def table(self) -> str:
+        """The markdown table, then each failed method with its message."""
+        failed = "".join(f"- `{m}` failed: {e}\n" for m, e in self.failures.items())
+        return self.markdown + (f"\nFailed runs:\n\n{failed}" if failed else "")
+
+    def save_summary(self, out_dir: str | os.PathLike) -> dict[str, str]:
+        """Write grid.png, curves.png, table.md and results.json."""
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {name: os.path.join(out_dir, name)
+                 for name in ("grid.png", "curves.png", "table.md", "results.json")}
+        self.grid.save(paths["grid.png"])
+        self.curves.save(paths["curves.png"])
+        with open(paths["table.md"], "w") as fh:
+            fh.write(self.table())
+        with open(paths["results.json"], "w") as fh:
+            fh.write(self.to_json())
+        return paths
+
+    def save(self, out_dir: str | os.PathLike) -> dict[str, str]:
+        """:meth:`save_summary`, and one result per method (``OPTIMIZER_PARAM.png`` with its
+        settings embedded, and its ``.json``)."""
+        paths = self.save_summary(out_dir)
+        for row in self.rows:
+            method = row["method"]
+            if method in self.finals:
+                path = os.path.join(out_dir, method.replace(":", "_") + ".png")
+                settings = from_dict(dict(self.settings, optimizer=row["optimizer"],
+                                          param=row["param"]))
+                write_result(self.images.get(method, self.finals[method].image), path,
+                             result_metadata(settings, self.finals[method],
+                                             extra={"history": self.histories.get(method, [])}))
+                paths[method] = path
+        return paths
+
+
+def _row(method: str, final: Progress, scores: Mapping[str, float]) -> dict[str, Any]:
+    info = final.info
+    row = {"method": method, "label": method_label(info["optimizer"], info["param"]),
+           "optimizer": info["optimizer"], "param": info["param"], "steps": final.step,
+           "losses": dict(final.losses), "seconds": info["seconds"],
+           "seconds_per_step": info["seconds_per_step"], "parameters": info["parameters"],
+           "lr": info["lr"], **{k: scores[k] for k in ("score", "ssim", "style_distance")}}
+    for key in ("warmup_steps", "warmup_seconds", "warmup_mse"):
+        if key in info:
+            row[key] = info[key]
+    return row
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow built without FreeType: a fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _fit(img: Image.Image, box: tuple[int, int]) -> Image.Image:
+    """``img`` scaled to fit ``box``, centred on white (enlarged with visible pixels)."""
+    scale = min(box[0] / img.width, box[1] / img.height)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    tile = Image.new("RGB", box, "white")
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    tile.paste(img.convert("RGB").resize(size, resample),
+               ((box[0] - size[0]) // 2, (box[1] - size[1]) // 2))
+    return tile
+
+
+def make_grid(tiles: Sequence[tuple[Image.Image, Sequence[str]]], columns: int = 4,
+              tile_size: tuple[int, int] | None = None) -> Image.Image:
+    """Tiles with one or more caption lines under each, ``columns`` per row."""
+    if not tiles:
+        raise ValueError("nothing to put in the grid")
+    tw, th = tile_size or tiles[-1][0].size
+    if max(tw, th) < MIN_TILE:
+        # Small results are shown enlarged so the captions fit under them.
+        tw, th = round(tw * MIN_TILE / max(tw, th)), round(th * MIN_TILE / max(tw, th))
+    font_size = max(12, min(18, tw // 16))
+    font = _font(font_size)
+    lines = max(len(caption) for _, caption in tiles)
+    caption_h = lines * (font_size + 4) + 6
+    pad = 6
+    cols = min(columns, len(tiles))
+    rows = math.ceil(len(tiles) / cols)
+    grid = Image.new("RGB", (cols * (tw + pad) + pad, rows * (th + caption_h + pad) + pad),
+                     "white")
+    draw = ImageDraw.Draw(grid)
+    for i, (img, caption) in enumerate(tiles):
+        x = pad + (i % cols) * (tw + pad)
+        y = pad + (i // cols) * (th + caption_h + pad)
+        grid.paste(_fit(img, (tw, th)), (x, y))
+        for j, line in enumerate(caption):
+            draw.text((x + 2, y + th + 3 + j * (font_size + 4)), line, fill="black", font=font)
+    return grid
+
+
+CURVES = (("step", "total", "own loss vs step", "step (objective evaluations)"),
+          ("seconds", "total", "own loss vs own compute time", "seconds"),
+          ("seconds", "fixed_score", "fixed score vs own compute time", "seconds"))
+
+
+def plot_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
+                labels: Mapping[str, str] | None = None) -> Image.Image:
+    """Each method's own loss against step and seconds, and the fixed score against seconds
+    (log scale, one line per method; the score where it was measured)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in a web server
+
+    labels = labels or {}
+    fig = Figure(figsize=(15, 4), dpi=100)
+    axes = fig.subplots(1, len(CURVES))
+    for ax, (x, y, title, xlabel) in zip(axes, CURVES):
+        for method, rows in histories.items():
+            points = [(r[x], r[y]) for r in rows if r.get(y, 0) > 0]
+            if points:
+                ax.plot(*zip(*points), label=labels.get(method, method),
+                        marker="." if y == "fixed_score" else None)
+        ax.set_yscale("log")
+        ax.set(title=title, xlabel=xlabel, ylabel="score" if y == "fixed_score" else "loss")
+        ax.grid(True, which="both", alpha=0.3)
+    if histories:
+        axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+TABLE_HEADERS = ("Method", "Parameters", "Seconds", "Steps", "Score", "SSIM", "Style distance",
+                 "Own loss")
+
+
+def table_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """The comparison table's cells (:data:`TABLE_HEADERS`), numbers rounded to what matters."""
+    return [[r["label"], f"{r['parameters']:,}", f"{r['seconds']:.1f}", str(r["steps"]),
+             _fmt(r["score"]), f"{r['ssim']:.3f}", _fmt(r["style_distance"]),
+             _fmt(r["losses"]["total"])] for r in rows]
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    head = "| " + " | ".join(TABLE_HEADERS) + " |\n|---|" + "---:|" * (len(TABLE_HEADERS) - 1)
+    return head + "\n" + "".join("| " + " | ".join(cells) + " |\n"
+                                  for cells in table_rows(rows))
+
+
+def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
+              histories: Mapping[str, Sequence[Mapping[str, float]]],
+              settings: Settings, scorer: Scorer | None = None,
+              scores: Mapping[str, Mapping[str, float]] | None = None) -> CompareResult:
+    """Grid, curves, rows and markdown table from each method's final record and history.
+
+    ``content``/``style`` are any image sources (a list of styles shows the first);
+    ``histories`` maps a method to rows with ``step``, ``seconds``, the loss terms and, where
+    measured, the fixed score (as :func:`history_point` makes them). ``scores`` holds the fixed
+    scorer's numbers of final images scored already (a run's metadata); the others are scored
+    by ``scorer`` (made here for these inputs when needed and not given).
+    """
+    if not finals:
+        raise ValueError("no finished methods to summarize")
+    for method, final in finals.items():
+        if not final.done or final.image is None:
+            raise ValueError(f"method {method}: its record is not a final one (done=False)")
+    scores = dict(scores or {})
+    for method, final in finals.items():
+        if method not in scores:
+            if scorer is None:
+                scorer = make_scorer(content, style, max(final.image.size),
+                                     device=settings.device, weights=settings.weights)
+            scores[method] = scorer(final.image)
+    rows = [_row(m, f, scores[m]) for m, f in finals.items()]
+    results = {m: f.image for m, f in finals.items()}
+    size = next(iter(results.values())).size
+    content_img = images.load_image(content, name="content image")
+    style_src = style[0] if isinstance(style, (list, tuple)) else style
+    tiles: list[tuple[Image.Image, list[str]]] = [
+        (content_img, ["content", ""])]
+    if style_src is not None:
+        tiles.append((images.load_image(style_src, name="style image"), ["style", ""]))
+    for row in rows:
+        tiles.append((results[row["method"]],
+                      [row["label"], f"score {row['score']:.3g} · "
+                                     f"{row['seconds']:.1f} s"]))
+    grid = make_grid(tiles, tile_size=size)
+    labels = {r["method"]: r["label"] for r in rows}
+    curves = plot_curves({m: list(h) for m, h in histories.items()}, labels)
+    return CompareResult(grid, curves, rows, markdown_table(rows),
+                         {m: [dict(r) for r in h] for m, h in histories.items()},
+                         settings.to_dict(), results, dict(finals))
+
+
+class Tally:
+    """What a comparison keeps as its records come: each method's final record and its curve
+    (:func:`history_point`), every image scored by one scorer made from the first record."""
+
+    def __init__(self, content: Any, style: Any, settings: Settings):
+        self.content, self.style, self.settings = content, style, settings
+        self.scorer: Scorer | None = None
+        self.finals: dict[str, Progress] = {}
+        self.histories: dict[str, list[dict]] = {}
+
+    def add(self, method: str, record: Progress) -> None:
+        if self.scorer is None:
+            self.scorer = make_scorer(self.content, self.style, max(record.info["size"]),
+                                      device=self.settings.device,
+                                      weights=self.settings.weights)
+        self.histories.setdefault(method, []).append(history_point(record, self.scorer))
+        if record.done:
+            self.finals[method] = record
+
+    def summarize(self) -> CompareResult:
+        return summarize(self.content, self.style, self.finals, self.histories, self.settings,
+                         self.scorer)
+
+
+def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str],
+            on_record=None, *, check: bool = True) -> CompareResult:
+    """Run :func:`compare_stream` to the end and :func:`summarize` it.
+
+    ``on_record(method, progress)``, if given, sees every record as it comes.
+    """
+    tally = Tally(content, style, settings)
+    for method, record in compare_stream(content, style, settings, methods, check=check):
+        tally.add(method, record)
+        if on_record is not None:
+            on_record(method, record)
+    return tally.summarize()
+
+
+def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
+               ) -> tuple[Image.Image, dict]:
+    """One method of a comparison, in whichever process runs it (its own clock, as in
+    :func:`compare_stream`); the metadata keeps its history for the loss curves."""
+    styles = [s.load("style image") for s in run.styles]
+    content = run.content.load("content image")
+    tally = Tally(content, styles if len(styles) > 1 else styles[0], run.settings)
+    for _, record in compare_stream(tally.content, tally.style, run.settings, [run.value],
+                                    check=False):
+        tally.add(run.value, record)
+        if on_step is not None:
+            on_step(record)
+    final = tally.finals[run.value]
+    score = tally.histories[run.value][-1]
+    return final.image, result_metadata(run.settings, final, extra={
+        "history": tally.histories[run.value],
+        "score": {k[len("fixed_"):]: v for k, v in score.items() if k.startswith("fixed_")}})
+
+
+def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
+                   settings: Settings) -> CompareResult | None:
+    """One content and style's comparison from its methods' outcomes (None if all failed)."""
+    ok = [(r, o) for r, o in zip(runs, outcomes) if o.ok]
+    if not ok:
+        return None
+    run = runs[0]
+    finals = {r.value: final_record(o) for r, o in ok}
+    histories = {r.value: o.metadata.get("history", []) for r, o in ok}
+    styles = [s.data for s in run.styles]
+    # Each run scored its own result (run_method); a run resumed from older files may not have.
+    scores = {r.value: o.metadata["score"] for r, o in ok if "score" in o.metadata}
+    result = summarize(run.content.data, styles, finals, histories, settings, scores=scores)
+    result.failures = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+    return result
+
+
+def _pair_folder(out: str, content: Source, group: Sequence[Source], pairs: int) -> str:
+    if pairs == 1:
+        return out
+    return os.path.join(out, f"{content.stem}__{'+'.join(s.stem for s in group)}")
+
+
+def comparison_runs(args: argparse.Namespace, settings: Settings) -> list[list[Run]]:
+    """Per content and style (each in its own folder when there are several), a run per
+    method."""
+    methods = _check_methods(args.methods)
+    contents, groups = read_sources(args.content, "content"), style_groups(args)
+    pairs = [(c, g) for c in contents for g in groups]
+    return [[make_run(run_method, dataclasses.replace(settings, optimizer=o, param=p), c, g,
+                      _pair_folder(args.out, c, g, len(pairs)), method_label(o, p), key,
+                      name=key.replace(":", "_")) for key, o, p in methods]
+            for c, g in pairs]
+
+
+def _overview(out: str, summaries: Sequence[tuple[list[Run], CompareResult | None, list]]
+              ) -> None:
+    """With several contents or styles: one table and JSON over all of them in ``out``."""
+    lines, data = [], []
+    for runs, result, outcomes in summaries:
+        run = runs[0]
+        head = f"{run.content.path} x {' + '.join(s.path for s in run.styles)}"
+        errors = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+        body = result.table() if result else "".join(f"- `{m}` failed: {e}\n"
+                                                      for m, e in errors.items())
+        lines.append(f"## {head}\n\n{body}")
+        data.append({"content": run.content.path, "styles": [s.path for s in run.styles],
+                     "folder": os.path.dirname(run.path),
+                     "rows": result.rows if result else [],
+                     "failed": [{"method": m, "error": e} for m, e in errors.items()]})
+    with open(os.path.join(out, "table.md"), "w") as fh:
+        fh.write("\n".join(lines))
+    with open(os.path.join(out, "results.json"), "w") as fh:
+        json.dump({"pairs": data}, fh, indent=1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nst_core compare",
+        description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
+                    "and step budget; write a labelled grid (grid.png), loss curves "
+                    "(curves.png), a table (table.md), the numbers (results.json) and each "
+                    "result (OPTIMIZER_PARAM.png and .json) to --out. With several content "
+                    "images or --styles, each content and style gets its own folder in --out, "
+                    "and --out holds a table and results.json over all. Running the same "
+                    "command again skips results already there. --param and --optimizer are "
+                    "ignored (each method sets its own); --lr, if given, applies to every method.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--content", required=True, nargs="+", metavar="PATH",
+                        help="content images or folders of them")
+    parser.add_argument("--style", action="append", default=[],
+                        help="style image; repeat to blend several styles")
+    parser.add_argument("--styles", nargs="+", metavar="PATH",
+                        help="style images or folders of them, each compared on its own")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
+                        metavar="OPTIMIZER:PARAM",
+                        help=f"methods; optimizers: {', '.join(OPTIMIZERS)}; "
+                             f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--budget-seconds", type=float, metavar="S",
+                        help="equal time instead of equal steps: every method runs for S "
+                             "seconds of its own work (the step budget is lifted)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_grid_arguments(parser)
+    # Previews are not saved by this command.
+    add_settings_arguments(parser, exclude=("preview_every",))
+    return parser
+
+
+def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
+    """``python -m nst_core compare``; ``before_run`` is handed to Ray's workers (see
+    :func:`nst_core.distributed.run_on_ray`)."""
+    args = build_parser().parse_args(list(argv))
+    if not args.style and not args.styles:
+        raise CliError("give a style image (--style, or --styles for several)")
+    settings = settings_from_args(args, n_styles=max(1, len(args.style)))
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CliError(f"--out {args.out!r} exists and is not a directory")
+    if args.budget_seconds is not None:
+        if not args.budget_seconds > 0:
+            raise CliError(f"--budget-seconds must be > 0, got {args.budget_seconds:g}")
+        settings = dataclasses.replace(settings, time_budget=args.budget_seconds,
+                                       steps=EQUAL_TIME_STEPS)
+    # Previews are not saved: they are the scored points of each method's curve.
+    settings = dataclasses.replace(settings, preview_every=SCORE_EVERY)
+    pairs = comparison_runs(args, settings)
+    flat = [r for runs in pairs for r in runs]
+    outcomes = iter(execute_runs(flat, args, "comparing", before_run=before_run))
+    summaries = []
+    for runs in pairs:
+        done = [next(outcomes) for _ in runs]
+        result = summarize_runs(runs, done, settings)
+        if result is not None:
+            result.save_summary(os.path.dirname(runs[0].path) or ".")
+            if not args.quiet:
+                print(result.table(), file=sys.stderr)
+        summaries.append((runs, result, done))
+    if len(pairs) > 1:
+        _overview(args.out, summaries)
+    failed = [(r, o) for runs, _, done in summaries for r, o in zip(runs, done) if not o.ok]
+    if failed:
+        raise RunsFailed(f"{len(failed)} of {len(flat)} runs failed; their messages are in "
+                         f"{os.path.join(args.out, 'table.md')}")
+    return 0
+
+
+COMMANDS["compare"] = main

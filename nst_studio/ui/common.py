@@ -1,0 +1,205 @@
+"""What every tab's handlers share: clear errors, upload checks, stop keys, job streams."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping
+
+import anyio
+import gradio as gr
+
+from nst_core.engine.loop import NonFiniteLossError
+from nst_core.imaging import images
+from nst_studio.web import inputs
+from nst_studio.web.jobs import JOBS, StopToken
+
+LOADING = "Loading images and VGG19…"
+# What a job that was running when the server was told to stop (SIGTERM: a restart, a new
+# version of a Space) ends with, so its client learns why rather than losing the connection.
+SHUTDOWN = ("the server is shutting down (a restart or an update) and stopped this job; "
+            "submit it again once the server is back")
+LOG = logging.getLogger("nst_studio")
+
+
+def refuse(message: str) -> gr.Error:
+    """A visitor's problem: logged as one line (no traceback), shown as it is."""
+    LOG.warning("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
+def user_error(exc: Exception) -> gr.Error:
+    """The message a visitor sees for a problem (a gr.Error always shows its own). A failure
+    of the run itself (not of what the visitor sent) is logged with its traceback."""
+    if isinstance(exc, NonFiniteLossError):
+        return refuse(f"The run diverged: {exc}")
+    if isinstance(exc, RuntimeError):  # e.g. torch.OutOfMemoryError on a GPU
+        message = f"The run failed: {type(exc).__name__}: {exc}"
+        LOG.error("%s", message, exc_info=exc)
+        return gr.Error(message, print_exception=False)
+    return refuse(str(exc))
+
+
+# The page's image upload slots, by elem_id: the name their messages give them. Gradio 6.31
+# rebuilds a component from its constructor arguments whenever an event returns an update for
+# it (the page-load event does, for the image slots), so a check set on one instance is gone by
+# the first upload; gr.Image's preprocess is wrapped once, for the class, and finds a slot by
+# its elem_id, which a rebuilt instance keeps. (A subclass would make Gradio write a stub file
+# next to this module and be drawn as an unknown component.)
+UPLOAD_SLOTS: dict[str, str] = {}
+
+
+def check_upload(slot: gr.Image, payload: Any, label: str, preprocess: Callable) -> Any:
+    """``preprocess(slot, payload)`` for an upload slot, with clear refusals: a file that was
+    not uploaded to this server (a raw API call naming a server path), a decompression bomb
+    (by its header, before a pixel is decoded), and an upload Pillow cannot open (Gradio's
+    preprocess fails with a generic error before the event runs)."""
+    path = getattr(payload, "path", None)
+    try:
+        if path:
+            if not Path(path).resolve().is_relative_to(Path(slot.GRADIO_CACHE).resolve()):
+                raise refuse(f"{label}: {path} was not uploaded to this server; send the file "
+                             "itself (gradio_client's handle_file uploads it)")
+            images.check_header(path, name=label)
+        return preprocess(slot, payload)
+    except gr.Error:
+        raise
+    except images.ImageError as exc:
+        raise refuse(str(exc)) from None
+    except Exception:
+        raise refuse(inputs.check_upload(path, label) if path
+                     else f"{label}: the upload could not be read") from None
+
+
+def _guard_image_class() -> None:
+    """Wrap gr.Image.preprocess once (see UPLOAD_SLOTS); other images are left as they are."""
+    original = gr.Image.preprocess
+    if getattr(original, "guards_uploads", False):
+        return
+
+    def preprocess(self: gr.Image, payload: Any) -> Any:
+        label = UPLOAD_SLOTS.get(self.elem_id or "")
+        if label is None:
+            return original(self, payload)
+        return check_upload(self, payload, label, original)
+
+    preprocess.guards_uploads = True  # type: ignore[attr-defined]
+    gr.Image.preprocess = preprocess
+
+
+def upload_image(label: str, guard: str, *, elem_id: str, **kwargs: Any) -> gr.Image:
+    """An image upload slot whose value is the uploaded file itself, as it was sent (no
+    conversion to 8-bit RGB by the component): the app reads exactly what the CLI reads.
+    Uploads are checked as :func:`check_upload` says, named ``guard`` in messages."""
+    _guard_image_class()
+    UPLOAD_SLOTS[elem_id] = guard
+    return gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id, **kwargs)
+
+
+def stop_key(request: gr.Request | None, kind: str) -> str | None:
+    """Stop tokens are per browser session and tab (Stylize, Compare, Explore, the API)."""
+    session = getattr(request, "session_hash", None)
+    return f"{session}:{kind}" if session else None
+
+
+def request_stop(request: gr.Request | None, kind: str) -> None:
+    """Interrupt the step in progress of this session's ``kind`` job, if any."""
+    key = stop_key(request, kind)
+    if key:
+        JOBS.request_stop(key)
+
+
+def lock_run() -> Any:
+    """Run while a job runs: disabled, so a second click is not silently queued behind it."""
+    return gr.Button(interactive=False)
+
+
+def unlock_run() -> Any:
+    return gr.Button(interactive=True)
+
+
+def wire_run_button(button: gr.Button, run_event: Any) -> None:
+    """Run is enabled again once its job ends, whichever way: Gradio 6.31 fires ``.then``
+    only after a success, ``.failure`` after an error or a refusal (Stop enables it itself: a
+    cancelled event fires neither)."""
+    for ended in (run_event.then, run_event.failure):
+        ended(unlock_run, None, button, queue=False, api_visibility="private")
+
+
+def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict | None:
+    """An update record -> {component: value} for the fields it sets (None: unchanged), or
+    None when it sets none (the stream then shows nothing for it: see :func:`serve`)."""
+    shown = {component: getattr(update, name) for name, component in outputs.items()
+             if getattr(update, name) is not None}
+    return shown or None
+
+
+@dataclass
+class Job:
+    """A checked job, ready to run: what the page shows at once, its stream of update records
+    (given its stop key) and how a record shows (None: nothing to show)."""
+
+    first: Any
+    updates: Callable[[str | None], Iterator[Any]]
+    show: Callable[[Any], Any]
+
+
+_END = object()
+
+
+def _advance(running: Iterator[Any], token: StopToken | None) -> Any:
+    """The next record of ``running`` (in a worker thread), or _END. A record finished after
+    its job was stopped is dropped, and the job closed: no one asks for more."""
+    try:
+        record = next(running)
+    except StopIteration:
+        return _END
+    if token is not None and token.is_set():
+        with contextlib.suppress(ValueError):
+            running.close()
+        return _END
+    return record
+
+
+async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
+                ) -> AsyncIterator[Any]:
+    """A job as an event's stream: ``check`` (reading the images, checking the settings) runs
+    in a worker thread, a refusal becomes a clear message, then ``first`` shows and every
+    record as ``show`` makes it; run errors become clear messages too.
+
+    Every step runs in a worker thread while the event waits for it; a cancel (Stop, a
+    client's cancel, a closed page) reaches the event there at once and sets the job's stop
+    token, which interrupts the step in progress (nst_core.web.jobs): the device is free
+    within a convolution, whatever the step does, a warm-up included.
+    """
+    try:
+        job = await anyio.to_thread.run_sync(check)
+    except ValueError as exc:
+        raise user_error(exc) from None
+    key = stop_key(request, kind)
+    token = JOBS.stop_token(key) if key else None
+    yield job.first
+    running = job.updates(key)
+    try:
+        while True:
+            record = await anyio.to_thread.run_sync(_advance, running, token,
+                                                    abandon_on_cancel=True)
+            if record is _END:
+                break
+            shown = job.show(record)
+            # Nothing to show, nothing sent: Gradio 6.31 answers every "unchanged" update
+            # (gr.skip()) by rebuilding the component into the session's state, where the
+            # rebuilt copies stay as long as the session (a few per step of a long job).
+            if shown is not None:
+                yield shown
+    except (ValueError, RuntimeError) as exc:
+        raise user_error(exc) from None
+    except BaseException:  # cancelled at the wait, or closed at a yield
+        if token is not None:
+            token.stop("closed")
+        with contextlib.suppress(ValueError):  # still in its thread: _advance closes it
+            running.close()
+        raise
+    if token is not None and token.is_set() and token.reason == "shutdown":
+        raise refuse(SHUTDOWN)

@@ -1,0 +1,93 @@
+"""The time and memory estimate next to Run ("about 40 s, 1.2 GB on this CPU"), updated as the
+images and settings change, and the finished jobs' pace that refines it
+(:mod:`nst_core.estimate`)."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+from PIL import Image
+
+from nst_core.engine.loop import resolve_device
+from nst_core.estimate import ESTIMATOR
+from nst_studio.web import forms
+from nst_studio.web.jobs import JOBS, zero_gpu
+from nst_studio.web.limits import Limits
+
+from .panel import Panel
+
+PENDING = "Estimate: pick a content image."
+# A ZeroGPU Space's page has no GPU to measure (it exists only inside jobs): the first job
+# teaches the estimate its pace.
+UNKNOWN = ("**Estimate:** known after the first job (this Space's GPU is lent only while a job "
+           "runs, and its pace is learnt from jobs)")
+
+
+def _shape(path: Any) -> tuple[int | None, int | None]:
+    """The content's width and height from its header (no pixels decoded), if readable."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None, None
+
+
+def text(panel: Panel, data: dict, limits: Limits) -> str:
+    """The estimate line for the form's values, or why there is none."""
+    form = {name: data[c] for name, c in panel.form.items()}
+    try:
+        # The settings as Run reads them (the time limit included: a refusal shows here).
+        settings = forms.settings_from_form(form, limits=limits, n_styles=1,
+                                            base=data[panel.base], need_style=False,
+                                            cls=panel.cls)
+        width, height = _shape(data[panel.content])
+        lock = JOBS.device_lock(str(resolve_device(settings.device)))
+        guess = ESTIMATOR.estimate(settings, width, height, lock=lock)
+    except ValueError as exc:
+        return f"**Estimate:** {exc}"
+    if guess is None:
+        return UNKNOWN
+    where = "" if width else " (for a square content image)"
+    return f"**Estimate:** {guess.text()} for {guess.evaluations} steps{where}"
+
+
+def build(panel: Panel, limits: Limits) -> gr.Markdown:
+    """The estimate line (inside the caller's layout), updated when the page loads and when
+    any image or setting changes."""
+    line = gr.Markdown(PENDING, elem_id="estimate")
+    gr.on(None, lambda data: text(panel, data, limits),
+          {panel.content, panel.base, *panel.form.values()}, line, api_visibility="private",
+          show_progress="hidden", trigger_mode="always_last", queue=True,
+          concurrency_limit=1, concurrency_id="estimate")
+    return line
+
+
+def paced(updates: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """``updates`` (a stylize job's stream) that tells the estimator how long a finished job
+    took, so the next estimates follow this machine's present pace."""
+
+    def run(inputs: Any, settings: Any, **kwargs: Any) -> Iterator[Any]:
+        start = time.monotonic()
+        for update in updates(inputs, settings, **kwargs):
+            if getattr(update, "done", False) and inputs.content is not None:
+                ESTIMATOR.record(settings, *inputs.content.size, time.monotonic() - start)
+            yield update
+
+    return run
+
+
+def warm_up() -> threading.Thread | None:
+    """Calibrate this machine in the background as the server starts, so a visitor's first
+    estimate is ready (a job's steps go on between the probes). Not on a ZeroGPU Space: its
+    GPU exists only inside jobs, whose pace teaches the estimator (which never probes there:
+    see app.py)."""
+    if zero_gpu():
+        return None
+    device = str(resolve_device("auto"))
+    thread = threading.Thread(target=ESTIMATOR.calibration,
+                              args=(device, JOBS.device_lock(device)), daemon=True,
+                              name="nst-calibration")
+    thread.start()
+    return thread

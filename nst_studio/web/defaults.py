@@ -1,0 +1,70 @@
+"""The form's starting values for the hardware the server runs on.
+
+On a GPU a step of VGG19 at 512 px takes milliseconds, so the form starts from the full quality
+run: 512 px, 300 L-BFGS steps on pixels. On a CPU the same run takes minutes (2.45 s a step at
+512 px on a 2-core machine), and a public demo whose first run takes ten minutes loses its
+visitor; so a CPU starts from a coarse-to-fine run (nst_core.schedule) that spends most of its
+steps on a small level, where they are cheap and where the style's large structures form, and a
+few on the output size to restore detail. The README ("Time and memory estimates") has what the
+CPU default takes on the development machine.
+
+``NST_DEFAULT_SIZE`` and ``NST_DEFAULT_STEPS`` override the size and steps chosen here; every
+value stays within the server's limits (``NST_MAX_SIZE``, ``NST_MAX_STEPS``), and where
+``NST_MAX_SECONDS`` is set the steps are lowered until the estimate fits.
+"""
+from __future__ import annotations
+
+import dataclasses
+from contextlib import AbstractContextManager
+from typing import Any
+
+from nst_core import estimate
+from nst_core.engine.loop import resolve_device
+from nst_core.settings import Settings
+from .limits import Limits
+
+# Per device kind: Settings fields of the starting run. Devices without an entry use "cpu".
+# GPU: the quality run of the README's figures. CPU: 256 px output from a 128 px level
+# (level steps: 50 at 128 px, 12 at 256 px, see schedule.default_level_steps). On the 2-core
+# AVX2-only development CPU, idle, 100 + 25 steps took 82 s through the app's stream, previews
+# included, over the minute a visitor should wait; 50 + 12 fit it (the README's table under
+# "Time and memory estimates").
+HARDWARE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cuda": {"size": 512, "steps": 300, "optimizer": "lbfgs", "param": "pixels",
+             "multiscale": False},
+    "cpu": {"size": 256, "steps": 50, "optimizer": "lbfgs", "param": "pixels",
+            "multiscale": True, "min_size": 128},
+}
+
+
+def device_kind(device: str = "auto") -> str:
+    """"cuda" or "cpu": the entry of :data:`HARDWARE_DEFAULTS` a device uses."""
+    kind = resolve_device(device).type
+    return kind if kind in HARDWARE_DEFAULTS else "cpu"
+
+
+def hardware_values(kind: str) -> dict[str, Any]:
+    if kind not in HARDWARE_DEFAULTS:
+        raise ValueError(f"unknown device kind {kind!r}; choose from: "
+                         f"{', '.join(HARDWARE_DEFAULTS)}")
+    return dict(HARDWARE_DEFAULTS[kind])
+
+
+def start_settings(limits: Limits, cls: type = Settings, *, kind: str | None = None,
+                   lock: AbstractContextManager | None = None) -> Settings:
+    """The settings a new form (or an API call's unset fields) starts from: the device's
+    defaults, then ``NST_DEFAULT_SIZE``/``NST_DEFAULT_STEPS``, within the server's limits."""
+    values = hardware_values(kind or device_kind())
+    if limits.default_size is not None:
+        values["size"] = limits.default_size
+    if limits.default_steps is not None:
+        values["steps"] = limits.default_steps
+    values["size"] = min(values["size"], limits.max_size)
+    values["steps"] = min(values["steps"], limits.max_steps)
+    if values.get("multiscale") and values.get("min_size", 0) >= values["size"]:
+        values["multiscale"] = False  # a size at or below the smallest level: one level
+    settings = dataclasses.replace(cls(), **values)
+    if limits.max_seconds is not None:
+        fit = estimate.fitting(settings, limits.max_seconds, lock=lock).get("steps", 1)
+        settings = dataclasses.replace(settings, steps=min(settings.steps, fit))
+    return settings
