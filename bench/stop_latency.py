@@ -1,4 +1,4 @@
-"""How long Stop takes to end a running job mid-step (the app's stop token, nst_core.web.jobs).
+"""How long Stop takes to end a running job mid-step (the app's stop token, nst_studio.web.jobs).
 
     python bench/stop_latency.py [SIZE ...]
 

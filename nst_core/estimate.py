@@ -56,7 +56,7 @@ STATE_VECTORS: dict[str, Callable[[int], int]] = {
     "adam": lambda steps: 2,
     "sgd": lambda steps: 1,
 }
-# L-BFGS on CUDA (nst_core.lbfgs) holds its whole history from the first step, plus the
+# L-BFGS on CUDA (nst_core.optim.lbfgs) holds its whole history from the first step, plus the
 # direction, the previous and the flat gradient.
 GPU_LBFGS_VECTORS = 2 * LBFGS_HISTORY + 3
 PACE_WEIGHT = 0.5  # weight of the newest finished job in the measured/estimated ratio

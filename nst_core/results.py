@@ -2,7 +2,7 @@
 
 Every interface (the CLI, the app, compare, sweep) saves results here, so a result always
 carries the same metadata: the settings to rerun it, with the seed actually used, the final
-losses, and facts about the run. :func:`nst_core.images.read_png_settings` reads it back.
+losses, and facts about the run. :func:`nst_core.imaging.images.read_png_settings` reads it back.
 """
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def _style_loss_help() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Settings:
-    # --- what is matched (VGG19 layer names, see nst_core.vgg.LAYER_NAMES)
+    # --- what is matched (VGG19 layer names, see nst_core.imaging.vgg.LAYER_NAMES)
     content_layers: tuple[str, ...] = setting(
         ("relu4_2",), label="Content layers", group="loss", advanced=True,
         choices=vgg.LAYER_NAMES, noun="VGG19 layer", metavar="LAYER",
@@ -136,9 +136,9 @@ class Settings:
         "gram", label="Style loss", group="loss", advanced=True, choices=_style_loss_names,
         choice_help=_style_loss_help, noun="style loss",
         help="statistic matched at the style layers")
-    # --- edge-preserving style loss (nst_core.spatial): the style loss splits at the content's
-    # edges into a flat-region term (x1) and an edge-region term (x edge_weight). None = no split;
-    # 0 = no style on strong content edges; 1 = the same push everywhere, per region.
+    # --- edge-preserving style loss (nst_core.losses.spatial): the style loss splits at the
+    # content's edges into a flat-region term (x1) and an edge-region term (x edge_weight). None =
+    # no split; 0 = no style on strong content edges; 1 = the same push everywhere, per region.
     edge_weight: float | None = setting(
         None, label="Style weight on edges", group="loss", minimum=0.0, advanced=True,
         help="edge-preserving style loss: weight of the style loss on the content's strong "
@@ -206,7 +206,7 @@ class Settings:
     luminance_space: str = setting(
         "yiq", label="Luminance space", group="images", choices=LUMINANCE_SPACES,
         advanced=True, help="colour space of the luminance option of preserve colour")
-    # --- multi-scale and tiling (nst_core.schedule, nst_core.tiling)
+    # --- multi-scale and tiling (nst_core.engine.schedule, nst_core.engine.tiling)
     multiscale: bool = setting(
         False, label="Multi-scale (coarse to fine)", group="multiscale", advanced=True,
         help="coarse-to-fine: stylize at the smallest size first, then at twice the size, each "

@@ -103,7 +103,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def own_disk() -> None:
-    """Keep this server's files in its own folder (see nst_core.web.disk), Gradio's cache
+    """Keep this server's files in its own folder (see nst_studio.web.disk), Gradio's cache
     included unless GRADIO_TEMP_DIR names another; remove the folders of servers that are
     gone now, and this one's at exit (SIGTERM included)."""
     disk.remove_dead()

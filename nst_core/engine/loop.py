@@ -5,7 +5,7 @@ optimizer on the chosen parameterization for ``settings.steps`` objective evalua
 a :class:`Progress` after every reported step (a preview image every ``preview_every`` steps)
 and a final record with the result. Closing the generator (``gen.close()``, or a web app
 cancelling the job) stops the work at the next step boundary. Single runs, multi-scale levels
-and tiles all go through this loop; :mod:`nst_core.schedule` drives levels and tiles.
+and tiles all go through this loop; :mod:`nst_core.engine.schedule` drives levels and tiles.
 """
 from __future__ import annotations
 

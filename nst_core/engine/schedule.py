@@ -13,7 +13,7 @@ level, up to the requested size. Each level's style image is resized with the co
 crowsonkb's code (style size follows the current scale) and as :func:`engine.prepare` does.
 
 Levels whose longest side is above ``settings.tile_size`` are optimized in overlapping tiles
-(geometry and write-back weights in :mod:`nst_core.tiling`), so a 4096x4096 output needs the
+(geometry and write-back weights in :mod:`nst_core.engine.tiling`), so a 4096x4096 output needs the
 memory of one tile, not of the image. Tiles are visited in raster order; each starts from the
 current canvas (so it sees its already-optimized neighbours in the overlaps) and is written back
 with a raised-cosine ramp over its overlap with written tiles (:func:`tiling.blend_weights`).

@@ -3,8 +3,8 @@
 The patch scheme of the "Improved Image Style Transfer" seed: a high-resolution level is cut into
 overlapping tiles, each tile is optimized on its own (VGG19 only ever sees one tile, so memory
 is set by ``tile_size``), and the tiles are blended back into one canvas. This module holds the
-pieces of that scheme; :func:`nst_core.schedule.tiled_level` runs it, each tile an ordinary run
-of the engine on a crop (:func:`nst_core.engine.prepare_tile`).
+pieces of that scheme; :func:`nst_core.engine.schedule.tiled_level` runs it, each tile an ordinary
+run of the engine on a crop (:func:`nst_core.engine.prepare_tile`).
 
 Two choices keep the tiles one picture:
 

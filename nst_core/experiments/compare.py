@@ -5,9 +5,9 @@ the same budget, so differences come from what is optimized and how: equal steps
 evaluations), or equal time (``settings.time_budget`` seconds of each method's own work, with
 the step budget lifted: ``--budget-seconds``). :func:`compare_stream` interleaves the runs one
 step at a time (a UI can show all results growing side by side), each timed by the engine's own
-clock. Every method is scored by the same fixed scorer (:mod:`nst_core.scoring`), whatever its
-own loss; :func:`summarize` turns the final records into a labelled grid, curves of the loss
-against steps and seconds and of the score against seconds, and a table.
+clock. Every method is scored by the same fixed scorer (:mod:`nst_core.experiments.scoring`),
+whatever its own loss; :func:`summarize` turns the final records into a labelled grid, curves of
+the loss against steps and seconds and of the score against seconds, and a table.
 
 CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels adam:fft
 --steps N --size PX --out DIR``.
@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
     """``python -m nst_core compare``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.distributed.run_on_ray`)."""
+    :func:`nst_core.experiments.distributed.run_on_ray`)."""
     args = build_parser().parse_args(list(argv))
     if not args.style and not args.styles:
         raise CliError("give a style image (--style, or --styles for several)")

@@ -8,7 +8,7 @@ it (it is an optional extra: ``pip install nst-core[ray]``).
   a notebook) is used as it is.
 - A task asks for a fraction of a GPU (``gpus_per_run``, several 512 px runs fit on one) when
   the cluster has GPUs and the run may use one, and ``cpus_per_run`` cores.
-- The VGG19 weights load once per worker process: :func:`nst_core.vgg.get_vgg` caches the
+- The VGG19 weights load once per worker process: :func:`nst_core.imaging.vgg.get_vgg` caches the
   network per process and the task is declared with ``max_calls=0``, so Ray keeps its workers
   between tasks (its default for GPU tasks, one call per worker, would start a fresh process and
   reload the weights for every run). Plain tasks rather than an actor pool: Ray then retries a

@@ -11,7 +11,7 @@
 :func:`sweep` streams :class:`SweepRecord` s (every engine step of every cell, then the grid) so a
 UI can show progress. ``python -m nst_core sweep ...`` is the command line: it also takes several
 content images and styles (a row of the grid per pair), resumes, and runs on Ray with ``--ray``
-(see :mod:`nst_core.runs` and :mod:`nst_core.distributed`).
+(see :mod:`nst_core.experiments.tasks` and :mod:`nst_core.experiments.distributed`).
 """
 from __future__ import annotations
 
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
     """``python -m nst_core sweep``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.distributed.run_on_ray`)."""
+    :func:`nst_core.experiments.distributed.run_on_ray`)."""
     args = build_parser().parse_args(argv)
     if args.columns is not None and args.columns < 1:
         raise CliError("--columns must be >= 1")

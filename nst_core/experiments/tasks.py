@@ -2,11 +2,11 @@
 
 A :class:`Run` is one stylization a grid needs, described completely (the input images' bytes,
 the settings, where its result goes), so it can run in this process or on another machine (see
-:mod:`nst_core.distributed`). :func:`perform` runs one and never raises: a run that fails (a bad
-image, out of memory) comes back as an :class:`Outcome` with its message, so the rest of a grid
-finishes. Results are written by the driver through :func:`nst_core.results.write_result`, and a
-run whose result PNG and complete JSON already exist is not run again (:func:`load_done`): the
-same command run twice resumes where it stopped.
+:mod:`nst_core.experiments.distributed`). :func:`perform` runs one and never raises: a run that
+fails (a bad image, out of memory) comes back as an :class:`Outcome` with its message, so the rest
+of a grid finishes. Results are written by the driver through
+:func:`nst_core.results.write_result`, and a run whose result PNG and complete JSON already exist
+is not run again (:func:`load_done`): the same command run twice resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -164,8 +164,8 @@ def perform(run: Run, on_step: Callable[[Progress], None] | None = None) -> Outc
 
 def fixed_score(content: Image.Image, style: Any, image: Image.Image,
                 settings: Settings) -> dict[str, float]:
-    """The fixed scorer's numbers for a result (:mod:`nst_core.scoring`: the same yardstick for
-    every run of a grid, whatever its settings)."""
+    """The fixed scorer's numbers for a result (:mod:`nst_core.experiments.scoring`: the same
+    yardstick for every run of a grid, whatever its settings)."""
     from .scoring import make_scorer
 
     scorer = make_scorer(content, style, max(image.size), device=settings.device,

@@ -96,8 +96,9 @@ class Objective(nn.Module):
         """(Re)target the style losses at the styles' features (one layer dict per style).
 
         Without ``masks`` one target blends every style by ``blend`` (default equal); with
-        masks (one 1x1xHxW map per style, :mod:`nst_core.spatial`) each style is its own group
-        on its region. ``edge`` and ``edge_weight`` split every region at the content's edges.
+        masks (one 1x1xHxW map per style, :mod:`nst_core.losses.spatial`) each style is its own
+        group on its region. ``edge`` and ``edge_weight`` split every region at the content's
+        edges.
         """
         if not self.style_layers:
             return

@@ -68,8 +68,8 @@ def load_mask(src: Any, size: tuple[int, int], *, name: str = "mask",
               device: str | torch.device = "cpu") -> torch.Tensor:
     """One mask source -> 1x1xHxW tensor in [0, 1] at ``size`` = (height, width).
 
-    Raises :class:`~nst_core.images.ImageError` naming the mask if it cannot be read, is for an
-    image of another shape, or is empty.
+    Raises :class:`~nst_core.imaging.images.ImageError` naming the mask if it cannot be read, is
+    for an image of another shape, or is empty.
     """
     if src is None:
         raise images.ImageError(f"{name}: no mask given")

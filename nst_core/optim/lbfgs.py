@@ -17,7 +17,8 @@ of S^T Y, D its diagonal and gamma = s.y / y.y of the newest pair. A step is thr
 the buffer (the gradient's products with it, the products of the new pair, the direction) and
 triangular solves on 100 x 100 matrices (in float64), with no Python decision on a device
 value: a pair is kept or not, and a step taken or not, by masks. In exact arithmetic the
-direction is the two-loop recursion's; tests/test_lbfgs.py checks the iterates against torch's.
+direction is the two-loop recursion's; tests/nst_core/optim/test_lbfgs.py checks the iterates
+against torch's.
 """
 from __future__ import annotations
 

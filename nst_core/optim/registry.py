@@ -20,7 +20,7 @@ SGD_MOMENTUM = 0.9
 
 def _lbfgs(params: Sequence[torch.Tensor], lr: float) -> torch.optim.Optimizer:
     # On a CUDA GPU, torch's step waits for the device about twice per remembered pair (see
-    # nst_core.lbfgs); the same step without those waits runs there. The CPU has nothing to
+    # nst_core.optim.lbfgs); the same step without those waits runs there. The CPU has nothing to
     # wait for and keeps torch's, and so does MPS (no float64 for the small solves).
     if params and params[0].device.type == "cuda":
         return SyncFreeLBFGS(params, lr=lr, history_size=LBFGS_HISTORY)

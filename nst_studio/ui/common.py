@@ -170,7 +170,7 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
 
     Every step runs in a worker thread while the event waits for it; a cancel (Stop, a
     client's cancel, a closed page) reaches the event there at once and sets the job's stop
-    token, which interrupts the step in progress (nst_core.web.jobs): the device is free
+    token, which interrupts the step in progress (nst_studio.web.jobs): the device is free
     within a convolution, whatever the step does, a warm-up included.
     """
     try:

@@ -1,4 +1,4 @@
-"""The settings form's components, generated from :func:`nst_core.web.forms.form_controls`
+"""The settings form's components, generated from :func:`nst_studio.web.forms.form_controls`
 (label, help as info, slider bounds, choices, checkbox for yes/no), laid out by group:
 everyday settings in rows, advanced ones under the group's heading in the caller's accordion."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Stylize tab's session gallery (see :mod:`nst_core.web.gallery`): every finished or
+"""The Stylize tab's session gallery (see :mod:`nst_studio.web.gallery`): every finished or
 stopped run of the visit with its caption; clicking one shows it as the result, restores its
 settings in the form, and puts it beside the one clicked before."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .panel import Panel
 @dataclass
 class SessionGallery:
     gallery: Any
-    entries: Any  # gr.State: the visit's entries (nst_core.web.gallery)
+    entries: Any  # gr.State: the visit's entries (nst_studio.web.gallery)
     picked: Any  # gr.State: paths of the last two clicked
     before: Any
     last: Any
@@ -28,7 +28,8 @@ def build() -> SessionGallery:
     """Lay out the gallery and the side-by-side pair (inside the caller's tab)."""
     shelf = gr.Gallery(label=f"This visit's runs (the last {gallery.MAX_ENTRIES}): click one "
                              "to see it and restore its settings", columns=4, height=220,
-                       fit_columns=False, allow_preview=False, object_fit="contain", elem_id="session_gallery")
+                       fit_columns=False, allow_preview=False, object_fit="contain",
+                       elem_id="session_gallery")
     listing = gr.Markdown("", elem_id="session_runs")
     with gr.Row():
         before = gr.Image(label="Side by side: clicked before", type="filepath",

@@ -1,4 +1,4 @@
-"""Links that reproduce a run (see :mod:`nst_core.web.links`): a "Copy link" row per tab that
+"""Links that reproduce a run (see :mod:`nst_studio.web.links`): a "Copy link" row per tab that
 writes the URL of the form as it is, and the page's load event that fills the form, the example
 images and the tab from the URL it was opened with."""
 from __future__ import annotations

@@ -41,7 +41,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         copy = links.copy_link(panel, "stylize")
         shelf = gallery.build()
         # The running/last job: settings, the image at its last finished step, losses (see
-        # nst_core.web.files.job_state). Inside the tab: a State among the Tabs' own children
+        # nst_studio.web.files.job_state). Inside the tab: a State among the Tabs' own children
         # would shift the tab bar (a later tab is drawn with an earlier one's label).
         job_state = gr.State(None)
     outputs = {"preview": result, "status": status, "plot": plot, "png": png_file,

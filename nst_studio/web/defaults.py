@@ -3,10 +3,10 @@
 On a GPU a step of VGG19 at 512 px takes milliseconds, so the form starts from the full quality
 run: 512 px, 300 L-BFGS steps on pixels. On a CPU the same run takes minutes (2.45 s a step at
 512 px on a 2-core machine), and a public demo whose first run takes ten minutes loses its
-visitor; so a CPU starts from a coarse-to-fine run (nst_core.schedule) that spends most of its
-steps on a small level, where they are cheap and where the style's large structures form, and a
-few on the output size to restore detail. The README ("Time and memory estimates") has what the
-CPU default takes on the development machine.
+visitor; so a CPU starts from a coarse-to-fine run (nst_core.engine.schedule) that spends most of
+its steps on a small level, where they are cheap and where the style's large structures form, and a
+few on the output size to restore detail. The README ("Time and memory estimates") has what the CPU
+default takes on the development machine.
 
 ``NST_DEFAULT_SIZE`` and ``NST_DEFAULT_STEPS`` override the size and steps chosen here; every
 value stays within the server's limits (``NST_MAX_SIZE``, ``NST_MAX_STEPS``), and where

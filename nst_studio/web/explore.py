@@ -40,7 +40,8 @@ _VARY_EXAMPLES = {
 
 
 def vary_choices() -> list[str]:
-    """Everything :func:`nst_core.sweep.check_vary` accepts, the common choices first."""
+    """Everything :func:`nst_core.experiments.sweep.check_vary` accepts, the common choices
+    first."""
     # device and weights are the server's own (see forms.settings_from_json): never swept.
     names = sorted({f.name for f in dataclasses.fields(Settings)}
                    - {"param_options", "device", "weights"})

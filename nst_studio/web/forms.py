@@ -37,7 +37,8 @@ from .limits import Limits
 
 LOG10_RANGE = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e2 default
 # The edge weight the form offers when the edge-preserving loss is switched on: 0 keeps strong
-# content edges free of style (the README (Techniques) measured 12% less edge loss than plain at 0).
+# content edges free of style (the README (Techniques) measured 12% less edge loss than plain at
+# 0).
 EDGE_WEIGHT_ON = 0.0
 # The form's own ranges where they are narrower than the engine's: the page shows previews (at
 # most every 100 steps on a slider), and multi-scale levels are never below MIN_LEVEL_SIDE.
@@ -496,7 +497,7 @@ def preset_values(name: str, limits: Limits) -> dict[str, Any]:
 
 def default_values(limits: Limits, cls: type = Settings) -> dict[str, Any]:
     """The form's starting values: the defaults for this server's device and limits
-    (:func:`nst_core.web.defaults.start_settings`)."""
+    (:func:`nst_studio.web.defaults.start_settings`)."""
     values, _ = form_values(defaults.start_settings(limits, cls), limits)
     return values
 

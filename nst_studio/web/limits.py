@@ -80,14 +80,14 @@ class Limits:
     max_queue: int = 16  # NST_MAX_QUEUE: jobs that may wait; beyond it new ones are refused
     max_upload: str = "20mb"  # NST_MAX_UPLOAD: largest uploaded file (Gradio's max_file_size)
     # NST_DEFAULT_SIZE, NST_DEFAULT_STEPS: the size and step controls' starting values; None
-    # lets nst_core.web.defaults choose them (and the method schedule) for the device
+    # lets nst_studio.web.defaults choose them (and the method schedule) for the device
     default_size: int | None = None
     default_steps: int | None = None
     # NST_GPU_DURATION: the most seconds a ZeroGPU job asks the GPU for; each job asks for its
     # own estimate (see gpu_seconds), and for this much until the GPU's pace is known
     gpu_duration: int = 120
     # NST_MAX_DISK_MB: the most the server's folder of uploads and results may hold (see
-    # nst_core.web.disk: oldest files are removed first)
+    # nst_studio.web.disk: oldest files are removed first)
     max_disk_mb: int = 1024
     # NST_MAX_SECONDS: jobs whose estimated time on this machine (nst_core.estimate) is over
     # this are refused, with a size or step count that fits; None: no limit

@@ -377,8 +377,8 @@ def compare_updates(inputs: Inputs, settings: Settings, chosen: Sequence[str], *
 def compare_job(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
                 stop_key: str | None = None) -> Iterator[CompareUpdate]:
     """Run every chosen method with the same settings and budget, interleaved step by step
-    (:func:`nst_core.compare.compare_stream`), and yield Compare-tab updates (loss plots as
-    data: see :func:`drawn`)."""
+    (:func:`nst_core.experiments.compare.compare_stream`), and yield Compare-tab updates (loss
+    plots as data: see :func:`drawn`)."""
     if not chosen:
         raise ValueError("pick at least one method to compare")
     keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
@@ -428,8 +428,8 @@ class ExploreUpdate:
 
 def explore_updates(inputs: Inputs, plan: ExplorePlan, *, stop_key: str | None = None
                     ) -> Iterator[ExploreUpdate]:
-    """Run a checked sweep (:func:`nst_core.sweep.sweep`: one run per value, in an explore
-    mode) and yield Explore-tab updates: the finished cells and the running cell's latest
+    """Run a checked sweep (:func:`nst_core.experiments.sweep.sweep`: one run per value, in an
+    explore mode) and yield Explore-tab updates: the finished cells and the running cell's latest
     preview as they come, then the labelled grid and its PNG."""
     masks = inputs.masks if plan.mode != "reconstruct" else None
     total = sum(c.steps for c in plan.cells)  # an estimate for the job record: levels add steps

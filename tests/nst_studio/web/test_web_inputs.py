@@ -1,4 +1,4 @@
-"""nst_core.web.inputs: uploads, style slots and blend weights, masks (read once per job)."""
+"""nst_studio.web.inputs: uploads, style slots and blend weights, masks (read once per job)."""
 from __future__ import annotations
 
 import numpy as np

@@ -8,7 +8,7 @@ run, Compare and Explore each run, and the API page's example runs as copied.
 
 Screenshots (the fit check, then the Stylize, Compare and Explore tabs after a run) go to a
 temporary folder, or to ``$NST_SCREENSHOT_DIR`` when set. The README's are made on purpose with
-``NST_SCREENSHOT_DIR=docs/img python -m pytest tests/test_browser.py``.
+``NST_SCREENSHOT_DIR=docs/img python -m pytest tests/nst_studio/test_browser.py``.
 """
 from __future__ import annotations
 
@@ -34,9 +34,8 @@ from nst_core.imaging import images  # noqa: E402
 from nst_studio.web import inputs  # noqa: E402
 from nst_studio.web.jobs import JOBS  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
-from conftest import serving  # noqa: E402
+from conftest import ROOT, serving  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 VIEWPORT = {"width": 1440, "height": 900}
 # What a visitor must see on the first screen, before scrolling.
 FIRST_SCREEN = ("#content", "#style", "#method", "#run", "#stop", "#result")

@@ -1,4 +1,4 @@
-"""Explore modes and labelled sweep grids (nst_core.sweep) and the sweep command."""
+"""Explore modes and labelled sweep grids (nst_core.experiments.sweep) and the sweep command."""
 import json
 
 import numpy as np

@@ -20,9 +20,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 from nst_studio.web import defaults  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
-from conftest import serving  # noqa: E402
+from conftest import EXAMPLES, serving  # noqa: E402
 
-PLAIN_PNG = Path(__file__).resolve().parent.parent / "examples" / "astronaut.png"
+PLAIN_PNG = EXAMPLES / "astronaut.png"
 # The server's own starting values for this device (on a CPU the short coarse-to-fine run a
 # visitor gets); the link sets a few settings of its own.
 LIMITS = Limits(max_queue=4)

@@ -1,4 +1,4 @@
-"""nst_core.web.streams: jobs streamed as update records for the Stylize, Compare and Explore
+"""nst_studio.web.streams: jobs streamed as update records for the Stylize, Compare and Explore
 tabs (status lines, loss plots, previews, result files), without a server."""
 from __future__ import annotations
 

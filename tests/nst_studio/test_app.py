@@ -26,9 +26,8 @@ from nst_core.experiments.compare import method_label  # noqa: E402
 from nst_studio.web import forms  # noqa: E402
 from nst_studio.web.jobs import JOBS  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
-from conftest import free_port, serving  # noqa: E402
+from conftest import ROOT, free_port, serving  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
                         max_upload="2mb", max_queue=8)
 

@@ -1,4 +1,5 @@
-"""A grid's runs (nst_core.runs): inputs, identity, resuming, failures reported, in-process."""
+"""A grid's runs (nst_core.experiments.tasks): inputs, identity, resuming, failures reported,
+in-process."""
 from __future__ import annotations
 
 import json

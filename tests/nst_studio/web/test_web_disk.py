@@ -1,5 +1,5 @@
 """The app's folder per server process: removed when its process is gone, pruned by age and
-by its byte budget (the served app's exit and restart: tests/test_hardening.py)."""
+by its byte budget (the served app's exit and restart: tests/nst_studio/test_hardening.py)."""
 from __future__ import annotations
 
 import os

@@ -8,12 +8,13 @@ import sys
 import pytest
 from PIL import Image
 
+import conftest
 from nst_core import Settings, read_png_settings
 from nst_core.cli import main as cli_module
 from nst_core.cli.main import add_settings_arguments, main, settings_from_args
 from nst_core.settings import field_infos, setting
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(conftest.ROOT)
 
 
 def run_cli(*args, cwd=ROOT):

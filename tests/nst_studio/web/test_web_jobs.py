@@ -1,4 +1,4 @@
-"""nst_core.web.jobs: device locks, stop tokens and the job registry as one object, with their
+"""nst_studio.web.jobs: device locks, stop tokens and the job registry as one object, with their
 cleanup; a stop interrupts the step in progress, of any network, and leaves no hook behind."""
 from __future__ import annotations
 

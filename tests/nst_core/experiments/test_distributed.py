@@ -1,4 +1,4 @@
-"""Grids on Ray (nst_core.distributed): a local Ray instance with 2 CPUs, tiny runs.
+"""Grids on Ray (nst_core.experiments.distributed): a local Ray instance with 2 CPUs, tiny runs.
 
 One Ray instance serves the whole module (starting one takes seconds on this machine); the
 command-line runs find it initialized and use it. Its workers can import this module, so the
@@ -22,7 +22,7 @@ from PIL import Image
 
 from conftest import EXAMPLES, ROOT
 from nst_core.imaging import images
-from nst_core.experiments import compare as compare_mod  # noqa: F401  (registers the compare command)
+from nst_core.experiments import compare as compare_mod  # noqa: F401  (registers compare)
 from nst_core.experiments import sweep as sweep_mod
 from nst_core.cli.main import main as cli_main
 
@@ -35,7 +35,9 @@ STYLES = (EXAMPLES / "starry_night.jpg", EXAMPLES / "the_scream.jpg")
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    path = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    # Workers import this module by name (its folder) and conftest (tests/).
+    path = os.pathsep.join([str(ROOT), str(ROOT / "tests"),
+                           str(Path(__file__).resolve().parent)])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}})
     yield

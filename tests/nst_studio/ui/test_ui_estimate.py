@@ -1,4 +1,4 @@
-"""ui/estimate.py: the estimate line for the form's values, and finished jobs' pace."""
+"""nst_studio/ui/estimate.py: the estimate line for the form's values, and finished jobs' pace."""
 from __future__ import annotations
 
 import types

@@ -1,4 +1,4 @@
-"""nst_core.web.limits: what one server accepts, from NST_* environment variables."""
+"""nst_studio.web.limits: what one server accepts, from NST_* environment variables."""
 from __future__ import annotations
 
 import dataclasses

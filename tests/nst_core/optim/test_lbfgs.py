@@ -1,4 +1,4 @@
-"""nst_core.lbfgs: torch's L-BFGS step without host syncs (the engine's L-BFGS on a GPU).
+"""nst_core.optim.lbfgs: torch's L-BFGS step without host syncs (the engine's L-BFGS on a GPU).
 
 Its iterates are checked against ``torch.optim.LBFGS`` with the engine's arguments in float64,
 where rounding is far below what the comparison resolves: 50 steps on Rosenbrock's function

@@ -1,4 +1,5 @@
-"""Side-by-side comparison of optimizer:param methods (nst_core.compare) and its CLI."""
+"""Side-by-side comparison of optimizer:param methods (nst_core.experiments.compare) and its
+CLI."""
 import json
 import time
 

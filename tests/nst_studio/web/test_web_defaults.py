@@ -1,4 +1,4 @@
-"""nst_core.web.defaults: the form's starting run for the device, within the server's limits."""
+"""nst_studio.web.defaults: the form's starting run for the device, within the server's limits."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""nst_core.web.forms: the settings form generated from the settings' field metadata, form
+"""nst_studio.web.forms: the settings form generated from the settings' field metadata, form
 values <-> Settings, settings from files and from the API's JSON."""
 from __future__ import annotations
 
