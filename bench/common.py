@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from nst_core.imaging import images  # noqa: E402
-from nst_core.losses.objective import gram  # noqa: E402
+from nst_core.losses.base import gram  # noqa: E402
 from nst_core.imaging.vgg import FeatureExtractor, get_vgg  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")

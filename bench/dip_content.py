@@ -20,7 +20,7 @@ from PIL import Image
 
 import common  # noqa: F401
 from common import ROOT, machine
-from nst_core.experiments import compare
+from nst_core.cli import compare as compare_cli
 from nst_core.experiments.compare import make_grid
 
 PAIRS = (("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
@@ -34,7 +34,7 @@ def pair_dir(out: str, content: str, style: str) -> str:
 
 def run_pair(out: str, content: str, style: str, args: argparse.Namespace) -> list[dict]:
     folder = pair_dir(out, content, style)
-    compare.main(["--content", os.path.join(ROOT, "examples", content),
+    compare_cli.main(["--content", os.path.join(ROOT, "examples", content),
                   "--style", os.path.join(ROOT, "examples", style),
                   "--size", str(args.size), "--steps", str(args.steps), "--seed", "0",
                   "--methods", *args.methods, "--out", folder, "--quiet"])

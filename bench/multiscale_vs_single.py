@@ -26,7 +26,8 @@ import torch  # noqa: E402
 
 from nst_core import Settings, stylize  # noqa: E402
 from nst_core.imaging import images
-from nst_core.engine.loop import evaluate, prepare  # noqa: E402
+from nst_core.engine.loop import evaluate  # noqa: E402
+from nst_core.engine.prepare import prepare
 from nst_core.engine.schedule import stylize_multiscale  # noqa: E402
 
 CONTENT = os.path.join(ROOT, "examples", "astronaut.png")

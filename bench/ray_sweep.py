@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common import machine  # noqa: E402
-from nst_core.experiments import sweep  # noqa: E402
+from nst_core.cli import sweep  # noqa: E402
 
 CONTENTS = [os.path.join(ROOT, "examples", n) for n in ("astronaut.png", "chelsea.png")]
 STYLES = [os.path.join(ROOT, "examples", n) for n in ("starry_night.jpg", "the_scream.jpg")]

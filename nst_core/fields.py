@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -162,3 +163,32 @@ def check_field(info: FieldInfo, value: Any) -> None:
             _check_choice(info, value)
     if kind in ("int", "float", "ints", "floats"):
         _check_number(info, value)
+
+
+# Settings text read from a visitor (an API call, a form box, a link, an uploaded file) is
+# bounded before it is parsed: a result's settings are about 2 KB and 4 levels deep, and
+# Python's JSON parser recurses once per level (100,000 nested brackets overflow the stack).
+MAX_JSON_CHARS = 100_000
+MAX_JSON_DEPTH = 32
+
+
+def bound_json(text: str, what: str) -> None:
+    """ValueError if JSON ``text`` is longer or nested deeper than is read (MAX_JSON_CHARS,
+    MAX_JSON_DEPTH), checked without parsing it. ``what`` names it ("settings")."""
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"{what} are too long ({len(text):,} characters; at most "
+                         f"{MAX_JSON_CHARS:,})")
+    depth = deepest = 0
+    for token in _JSON_BRACKETS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise ValueError(f"{what} are nested too deeply ({deepest} levels of brackets; at "
+                         f"most {MAX_JSON_DEPTH})")
+
+
+# A JSON string (skipped whole: brackets inside it do not nest) or one bracket.
+_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')

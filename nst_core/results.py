@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from PIL import Image
 
 from .imaging import images
-from .engine.loop import Progress
+from .records import Progress
 from .settings import Settings
 
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .imaging import vgg
-from .fields import FieldInfo, check_field, option_values
+from .fields import FieldInfo, bound_json, check_field, option_values
 
 # Gatys et al. 2016 ("Image Style Transfer Using Convolutional Neural Networks", section 3):
 # content at conv4_2, style at conv1_1 ... conv5_1 (we read the ReLU outputs, as the paper does).
@@ -39,13 +38,6 @@ GROUPS: dict[str, str] = {
 
 KINDS = ("int", "float", "str", "bool", "ints", "floats", "strs", "mapping")
 _META_KEY = "nst_setting"  # where setting() keeps the description in a field's metadata
-# Settings text read from a visitor (an API call, a form box, a link, an uploaded file) is
-# bounded before it is parsed: a result's settings are about 2 KB and 4 levels deep, and
-# Python's JSON parser recurses once per level (100,000 nested brackets overflow the stack).
-MAX_JSON_CHARS = 100_000
-MAX_JSON_DEPTH = 32
-
-
 def setting(default: Any = dataclasses.MISSING, *, label: str, help: str, group: str,
             choices: tuple | Callable[[], Any] | None = None, minimum: float | None = None,
             maximum: float | None = None, advanced: bool = False, cli: bool = True,
@@ -344,28 +336,6 @@ def from_dict(data: Mapping[str, Any], base: Settings | None = None) -> Settings
         if info.kind in ("ints", "floats", "strs") and isinstance(clean.get(info.name), list):
             clean[info.name] = tuple(clean[info.name])
     return dataclasses.replace(base, **clean)
-
-
-def bound_json(text: str, what: str) -> None:
-    """ValueError if JSON ``text`` is longer or nested deeper than is read (MAX_JSON_CHARS,
-    MAX_JSON_DEPTH), checked without parsing it. ``what`` names it ("settings")."""
-    if len(text) > MAX_JSON_CHARS:
-        raise ValueError(f"{what} are too long ({len(text):,} characters; at most "
-                         f"{MAX_JSON_CHARS:,})")
-    depth = deepest = 0
-    for token in _JSON_BRACKETS.findall(text):
-        if token in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in "]}":
-            depth -= 1
-    if deepest > MAX_JSON_DEPTH:
-        raise ValueError(f"{what} are nested too deeply ({deepest} levels of brackets; at "
-                         f"most {MAX_JSON_DEPTH})")
-
-
-# A JSON string (skipped whole: brackets inside it do not nest) or one bracket.
-_JSON_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def from_json(text: str, base: Settings | None = None) -> Settings:

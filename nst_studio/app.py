@@ -34,8 +34,8 @@ from nst_core.settings import Settings  # noqa: E402
 from nst_studio.web import disk  # noqa: E402
 from nst_studio.web.jobs import JOBS, zero_gpu  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
-from nst_studio.ui import (api, compare_tab, estimate, explore_tab, links, panel,  # noqa: E402
-                           stylize_tab)
+from nst_studio.ui import (api, compare_tab, estimate, examples, explore_tab, links,  # noqa: E402
+                           panel, stylize_tab)
 
 INTRO = """# Neural style transfer studio
 Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19): pick a
@@ -94,7 +94,7 @@ def launch_kwargs(limits: Limits) -> dict[str, Any]:
     naming a file that was never uploaded, a malformed file payload) reach the caller with
     their message instead of none; the app's own refusals and failures carry theirs anyway.
     ``state_session_capacity``: see SESSIONS_KEPT."""
-    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(panel.EXAMPLES)],
+    return {"max_file_size": limits.max_upload, "css": CSS, "allowed_paths": [str(examples.EXAMPLES)],
             "show_error": True, "state_session_capacity": SESSIONS_KEPT}
 
 

@@ -21,8 +21,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nst_core import Settings  # noqa: E402
-from nst_core.engine.loop import prepare  # noqa: E402
-from nst_core.losses.objective import STYLE_LOSSES  # noqa: E402
+from nst_core.engine.prepare import prepare  # noqa: E402
+from nst_core.losses.style import STYLE_LOSSES  # noqa: E402
 
 PAIRS = [("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
          ("coffee.png", "woman-with-hat-matisse.jpg"), ("rocket.jpg", "shipwreck.jpg")]

@@ -129,3 +129,78 @@ def short_dip_warm_up(monkeypatch):
     from nst_core.params import dip
 
     monkeypatch.setattr(dip, "WARMUP_STEPS", 30)
+
+
+ODD = (1, 3, 37, 53)  # divisible by no power of 2: DIP must pad and crop
+
+
+def target_image(content_path, shape):
+    """The image at ``shape``'s size as a 1x3xHxW tensor in [0, 1]."""
+    from nst_core.imaging import images
+
+    img = images.load_image(content_path).resize((shape[-1], shape[-2]))
+    return images.to_tensor(img)
+
+
+def tensor_at(path, size):
+    """The image at ``path`` fitted to ``size`` px (its longer side) as a 1x3xHxW tensor."""
+    from nst_core.imaging import images
+
+    img = images.load_image(path)
+    return images.to_tensor(images.resize(img, images.fit_size(*img.size, size)))
+
+
+def _tiny():
+    from nst_core.settings import Settings
+
+    return Settings(size=48, steps=8, preview_every=0)
+
+
+TINY = _tiny()  # a run small enough for a test of a technique
+
+
+def _form_limits():
+    from nst_studio.web.limits import Limits
+
+    return Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
+
+
+FORM_LIMITS = _form_limits()  # a server's limits for the form tests
+
+
+def form(**changes):
+    """The form's starting values under FORM_LIMITS, with ``changes`` applied."""
+    from nst_studio.web import forms
+
+    values = forms.default_values(FORM_LIMITS)
+    values.update(changes)
+    return values
+
+
+def _form_extended():
+    import dataclasses
+
+    from nst_core.settings import Settings, setting
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(Settings):
+        """A setting added the way every setting is: one field with its description."""
+
+        sharpness: float = setting(0.5, label="Sharpness", help="how crisp the strokes are",
+                                   group="images", minimum=0.0, maximum=2.0)
+
+    return Extended
+
+
+FormExtended = _form_extended()  # Settings with one more field, for the form and page tests
+
+
+def half_masks(size=64):
+    """Two masks: the left half white, and the right half."""
+    import numpy as np
+    from PIL import Image
+
+    left = np.zeros((size, size), np.uint8)
+    left[:, : size // 2] = 255
+    return Image.fromarray(left), Image.fromarray(255 - left)
+

@@ -1,6 +1,6 @@
-"""The engine: one ``prepare`` and one optimization loop, as a generator of progress records.
+"""The engine's one optimization loop, as a generator of progress records.
 
-``optimize(prepare(content, style, settings))`` computes the targets once, then runs the chosen
+``optimize(prepare(content, style, settings))`` (:mod:`nst_core.engine.prepare`) computes the targets once, then runs the chosen
 optimizer on the chosen parameterization for ``settings.steps`` objective evaluations, yielding
 a :class:`Progress` after every reported step (a preview image every ``preview_every`` steps)
 and a final record with the result. Closing the generator (``gen.close()``, or a web app
@@ -9,24 +9,19 @@ and tiles all go through this loop; :mod:`nst_core.engine.schedule` drives level
 """
 from __future__ import annotations
 
-import dataclasses
-import random
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Iterator
 
 import torch
-from PIL import Image
 
-from ..imaging import color, images, vgg
-from ..losses import spatial
-from . import tiling
-from ..losses.objective import Objective
+from ..imaging import images
 from ..optim.registry import NORMALIZED_OBJECTIVE, LossScale, make_optimizer
-from ..params.registry import count_parameters, get_param, warm_up
+from ..params.base import count_parameters, warm_up
+from ..params.registry import get_param
+from ..records import LOSS_TERMS, Progress
 from ..settings import Settings
+from .prepare import Prepared
 
-LOSS_TERMS = ("content", "style", "tv", "total")
 # Records per step on a GPU when report_every is 0 (auto): reading a loss value waits for the
 # GPU to finish (a host-device sync), which costs a noticeable share of a few-ms step; on the
 # CPU it is free, so every step is reported there.
@@ -42,242 +37,6 @@ class NonFiniteLossError(RuntimeError):
     """The objective became NaN or infinite; the message says at which step."""
 
 
-@dataclass
-class Progress:
-    """One report from a running job."""
-
-    step: int  # objective evaluations done so far
-    total: int  # the step budget
-    elapsed: float  # seconds since the optimization started (set-up excluded)
-    losses: dict[str, float]  # weighted content, style, tv and their total, at this step
-    preview: Image.Image | None = None  # the current image, every preview_every steps
-    done: bool = False  # True on the last record only
-    image: Image.Image | None = None  # the result, on the last record
-    # The image as it stands after this step (on the last record: the result), 1x3xHxW in
-    # [0, 1] on the run's device: what a stopped job keeps, and what a caller pacing previews
-    # by time turns into a picture without waiting for the next preview step.
-    tensor: torch.Tensor | None = None
-    info: dict[str, Any] = field(default_factory=dict)  # run facts: size, device, params, ...
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current pace (None before the first step)."""
-        if self.step <= 0 or self.done:
-            return None if self.step <= 0 else 0.0
-        return self.elapsed / self.step * (self.total - self.step)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; an unavailable explicit device raises ValueError."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                     and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was asked for but MPS is not available")
-    return device
-
-
-def tune_backend(device: torch.device) -> None:
-    """Per-device switches that pay for a style-transfer loop.
-
-    cuDNN's autotuner (``cudnn.benchmark``) times the convolution algorithms for each new input
-    shape once and keeps the fastest; a run evaluates one shape hundreds of times (one per
-    multi-scale level), so the one-off search is repaid within a few steps. TF32 is left at
-    PyTorch's default (on for cuDNN convolutions, off for matmuls): its 10-bit mantissa is finer
-    than bf16's 7, which already missed the 1% objective bound on the CPU (bench/quality.py),
-    and it could not be checked on a GPU here.
-    """
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-
-
-@dataclass
-class Prepared:
-    """Everything a run needs, computed once: images at working size, objective, views."""
-
-    settings: Settings
-    device: torch.device
-    content: torch.Tensor  # 1x3xHxW in [0, 1], the content at output size
-    styles: list[torch.Tensor]  # style images as the loss sees them (colour-adjusted)
-    objective: Objective
-    init: torch.Tensor | None  # starting image, or None for the parameterization's noise
-    seed: int
-    setup_seconds: float
-
-    def view(self, image: torch.Tensor) -> torch.Tensor:
-        """What VGG sees of an image (its luminance, in luminance mode)."""
-        s = self.settings
-        if s.preserve_color == "luminance":
-            return color.gray3(color.luminance(image, s.luminance_space))
-        return image
-
-    def output(self, image: torch.Tensor) -> torch.Tensor:
-        """The image a user gets (the content's chroma put back, in luminance mode)."""
-        s = self.settings
-        if s.preserve_color == "luminance":
-            return color.with_chroma(color.luminance(image, s.luminance_space), self.content,
-                                     s.luminance_space)
-        return image
-
-
-def as_styles(style: Any) -> list[Any]:
-    """One style source, a list of them, or None (no style) -> a list."""
-    if style is None:
-        return []
-    return list(style) if isinstance(style, (list, tuple)) else [style]
-
-
-def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Settings,
-                device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor], int, int]:
-    """The content at output size and the styles at their working scale (their area is the
-    content's times style_scale^2), histogram-matched when that option is on; and (w, h)."""
-    content_img = images.load_image(content, name="content image")
-    # Too small a side for the deepest layer fails inside VGG19: refuse it here, by name.
-    need, deepest = images.vgg_min_side(
-        (*(s.content_layers if s.content_weight > 0 else ()),
-         *(s.style_layers if s.style_weight > 0 and styles_src else ())))
-    images.check_min_side("content image", s.size,
-                          lambda z: images.fit_size(*content_img.size, z), need, deepest)
-    width, height = images.fit_size(*content_img.size, s.size)
-    content_t = images.to_tensor(images.resize(content_img, (width, height)), device)
-    styles = []
-    for i, src in enumerate(styles_src):
-        name = f"style image {i + 1}" if len(styles_src) > 1 else "style image"
-        img = images.load_image(src, name=name)
-        images.check_min_side(name, s.size, lambda z: images.style_size(
-            img.size, images.fit_size(*content_img.size, z), s.style_scale), need, deepest)
-        styles.append(images.to_tensor(images.resize(img, images.style_size(
-            img.size, (width, height), s.style_scale)), device))
-    if s.preserve_color == "histogram":
-        styles = [color.match_histogram(t, content_t) for t in styles]
-    return content_t, styles, width, height
-
-
-def _views(s: Settings, content: torch.Tensor, styles: list[torch.Tensor]
-           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """What VGG sees of the content and the styles: in luminance mode their luminance (the
-    styles' matched to the content's mean and spread, Gatys et al. 2016b), else the images."""
-    if s.preserve_color != "luminance":
-        return content, styles
-    content_y = color.luminance(content, s.luminance_space)
-    return color.gray3(content_y), [
-        color.gray3(color.match_luminance(color.luminance(t, s.luminance_space), content_y))
-        for t in styles]
-
-
-def build_objective(s: Settings, device: torch.device, has_styles: bool) -> Objective:
-    """The settings' objective on the shared VGG19, without targets yet."""
-    content = dict(zip(s.content_layers, s.content_layer_weights or
-                       (1.0,) * len(s.content_layers))) if s.content_weight > 0 else {}
-    style = dict(zip(s.style_layers, s.style_layer_weights or
-                     (1.0,) * len(s.style_layers))) if s.style_weight > 0 and has_styles else {}
-    if not content and not style and s.tv_weight <= 0:
-        raise ValueError("every loss weight is 0: nothing to optimize")
-    layers = tuple(dict.fromkeys((*content, *style))) or ("relu1_1",)
-    net = vgg.get_vgg(s.weights, s.pooling, device)
-    extractor = vgg.FeatureExtractor(net, layers, dtype=vgg.resolve_precision(s.precision, device))
-    return Objective(extractor, content_layers=content, style_layers=style,
-                     content_weight=s.content_weight, style_weight=s.style_weight,
-                     tv_weight=s.tv_weight, tv_exponent=s.tv_exponent, style_loss=s.style_loss)
-
-
-def _check_inputs(s: Settings, n_styles: int) -> None:
-    """What the settings alone cannot say: they must fit the images given."""
-    if s.style_weight > 0 and not n_styles:
-        raise ValueError("style_weight > 0 needs at least one style image")
-    if s.size > images.MAX_SIDE:
-        raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
-    if s.init == "style" and not n_styles:
-        raise ValueError("init 'style' needs a style image")
-
-
-def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
-            init_image: images.ImageSource | None = None,
-            masks: Sequence[Any] | None = None, tiled: bool = False) -> Prepared:
-    """Load the inputs, resize them, and compute the loss targets once.
-
-    ``settings`` are taken as valid (the caller's edge checked them: :func:`settings.validate`).
-    ``init_image`` (any image source, resized to the output size) overrides ``settings.init``;
-    multi-scale runs pass the upsampled previous level here. ``masks`` (one image source per
-    style; white = that style applies, unmasked areas get no style) turn on spatial control.
-    ``tiled`` prepares a level that is optimized in tiles (:func:`prepare_tile`): the style
-    targets are computed over the whole style image in pieces (:func:`tiling.
-    global_style_features`) and the content target is set per tile.
-    """
-    start = time.perf_counter()
-    s = settings
-    styles_src = as_styles(style)
-    _check_inputs(s, len(styles_src))
-    device = resolve_device(s.device)
-    tune_backend(device)
-    content_t, styles, width, height = load_inputs(content, styles_src, s, device)
-    content_view, styles_view = _views(s, content_t, styles)
-    objective = build_objective(s, device, bool(styles))
-    seed = s.seed if s.seed is not None else random.randrange(2 ** 31)
-    blend = s.style_blend_weights
-    if tiled:
-        generator = torch.Generator().manual_seed(seed)
-        objective.set_styles([tiling.global_style_features(
-            objective.extractor, t, objective.style_layers, generator=generator)
-            for t in styles_view], blend)
-    else:
-        mask_t = spatial.load_masks(masks, len(styles_src), (height, width), device=device)
-        edge = (spatial.edge_mask(content_view, s.edge_threshold, s.edge_blur)
-                if s.edge_weight is not None else None)
-        objective.set_content(content_view)
-        objective.set_style_images(styles_view, blend=blend, masks=mask_t, edge=edge,
-                                   edge_weight=s.edge_weight)
-    init = _start_image(s, init_image, content_t, styles, (height, width), device)
-    return Prepared(s, device, content_t, styles, objective, init, seed,
-                    time.perf_counter() - start)
-
-
-def prepare_tile(level: Prepared, box: tuple[int, int, int, int], init: torch.Tensor,
-                 seed: int) -> Prepared:
-    """A tile of a tiled level as a run of its own: the content crop under ``box`` (top,
-    bottom, left, right) becomes the content target; the level's style targets stay."""
-    y0, y1, x0, x1 = box
-    crop = level.content[..., y0:y1, x0:x1]
-    level.objective.set_content(level.view(crop))
-    return dataclasses.replace(level, content=crop, init=init, seed=seed, setup_seconds=0.0)
-
-
-def _start_image(s: Settings, init_image: images.ImageSource | None, content: torch.Tensor,
-                 styles: list[torch.Tensor], size: tuple[int, int],
-                 device: torch.device) -> torch.Tensor | None:
-    """The image the run starts from, or None for the parameterization's own noise."""
-    if init_image is not None:
-        return _init_tensor(init_image, size, device)
-    if s.init == "content":
-        return content
-    if s.init == "style":
-        return torch.nn.functional.interpolate(styles[0], size=size, mode="bilinear",
-                                               align_corners=False, antialias=True).clamp(0, 1)
-    return None
-
-
-def _init_tensor(src: images.ImageSource, size: tuple[int, int],
-                 device: torch.device) -> torch.Tensor:
-    if isinstance(src, torch.Tensor) and src.ndim == 4:
-        t = src.detach().float().to(device)
-    else:
-        t = images.to_tensor(images.load_image(src, name="init image"), device)
-    if t.shape[-2:] != size:
-        t = torch.nn.functional.interpolate(t, size=size, mode="bicubic", align_corners=False)
-    return t.clamp(0, 1)
-
-
 def _floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
     # One copy to the host for all terms: each float() of a GPU tensor waits for the GPU.
     values = torch.stack([terms[k].detach().float() for k in LOSS_TERMS]).cpu()
@@ -291,22 +50,22 @@ def evaluate(prepared: Prepared, image: torch.Tensor) -> dict[str, float]:
 
 
 def _start_run(prepared: Prepared):
-    """The parameterization, its optimizer and the run facts of a prepared run."""
+    """What the parameterization made (:class:`Parameterized`), its optimizer and the run facts
+    of a prepared run."""
     s, device = prepared.settings, prepared.device
     param = get_param(s.param)
     generator = torch.Generator().manual_seed(prepared.seed)
     torch.manual_seed(prepared.seed)  # parameterizations that build modules draw from it
     shape = tuple(prepared.content.shape[:1]) + (3,) + tuple(prepared.content.shape[-2:])
-    params, image_fn = param.make(shape, prepared.init, generator=generator, device=device,
-                                  **dict(s.param_options))
+    made = param.build(shape, prepared.init, generator=generator, device=device,
+                       **dict(s.param_options))
+    params = made.params
     lr = s.lr if s.lr is not None else param.default_lr(s.optimizer, shape)
     optimizer = make_optimizer(s.optimizer, params, lr)
     info = {"size": [shape[3], shape[2]], "device": str(device), "param": s.param,
             "optimizer": s.optimizer, "lr": lr, "seed": prepared.seed,
             "parameters": count_parameters(params), "setup_seconds": prepared.setup_seconds}
-    # Facts a parameterization reports about its own set-up (e.g. a DIP warm-up).
-    info.update(getattr(image_fn, "info", {}))
-    return image_fn, optimizer, info
+    return made, optimizer, info
 
 
 class _Closure:
@@ -411,10 +170,13 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
     previews and the result are the average.
     """
     s = prepared.settings
-    image_fn, optimizer, info = _start_run(prepared)
+    made, optimizer, info = _start_run(prepared)
+    image_fn = made.image_fn
     # The parameterization's warm-up (a DIP generator fits the start image) spends the time
     # budget first.
-    info.update(warm_up(image_fn, s.time_budget))
+    warm = warm_up(made, s.time_budget)
+    if warm is not None:
+        info.update(warm.to_json())
     closure = _Closure(prepared, image_fn, optimizer)
     decay = resolve_average(s)
     average = _Average(decay) if decay > 0 else None
@@ -427,7 +189,7 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
         yield Progress(0, s.steps, 0.0, losses, info=dict(info), tensor=start,
                        preview=images.to_pil(start) if s.preview_every else None)
     report_every = resolve_report_every(s.report_every, prepared.device)
-    clock = _Clock(info.get("warmup_seconds", 0.0))
+    clock = _Clock(warm.seconds if warm is not None else 0.0)
     while closure.step < s.steps:
         optimizer.step(closure)
         step = closure.step

@@ -32,7 +32,9 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from ..imaging import images
-from .loop import Prepared, Progress, as_styles, evaluate, optimize, prepare, prepare_tile
+from .loop import evaluate, optimize
+from .prepare import Prepared, as_styles, prepare, prepare_tile
+from ..records import Progress
 from ..settings import Settings, validate
 from .tiling import blend_weights, tile_boxes
 

@@ -14,34 +14,26 @@ CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels a
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from ..imaging import images
-from ..cli.main import (COMMANDS, CliError, RunsFailed, add_grid_arguments,
-                        add_settings_arguments, execute_runs, history_row, read_sources,
-                        settings_from_args, style_groups)
-from ..engine.loop import NonFiniteLossError, Progress, optimize, prepare
-from ..optim.registry import OPTIMIZERS
-from ..params.registry import PARAMETERIZATIONS
+from ..engine.loop import NonFiniteLossError, optimize
+from ..records import Progress, history_row
+from ..engine.prepare import prepare
+from ..methods import method_label, parse_methods, with_method
 from ..results import result_metadata, write_result
-from .tasks import Outcome, Run, Source, final_record, make_run
+from .tasks import Outcome, Run, final_record
 from .scoring import Scorer, make_scorer
 from ..settings import Settings, from_dict, validate
 
-# Every parameterization at its best optimizer (the registry's ``best``), in registry order.
-DEFAULT_METHODS = tuple(f"{p.best}:{name}" for name, p in PARAMETERIZATIONS.items())
-OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
-PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP", "pyramid": "pyramid"}
 # Steps between the scored points of a method's curve (each is one fixed-scorer pass on the
 # preview, outside the method's own clock).
 SCORE_EVERY = 10
@@ -50,45 +42,6 @@ EQUAL_TIME_STEPS = 1_000_000
 # Smallest tile side in the grid, in pixels: room for a caption such as
 # "loss 1.23e+08 · 123.4 s" at the smallest font.
 MIN_TILE = 200
-
-
-def parse_method(text: str) -> tuple[str, str]:
-    """``"adam:fft"`` -> ``("adam", "fft")``; ValueError naming the choices otherwise."""
-    optimizer, sep, param = str(text).strip().partition(":")
-    if not sep:
-        raise ValueError(f"method {text!r} is not OPTIMIZER:PARAM (e.g. adam:fft); optimizers: "
-                         f"{', '.join(OPTIMIZERS)}; parameterizations: "
-                         f"{', '.join(PARAMETERIZATIONS)}")
-    optimizer, param = optimizer.strip().lower(), param.strip().lower()
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"method {text!r}: unknown optimizer {optimizer!r}; choose from: "
-                         f"{', '.join(OPTIMIZERS)}")
-    if param not in PARAMETERIZATIONS:
-        raise ValueError(f"method {text!r}: unknown parameterization {param!r}; choose from: "
-                         f"{', '.join(PARAMETERIZATIONS)}")
-    return optimizer, param
-
-
-def method_label(optimizer: str, param: str) -> str:
-    """Human label, e.g. ``"Adam · FFT"``."""
-    return f"{OPTIMIZER_LABELS.get(optimizer, optimizer)} · {PARAM_LABELS.get(param, param)}"
-
-
-def _check_methods(methods: Sequence[str]) -> list[tuple[str, str, str]]:
-    if isinstance(methods, str):
-        methods = [methods]
-    if not methods:
-        raise ValueError("no methods to compare; give at least one OPTIMIZER:PARAM "
-                         f"(e.g. {' '.join(DEFAULT_METHODS)})")
-    parsed, seen = [], set()
-    for m in methods:
-        optimizer, param = parse_method(m)
-        key = f"{optimizer}:{param}"
-        if key in seen:
-            raise ValueError(f"method {key} is listed twice")
-        seen.add(key)
-        parsed.append((key, optimizer, param))
-    return parsed
 
 
 def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str], *,
@@ -107,14 +60,14 @@ def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequen
     validated them already); each method only changes the optimizer and parameterization, whose
     names :func:`parse_method` checks.
     """
-    parsed = _check_methods(methods)
+    parsed = parse_methods(methods)
     if check:
         validate(settings, n_styles=len(style) if isinstance(style, (list, tuple)) else 1)
     base = prepare(content, style, settings)
     gens: dict[str, Iterator[Progress]] = {}
-    for key, optimizer, param in parsed:
-        s = dataclasses.replace(base.settings, optimizer=optimizer, param=param)
-        gens[key] = optimize(dataclasses.replace(base, settings=s))
+    for method in parsed:
+        s = with_method(base.settings, method)
+        gens[method.key] = optimize(dataclasses.replace(base, settings=s))
     active = list(gens)
     try:
         while active:
@@ -430,114 +383,3 @@ def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
     result.failures = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
     return result
 
-
-def _pair_folder(out: str, content: Source, group: Sequence[Source], pairs: int) -> str:
-    if pairs == 1:
-        return out
-    return os.path.join(out, f"{content.stem}__{'+'.join(s.stem for s in group)}")
-
-
-def comparison_runs(args: argparse.Namespace, settings: Settings) -> list[list[Run]]:
-    """Per content and style (each in its own folder when there are several), a run per
-    method."""
-    methods = _check_methods(args.methods)
-    contents, groups = read_sources(args.content, "content"), style_groups(args)
-    pairs = [(c, g) for c in contents for g in groups]
-    return [[make_run(run_method, dataclasses.replace(settings, optimizer=o, param=p), c, g,
-                      _pair_folder(args.out, c, g, len(pairs)), method_label(o, p), key,
-                      name=key.replace(":", "_")) for key, o, p in methods]
-            for c, g in pairs]
-
-
-def _overview(out: str, summaries: Sequence[tuple[list[Run], CompareResult | None, list]]
-              ) -> None:
-    """With several contents or styles: one table and JSON over all of them in ``out``."""
-    lines, data = [], []
-    for runs, result, outcomes in summaries:
-        run = runs[0]
-        head = f"{run.content.path} x {' + '.join(s.path for s in run.styles)}"
-        errors = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
-        body = result.table() if result else "".join(f"- `{m}` failed: {e}\n"
-                                                      for m, e in errors.items())
-        lines.append(f"## {head}\n\n{body}")
-        data.append({"content": run.content.path, "styles": [s.path for s in run.styles],
-                     "folder": os.path.dirname(run.path),
-                     "rows": result.rows if result else [],
-                     "failed": [{"method": m, "error": e} for m, e in errors.items()]})
-    with open(os.path.join(out, "table.md"), "w") as fh:
-        fh.write("\n".join(lines))
-    with open(os.path.join(out, "results.json"), "w") as fh:
-        json.dump({"pairs": data}, fh, indent=1)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m nst_core compare",
-        description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
-                    "and step budget; write a labelled grid (grid.png), loss curves "
-                    "(curves.png), a table (table.md), the numbers (results.json) and each "
-                    "result (OPTIMIZER_PARAM.png and .json) to --out. With several content "
-                    "images or --styles, each content and style gets its own folder in --out, "
-                    "and --out holds a table and results.json over all. Running the same "
-                    "command again skips results already there. --param and --optimizer are "
-                    "ignored (each method sets its own); --lr, if given, applies to every method.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--content", required=True, nargs="+", metavar="PATH",
-                        help="content images or folders of them")
-    parser.add_argument("--style", action="append", default=[],
-                        help="style image; repeat to blend several styles")
-    parser.add_argument("--styles", nargs="+", metavar="PATH",
-                        help="style images or folders of them, each compared on its own")
-    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
-                        metavar="OPTIMIZER:PARAM",
-                        help=f"methods; optimizers: {', '.join(OPTIMIZERS)}; "
-                             f"parameterizations: {', '.join(PARAMETERIZATIONS)}")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--budget-seconds", type=float, metavar="S",
-                        help="equal time instead of equal steps: every method runs for S "
-                             "seconds of its own work (the step budget is lifted)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_grid_arguments(parser)
-    # Previews are not saved by this command.
-    add_settings_arguments(parser, exclude=("preview_every",))
-    return parser
-
-
-def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
-    """``python -m nst_core compare``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.experiments.distributed.run_on_ray`)."""
-    args = build_parser().parse_args(list(argv))
-    if not args.style and not args.styles:
-        raise CliError("give a style image (--style, or --styles for several)")
-    settings = settings_from_args(args, n_styles=max(1, len(args.style)))
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CliError(f"--out {args.out!r} exists and is not a directory")
-    if args.budget_seconds is not None:
-        if not args.budget_seconds > 0:
-            raise CliError(f"--budget-seconds must be > 0, got {args.budget_seconds:g}")
-        settings = dataclasses.replace(settings, time_budget=args.budget_seconds,
-                                       steps=EQUAL_TIME_STEPS)
-    # Previews are not saved: they are the scored points of each method's curve.
-    settings = dataclasses.replace(settings, preview_every=SCORE_EVERY)
-    pairs = comparison_runs(args, settings)
-    flat = [r for runs in pairs for r in runs]
-    outcomes = iter(execute_runs(flat, args, "comparing", before_run=before_run))
-    summaries = []
-    for runs in pairs:
-        done = [next(outcomes) for _ in runs]
-        result = summarize_runs(runs, done, settings)
-        if result is not None:
-            result.save_summary(os.path.dirname(runs[0].path) or ".")
-            if not args.quiet:
-                print(result.table(), file=sys.stderr)
-        summaries.append((runs, result, done))
-    if len(pairs) > 1:
-        _overview(args.out, summaries)
-    failed = [(r, o) for runs, _, done in summaries for r, o in zip(runs, done) if not o.ok]
-    if failed:
-        raise RunsFailed(f"{len(failed)} of {len(flat)} runs failed; their messages are in "
-                         f"{os.path.join(args.out, 'table.md')}")
-    return 0
-
-
-COMMANDS["compare"] = main

@@ -24,7 +24,8 @@ from PIL import Image
 
 from ..imaging import color, images
 from ..imaging.device_constants import constant
-from ..engine.loop import Prepared, build_objective, evaluate, prepare
+from ..engine.loop import evaluate
+from ..engine.prepare import Prepared, build_objective, prepare
 from ..settings import Settings
 
 # The objective the score is: the default settings, in fp32, without the colour options.

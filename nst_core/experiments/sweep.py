@@ -15,22 +15,18 @@ content images and styles (a row of the grid per pair), resumes, and runs on Ray
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from ..imaging import images
-from ..cli.main import (COMMANDS, CliError, RunsFailed, add_grid_arguments,
-                        add_settings_arguments, execute_runs, read_sources, settings_from_args,
-                        style_groups)
-from ..engine.loop import Progress, as_styles
-from ..results import result_metadata, write_result
-from .tasks import Outcome, Run, Source, fixed_score, make_run, row
+from ..records import Progress
+from ..engine.prepare import as_styles
+from ..methods import parse_method, with_method
+from ..results import result_metadata
+from .tasks import Run, Source, fixed_score, make_run
 from ..engine.schedule import stylize
 from ..settings import PRESETS, FieldInfo, Settings, field_info, field_infos, validate
 
@@ -117,12 +113,8 @@ def cell_settings(base: Settings, vary: str, value: Any) -> Settings:
                                    style_layers=p.style_layers,
                                    content_layer_weights=p.content_layer_weights,
                                    style_layer_weights=p.style_layer_weights)
-    if vary == "method":
-        optimizer, sep, param = str(value).partition(":")
-        if not sep or not optimizer or not param:
-            raise ValueError(f"method values look like optimizer:param (e.g. adam:pixels), "
-                             f"got {value!r}")
-        return dataclasses.replace(base, optimizer=optimizer, param=param, lr=None)
+    if vary == "method":  # checked by name; an explicit learning rate applies to every method
+        return with_method(base, parse_method(value))
     check_vary(vary)
     return dataclasses.replace(base, **{vary: value})
 
@@ -276,121 +268,3 @@ def grid_runs(contents: Sequence[Source | None], groups: Sequence[Sequence[Sourc
 def _pair_name(content: Source | None, group: Sequence[Source]) -> str:
     return f"{content.stem if content else 'noise'}/{'+'.join(s.stem for s in group) or '-'}"
 
-
-def _grid_inputs(args: argparse.Namespace) -> tuple[list, list[list[Source]]]:
-    groups = style_groups(args)
-    if args.mode == "reconstruct":
-        if groups != [[]] or args.mask:
-            raise CliError("reconstruct mode takes no style images or masks")
-    elif groups == [[]]:
-        raise CliError(f"mode {args.mode!r} needs a style image (--style or --styles)")
-    if not args.content:
-        if args.mode != "texture":
-            raise CliError(f"mode {args.mode!r} needs a content image")
-        return [None], groups
-    return read_sources(args.content, "content"), groups
-
-
-def _fmt(x: Any) -> str:
-    return "" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
-
-
-def markdown_table(rows: Sequence[dict]) -> str:
-    """The grid's runs as a markdown table (a failed run shows its message; score and SSIM are
-    the fixed scorer's, comparable across every run of the grid)."""
-    lines = ["| Content | Style | Setting | Status | Total loss | Content loss | Style loss | "
-             "Score | SSIM | Seconds | Result |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        losses, score = r["losses"] or {}, r["score"] or {}
-        result = r["file"] if r["error"] is None else r["error"].replace("|", "/")
-        lines.append(f"| {r['content'] or '-'} | {' + '.join(r['styles']) or '-'} | "
-                     f"{r['label']} | {r['status']} | {_fmt(losses.get('total'))} | "
-                     f"{_fmt(losses.get('content'))} | {_fmt(losses.get('style'))} | "
-                     f"{_fmt(score.get('score'))} | {_fmt(score.get('ssim'))} | "
-                     f"{_fmt(r['seconds'])} | {result} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run],
-               outcomes: Sequence[Outcome], pairs: int) -> list[dict]:
-    """The grid image with its JSON (the one writer), the table beside it (.md) and the
-    ``--metrics`` file; returns the rows."""
-    rows = [row(r, o) for r, o in zip(runs, outcomes)]
-    size = next((o.image.size for o in outcomes if o.ok), (settings.size, settings.size))
-    cells = [o.image if o.ok else Image.new("RGB", size, FAILED_GREY) for o in outcomes]
-    labels = [r.label if o.ok else f"failed: {r.label}" for r, o in zip(runs, outcomes)]
-    columns = args.columns or (len(args.values) if pairs > 1 else None)
-    counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "resumed", "failed")}
-    data = {"vary": args.vary, "mode": args.mode, "cells": rows, "runs": counts}
-    write_result(make_grid(cells, labels, columns), args.out,
-                 {"settings": settings.to_dict(), "sweep": data})
-    Path(args.out).with_suffix(".md").write_text(markdown_table(rows))
-    if args.metrics:
-        with open(args.metrics, "w") as fh:
-            json.dump(data, fh, indent=1, default=str)
-    return rows
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m nst_core sweep",
-        description="Run one setting over a list of values, for every content image and "
-                    "style, and save a labelled grid (a row per content and style), a table "
-                    "(.md) and the metadata (.json) beside it; each run's result goes in the "
-                    "folder OUT_runs beside the grid, and running the same command again skips "
-                    "runs whose results are there. Modes: stylize (default), reconstruct "
-                    "(content only, from noise: vary content_layers to see what each layer "
-                    "keeps), texture (style only, from noise: vary style_layers).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--content", nargs="+", metavar="PATH",
-                        help="content images or folders of them (texture mode: optional)")
-    parser.add_argument("--style", action="append", default=[],
-                        help="style image; repeat to blend several in each run (reconstruct "
-                             "mode: none)")
-    parser.add_argument("--styles", nargs="+", metavar="PATH",
-                        help="style images or folders of them, each its own row of the grid")
-    parser.add_argument("--mask", action="append", metavar="PATH",
-                        help="one mask per --style (white = that style applies)")
-    parser.add_argument("--mode", default="stylize", choices=MODES, help="explore mode")
-    parser.add_argument("--vary", required=True,
-                        help="the setting to vary: a Settings field (style_weight, steps, "
-                             "style_loss, content_layers, ...), preset, or method "
-                             "(optimizer:param)")
-    parser.add_argument("--values", required=True, nargs="+",
-                        help="values to try; lists are comma-separated (relu1_1,relu2_1)")
-    parser.add_argument("--columns", type=int, help="cells per grid row (default: up to 6 for "
-                                                    "one content and style, else one row each)")
-    parser.add_argument("--out", required=True,
-                        help="grid PNG path (its metadata is also written beside it as .json)")
-    parser.add_argument("--metrics", help="write per-cell losses and times as JSON here")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_grid_arguments(parser)
-    # Previews are not saved by this command.
-    add_settings_arguments(parser, exclude=("preview_every",))
-    return parser
-
-
-def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
-    """``python -m nst_core sweep``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.experiments.distributed.run_on_ray`)."""
-    args = build_parser().parse_args(argv)
-    if args.columns is not None and args.columns < 1:
-        raise CliError("--columns must be >= 1")
-    n_styles = 0 if args.mode == "reconstruct" else max(1, len(args.style))
-    settings = dataclasses.replace(settings_from_args(args, n_styles=n_styles), preview_every=0)
-    contents, groups = _grid_inputs(args)
-    masks = read_sources(args.mask, "mask") if args.mask else None
-    folder = str(Path(args.out).with_suffix("")) + "_runs"
-    runs = grid_runs(contents, groups, settings, args.vary, args.values, folder,
-                     mode=args.mode, masks=masks)
-    outcomes = execute_runs(runs, args, f"sweep {args.vary}", before_run=before_run)
-    rows = write_grid(args, settings, runs, outcomes, len(contents) * len(groups))
-    failed = sum(r["status"] == "failed" for r in rows)
-    if failed:
-        raise RunsFailed(f"{failed} of {len(rows)} runs failed; their messages are in "
-                         f"{Path(args.out).with_suffix('.md')}")
-    return 0
-
-
-COMMANDS["sweep"] = main

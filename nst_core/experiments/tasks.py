@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from PIL import Image
 
 from ..imaging import images
-from ..engine.loop import Progress
+from ..records import Progress
 from ..results import json_path, write_result
 from ..settings import Settings
 

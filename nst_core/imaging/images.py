@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import vgg
-from ..settings import bound_json
+from ..fields import bound_json
 
 # Largest decoded input we accept. PIL's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP) only
 # warns below twice its limit; we refuse earlier and with our own message.

@@ -18,10 +18,9 @@ from torch import nn
 
 from . import spatial
 from ..imaging import vgg
-from .style import STYLE_LOSSES, GramLoss, StyleLoss, get_style_loss, gram
+from .style import get_style_loss
 
-__all__ = ["ContentLoss", "Objective", "tv_loss", "gram", "StyleLoss", "GramLoss",
-           "STYLE_LOSSES", "get_style_loss"]
+__all__ = ["ContentLoss", "Objective", "tv_loss"]
 
 
 class ContentLoss(nn.Module):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..fields import option, option_values
+from .base import Parameterization, Parameterized
 
 # Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
 # noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
@@ -120,14 +121,14 @@ OPTIONS = (
 
 def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
              generator: Optional[torch.Generator] = None, device: str | torch.device = "cpu",
-             **options) -> "tuple[list[torch.Tensor], callable]":
+             **options) -> Parameterized:
     """Registry factory: a fresh generator and its fixed noise input.
 
     Options (``Settings.param_options``): :data:`OPTIONS`. With an init image and
-    ``warmup_steps`` > 0 (None: WARMUP_STEPS) the generator is first fitted to the image:
-    ``image_fn.warm_up`` (a :class:`WarmUp`), run by the engine before the first step and
-    outside the step budget (``params.warm_up`` runs it for a direct caller). Without a
-    warm-up the run starts from the generator's random output.
+    ``warmup_steps`` > 0 (None: WARMUP_STEPS) the generator is first fitted to the image: the
+    record's ``warm_up`` (a :class:`WarmUp`), run by the engine before the first step and
+    outside the step budget (:func:`nst_core.params.base.warm_up` runs it for a direct caller).
+    Without a warm-up the run starts from the generator's random output.
 
     Sizes that ``2**depth`` does not divide are handled by running the network on a larger
     noise input and cropping its output (Ulyanov et al. crop the image instead).
@@ -161,16 +162,15 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         return forward(x)
 
     steps = WARMUP_STEPS if warmup_steps is None else warmup_steps
-    if init is not None and steps > 0:
-        image_fn.warm_up = WarmUp(net.parameters(), image_fn,  # type: ignore[attr-defined]
-                                  init.to(device=device, dtype=torch.float32), steps)
-    return list(net.parameters()), image_fn
+    warm = (WarmUp(net.parameters(), image_fn, init.to(device=device, dtype=torch.float32), steps)
+            if init is not None and steps > 0 else None)
+    return Parameterized(list(net.parameters()), image_fn, warm)
 
 
 class WarmUp:
     """Fitting the generator to the start image under MSE with Adam (WARMUP_LR), one step per
-    :meth:`step`. The engine drives it (params.warm_up), so a time budget and a stop land
-    between its steps as between the run's; :meth:`finish` reports it."""
+    :meth:`step`. The engine drives it (:func:`nst_core.params.base.warm_up`), so a time budget
+    and a stop land between its steps as between the run's; :meth:`finish` reports it."""
 
     def __init__(self, params, image_fn, target: torch.Tensor, steps: int):
         self.steps = steps
@@ -182,15 +182,27 @@ class WarmUp:
         F.mse_loss(self._image_fn(), self._target).backward()
         self._opt.step()
 
-    def finish(self) -> dict:
-        """How close the warm-up came (MSE and PSNR to the start image); frees Adam's moments,
-        which are as large as the generator."""
+    def finish(self) -> tuple[float, float]:
+        """How close the warm-up came: MSE and PSNR (dB) to the start image; frees Adam's
+        moments, which are as large as the generator."""
         self._opt = None
         with torch.no_grad():
             mse = float(F.mse_loss(self._image_fn(), self._target))
-        return {"warmup_mse": mse, "warmup_psnr": _psnr(mse)}
+        return mse, _psnr(mse)
 
 
 def _psnr(mse: float) -> float:
     """Peak signal-to-noise ratio in dB of images in [0, 1]."""
     return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
+
+
+DIP = Parameterization(
+    make_dip,
+    {"lbfgs": 1.0,  # L-BFGS without a line search suits the generator poorly: use Adam or SGD
+     "adam": 0.001,  # the fastest rate that stays stable after the warm-up
+     "sgd": 0.0012},  # relative, on the log objective: most style that keeps the photo
+    "Deep Image Prior: weights of a skip encoder-decoder on fixed noise (Ulyanov et al.)",
+    best="adam", log_objective=frozenset({"sgd"}), options=OPTIONS,
+    warmup_option="warmup_steps",
+    # read when asked: tests and callers may change the module's value
+    warmup_default=lambda: WARMUP_STEPS)

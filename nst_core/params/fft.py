@@ -21,6 +21,7 @@ import torch
 
 from ..imaging.device_constants import constant
 from ..fields import option, option_values
+from .base import Parameterization
 
 # Lucid's ``color_correlation_svd_sqrt`` (lucid/optvis/param/color.py): the square root, by SVD,
 # of the 3x3 correlation of RGB values over ImageNet. Multiplying by it turns three
@@ -152,3 +153,12 @@ def make_fft(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         return to_valid_rgb(spatial.image(), decorrelate)
 
     return [spatial.coeffs], image_fn
+
+
+FFT = Parameterization(
+    make_fft,
+    {"lbfgs": 1.0,  # a unit quasi-Newton step, as on pixels
+     "adam": 0.05,  # Lucid's default for Fourier coefficients
+     "sgd": 5e-8},  # swept: the best rate barely moves with the size, so a constant
+    "Fourier coefficients scaled by 1/f, decorrelated colour, sigmoid (Distill "
+    "'Differentiable Image Parameterizations')", best="lbfgs", options=OPTIONS)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..fields import option, option_values
+from .base import Parameterization, per_pixel_lr
 
 # STROTSS builds 5 levels at its smallest scale; the coarsest band here keeps at least this
 # many pixels on its short side, so a small image gets fewer levels instead of 1-pixel bands.
@@ -94,3 +95,12 @@ def make_pyramid(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         return torch.sigmoid(collapse(params))
 
     return params, image_fn
+
+
+PYRAMID = Parameterization(
+    make_pyramid,
+    {"lbfgs": 1.0,  # a unit quasi-Newton step, as on pixels
+     "adam": 0.1,  # in logit units; a coarse coefficient moves a whole region
+     "sgd": per_pixel_lr(3e-8)},  # the finest band's gradients shrink with the pixel count
+    "Laplacian pyramid: band-pass levels summed through a sigmoid, coarse structure first "
+    "(STROTSS, Kolkin et al. 2019)", best="lbfgs", options=OPTIONS)

@@ -7,7 +7,8 @@ from typing import Any, AsyncIterator
 import gradio as gr
 from gradio_client import handle_file
 
-from nst_studio.web import forms, inputs, streams
+from nst_studio.web import inputs, streams
+from nst_studio.web import settings_io
 from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
@@ -59,7 +60,7 @@ def build(limits: Limits, job_queue: dict) -> None:
     def check(content_path: str | None, style_files: list[Any] | None,
               settings_text: str | None) -> Job:
         paths = [getattr(f, "name", f) for f in (style_files or [])]
-        settings = forms.settings_from_json(settings_text, limits, len(paths))
+        settings = settings_io.settings_from_json(settings_text, limits, len(paths))
         read = inputs.load_inputs(content_path, paths)
         # None where a record has no new preview or no result yet (not gr.skip(): see
         # common.serve), so every record carries its progress.

@@ -8,8 +8,9 @@ from typing import AsyncIterator
 import gradio as gr
 import pandas as pd
 
-from nst_core.experiments.compare import DEFAULT_METHODS
-from nst_studio.web import forms, streams
+from nst_core.methods import DEFAULT_METHODS, available_methods
+from nst_studio.web import streams
+from nst_studio.web import budget as budgets
 from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
@@ -26,13 +27,13 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                     "budget, one step of each in turn, and scores every result with one fixed "
                     "yardstick (the default objective, SSIM to the content, a style distance), "
                     "whatever each method optimized.")
-        choices = forms.methods()
+        choices = available_methods()
         offered = [v for _, v in choices]
         methods = gr.CheckboxGroup(choices, value=[m for m in DEFAULT_METHODS
                                                    if m in offered][:3],
                                    label="Methods", elem_id="cmp_methods")
         with gr.Row():
-            budget = gr.Radio(list(forms.COMPARE_BUDGETS), value="steps", label="Budget",
+            budget = gr.Radio(list(budgets.COMPARE_BUDGETS), value="steps", label="Budget",
                               elem_id="cmp_budget")
             seconds = gr.Number(30, label="Seconds per method (same time)",
                                 elem_id="cmp_seconds")
@@ -70,7 +71,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
 
     def check(data: dict) -> Job:
         read, settings = panel.read(data, masks=False)
-        settings = forms.compare_settings(settings, data[budget], data[seconds], limits)
+        settings = budgets.compare_settings(settings, data[budget], data[seconds], limits)
         if not data[methods]:
             raise ValueError("pick at least one method to compare")
         return Job({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},

@@ -1,4 +1,4 @@
-"""The settings form's components, generated from :func:`nst_studio.web.forms.form_controls`
+"""The settings form's components, generated from :func:`nst_studio.web.controls.form_controls`
 (label, help as info, slider bounds, choices, checkbox for yes/no), laid out by group:
 everyday settings in rows, advanced ones under the group's heading in the caller's accordion."""
 from __future__ import annotations
@@ -9,12 +9,13 @@ import gradio as gr
 
 from nst_core.settings import GROUPS, Settings
 from nst_studio.web import forms
+from nst_studio.web import controls as schema
 from nst_studio.web.limits import Limits
 
 ROW_WIDTH = 4  # controls per row
 
 
-def component(control: forms.Control, value: Any) -> gr.components.Component:
+def component(control: schema.Control, value: Any) -> gr.components.Component:
     """One control as a Gradio component (its elem_id is the form value's name)."""
     common = dict(label=control.label, info=control.info or None, elem_id=control.name)
     widget = control.widget
@@ -33,7 +34,7 @@ def component(control: forms.Control, value: Any) -> gr.components.Component:
     return gr.Textbox(value, **common)
 
 
-def _rows(controls: list[forms.Control], defaults: dict[str, Any]
+def _rows(controls: list[schema.Control], defaults: dict[str, Any]
           ) -> dict[str, gr.components.Component]:
     made = {}
     for start in range(0, len(controls), ROW_WIDTH):
@@ -43,14 +44,14 @@ def _rows(controls: list[forms.Control], defaults: dict[str, Any]
     return made
 
 
-def _switched(controls: list[forms.Control], defaults: dict[str, Any]
-              ) -> tuple[list[forms.Control], dict[str, gr.components.Component]]:
-    """An on/off switch (forms.TOGGLED) and the controls it governs (those named like the
+def _switched(controls: list[schema.Control], defaults: dict[str, Any]
+              ) -> tuple[list[schema.Control], dict[str, gr.components.Component]]:
+    """An on/off switch (schema.TOGGLED) and the controls it governs (those named like the
     field it switches, e.g. edge_*): the switch on a line of its own, the others in a row
     below it, usable only while it is on. Returns the other controls, and these made."""
     made: dict[str, gr.components.Component] = {}
     rest = list(controls)
-    for field, switch_name in forms.TOGGLED.items():
+    for field, switch_name in schema.TOGGLED.items():
         switch = next((c for c in rest if c.name == switch_name), None)
         if switch is None:
             continue
@@ -74,7 +75,7 @@ def settings_form(limits: Limits, *, advanced: bool, cls: type = Settings
     """The form's everyday (``advanced=False``) or advanced controls for ``cls``, group by
     group in :data:`nst_core.settings.GROUPS` order; advanced groups get a heading."""
     defaults = forms.default_values(limits, cls)
-    chosen = [c for c in forms.form_controls(limits, cls) if c.advanced == advanced]
+    chosen = [c for c in schema.form_controls(limits, cls) if c.advanced == advanced]
     made: dict[str, gr.components.Component] = {}
     if not advanced:  # the everyday settings fill rows together
         ordered = [c for group in GROUPS for c in chosen if c.group == group]

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 from PIL import Image
 
-from nst_core.engine.loop import resolve_device
+from nst_core.engine.device import resolve_device
 from nst_core.estimate import ESTIMATOR
 from nst_studio.web import forms
 from nst_studio.web.jobs import JOBS, zero_gpu

@@ -8,7 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from nst_studio.web import forms, gallery
+from nst_studio.web import gallery
+from nst_studio.web import settings_io
 
 from .common import user_error
 from .panel import Panel
@@ -53,7 +54,7 @@ def wire(shelf: SessionGallery, panel: Panel, ends: list, *, state: Any, png_fil
     def show(entries: list, picked: list, evt: gr.SelectData) -> dict:
         try:
             entry, picked = gallery.pick(entries or [], evt.index, picked or [])
-            settings = forms.load_settings_file(entry["path"])
+            settings = settings_io.load_settings_file(entry["path"])
         except ValueError as exc:
             raise user_error(exc) from None
         out = panel.fill(settings)

@@ -7,7 +7,6 @@ import html
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 import gradio as gr
@@ -15,7 +14,8 @@ import gradio as gr
 from nst_studio.web import defaults, forms, links
 
 from .common import user_error
-from .panel import EXAMPLE_PAIRS, EXAMPLES, Panel
+from .examples import example_pairs
+from .panel import Panel
 
 # The form's query -> the page's full URL, put on the clipboard where the browser allows it
 # (headless and non-HTTPS pages may refuse; the box shows the URL either way).
@@ -47,12 +47,6 @@ def literal(text: str) -> str:
     """``text`` as a Markdown box shows it, character for character: a link's query is a
     visitor's text, which must not become HTML, a link or emphasis on the page."""
     return _MARKDOWN_MARKS.sub(r"\\\1", html.escape(text, quote=False))
-
-
-def example_pairs() -> list[tuple[Path, Path]]:
-    """The app's example pairs whose files are here, in the order the page lists them."""
-    return [(EXAMPLES / c, EXAMPLES / s) for c, s in EXAMPLE_PAIRS
-            if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()]
 
 
 @dataclass

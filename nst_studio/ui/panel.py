@@ -4,21 +4,19 @@ loading settings from a file, the mask painters' background)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from nst_core.settings import Settings
 from nst_studio.web import forms, inputs
+from nst_studio.web import settings_io
 from nst_studio.web.limits import Limits
 
 from . import controls
+from .examples import example_pairs
 from .common import upload_image, user_error
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_PAIRS = [("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
-                 ("coffee.png", "woman-with-hat-matisse.jpg"), ("rocket.jpg", "shipwreck.jpg")]
 IMAGE_HEIGHT = 200  # px: both images and the main choices fit the first screen
 MASKS_HELP = ("Paint on the content where a style should go, or upload a mask (white = that "
               "style). With masks, give every style one; areas no mask covers get no style. "
@@ -139,8 +137,7 @@ def build(limits: Limits, cls: type = Settings) -> Panel:
     # The main choices right under the images: with the Run button and the result beside
     # them, a visitor sees all of it without scrolling.
     panel.form = controls.settings_form(limits, advanced=False, cls=cls)
-    gr.Examples([[str(EXAMPLES / c), str(EXAMPLES / s)] for c, s in EXAMPLE_PAIRS
-                 if (EXAMPLES / c).is_file() and (EXAMPLES / s).is_file()],
+    gr.Examples([[str(c), str(s)] for c, s in example_pairs()],
                 inputs=[panel.content, panel.styles[0]], cache_examples=False,
                 label="Example images (click a row)", examples_per_page=4,
                 api_visibility="private")
@@ -167,7 +164,7 @@ def _wire(panel: Panel) -> None:
         if path is None:
             return {panel.base: gr.skip()}
         try:
-            settings = forms.load_settings_file(path)
+            settings = settings_io.load_settings_file(path)
         except ValueError as exc:
             raise user_error(exc) from None
         gr.Info("Settings loaded into the form.")

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from nst_core import estimate
-from nst_core.engine.loop import resolve_device
+from nst_core.engine.device import resolve_device
 from nst_core.settings import Settings
 from .limits import Limits
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from nst_core.experiments import sweep
 from nst_core.imaging import vgg
-from nst_core.losses.objective import STYLE_LOSSES
+from nst_core.losses.style import STYLE_LOSSES
 from nst_core.optim.registry import OPTIMIZERS
 from nst_core.params.registry import PARAMETERIZATIONS
+from nst_core.methods import available_methods
 from nst_core.settings import PRESETS, Settings, field_info, validate
-from .forms import methods
 from .limits import Limits
 
 EXPLORE_MODES = (("Stylize sweep", "stylize"), ("Content reconstruction", "reconstruct"),
@@ -42,7 +42,7 @@ _VARY_EXAMPLES = {
 def vary_choices() -> list[str]:
     """Everything :func:`nst_core.experiments.sweep.check_vary` accepts, the common choices
     first."""
-    # device and weights are the server's own (see forms.settings_from_json): never swept.
+    # device and weights are the server's own (see settings_io.settings_from_json): never swept.
     names = sorted({f.name for f in dataclasses.fields(Settings)}
                    - {"param_options", "device", "weights"})
     names += list(sweep.SPECIAL)
@@ -82,7 +82,7 @@ def vary_example(vary: str) -> str:
     if vary == "preset":
         return "; ".join(PRESETS)
     if vary == "method":
-        return "; ".join(v for _, v in methods()[:3])
+        return "; ".join(v for _, v in available_methods()[:3])
     registry = {"style_loss": STYLE_LOSSES, "param": PARAMETERIZATIONS,
                 "optimizer": OPTIMIZERS}.get(vary)
     if registry is not None:

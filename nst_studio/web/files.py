@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from PIL import Image
 
 from nst_core.imaging import images
-from nst_core.engine.loop import Progress
+from nst_core.records import Progress
 from nst_core.results import result_metadata, write_result
 from nst_core.settings import Settings, from_dict
 from . import disk

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nst_core.imaging import images
-from nst_core.experiments.compare import method_label
+from nst_core.methods import method_label
 from . import files
 
 MAX_ENTRIES = 12  # runs a visit keeps (the oldest goes first)

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from nst_core.engine.loop import Progress, resolve_device
+from nst_core.records import Progress
+from nst_core.engine.device import resolve_device
 from nst_core.settings import Settings
 
 MAX_RECORDS = 32  # jobs the registry remembers (older ones are dropped)

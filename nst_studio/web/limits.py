@@ -187,7 +187,7 @@ class Limits:
     def compare_duration(self, inputs: Any, settings: Settings, chosen: Sequence[str],
                          *_: Any, **__: Any) -> int:
         """:meth:`gpu_seconds` of a comparison's methods, one after the other."""
-        from nst_core.experiments.compare import parse_method
+        from nst_core.methods import parse_method
 
         runs = [dataclasses.replace(settings, optimizer=o, param=p, lr=None)
                 for o, p in map(parse_method, chosen)]

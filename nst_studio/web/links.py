@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
+from nst_core.methods import available_methods, method_value
 from nst_core.settings import FieldInfo, Settings, field_infos
 from . import defaults, forms
+from . import controls
+from . import budget
 from .limits import Limits
 
 TABS = ("stylize", "compare", "explore")
@@ -50,7 +53,7 @@ def setting_params(cls: type = Settings) -> dict[str, FieldInfo | None]:
     for info in field_infos(cls):
         if not info.form:
             continue
-        if info.name in forms.COMBINED:
+        if info.name in controls.COMBINED:
             names.setdefault("method", None)
         else:
             names[info.name] = info
@@ -89,7 +92,7 @@ def settings_params(settings: Settings, start: Settings | None = None) -> dict[s
     its class or from ``start`` (the server's starting values, which a link is read over), and
     :data:`ALWAYS`."""
     bases = [type(settings)()] + ([start] if start is not None else [])
-    out = {"method": forms.method_value(settings)}
+    out = {"method": method_value(settings)}
     for name, info in setting_params(type(settings)).items():
         if info is None:
             continue
@@ -180,13 +183,13 @@ def _form_value(info: FieldInfo | None, name: str, text: str) -> dict[str, Any]:
         if low not in TRUE_TEXTS + FALSE_TEXTS:
             raise ValueError(f"{name} must be 1 or 0, got {text!r}")
         return {name: low in TRUE_TEXTS}
-    if name in forms.TOGGLED:
+    if name in controls.TOGGLED:
         off = low == NONE_TEXT
-        return {forms.TOGGLED[name]: not off, **({} if off else {name: text})}
+        return {controls.TOGGLED[name]: not off, **({} if off else {name: text})}
     if low == NONE_TEXT and info.optional:
-        return {name: None if info.kind not in ("int", "float") else forms.none_value(info)}
+        return {name: None if info.kind not in ("int", "float") else controls.none_value(info)}
     if info.log:
-        number = forms._number(text, forms.short_label(info))
+        number = forms.read_number(text, controls.short_label(info))
         if number <= 0:
             raise ValueError(f"{name} must be > 0, got {text!r}")
         return {f"{name}_log10": math.log10(number)}
@@ -201,9 +204,9 @@ def _form_value(info: FieldInfo | None, name: str, text: str) -> dict[str, Any]:
 def _apply(settings: Settings, name: str, text: str, known: Mapping[str, FieldInfo | None],
            limits: Limits) -> Settings:
     # The method already read goes along: the parameterization's options are checked against it.
-    values = {"method": forms.method_value(settings), **_form_value(known[name], name, text)}
+    values = {"method": method_value(settings), **_form_value(known[name], name, text)}
     if name == "method":
-        offered = [v for _, v in forms.methods()]
+        offered = [v for _, v in available_methods()]
         if text not in offered:
             raise ValueError(f"unknown method {text!r}; choose from: {', '.join(offered)}")
     return forms.settings_from_form(values, limits=limits, base=settings, need_style=False,
@@ -212,7 +215,7 @@ def _apply(settings: Settings, name: str, text: str, known: Mapping[str, FieldIn
 
 def _compare_value(name: str, text: str) -> Any:
     if name == "methods":
-        offered = [v for _, v in forms.methods()]
+        offered = [v for _, v in available_methods()]
         chosen = [m.strip() for m in text.split(",") if m.strip()]
         wrong = [m for m in chosen if m not in offered]
         if wrong or not chosen:
@@ -220,11 +223,11 @@ def _compare_value(name: str, text: str) -> Any:
                              f"{', '.join(offered)}")
         return chosen
     if name == "budget":
-        budgets = [v for _, v in forms.COMPARE_BUDGETS]
+        budgets = [v for _, v in budget.COMPARE_BUDGETS]
         if text not in budgets:
             raise ValueError(f"unknown budget {text!r}; choose from: {', '.join(budgets)}")
         return text
-    seconds = forms._number(text, "seconds")
+    seconds = forms.read_number(text, "seconds")
     if seconds <= 0:
         raise ValueError(f"seconds must be > 0, got {text!r}")
     return seconds

@@ -24,9 +24,9 @@ from PIL import Image
 
 from nst_core.imaging import images
 from nst_core.experiments import sweep
-from nst_core.experiments.compare import (TABLE_HEADERS, Tally, compare_stream, method_label,
-                                          parse_method, table_rows)
-from nst_core.engine.loop import LOSS_TERMS, Progress
+from nst_core.experiments.compare import TABLE_HEADERS, Tally, compare_stream, table_rows
+from nst_core.methods import method_label, parse_method
+from nst_core.records import LOSS_TERMS, Progress
 from nst_core.results import result_metadata
 from nst_core.engine.schedule import stylize
 from nst_core.settings import Settings

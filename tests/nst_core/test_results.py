@@ -7,7 +7,7 @@ from PIL import Image
 
 from nst_core import Settings, read_png_settings
 from nst_core.imaging import images
-from nst_core.engine.loop import Progress
+from nst_core.records import Progress
 from nst_core.results import json_path, result_metadata, write_result
 from nst_core.engine.schedule import run
 from nst_core.settings import from_dict

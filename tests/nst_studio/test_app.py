@@ -22,10 +22,11 @@ from PIL import Image  # noqa: E402
 
 import app  # noqa: E402
 from nst_core.imaging import images  # noqa: E402
-from nst_core.experiments.compare import method_label  # noqa: E402
+from nst_core.methods import method_label  # noqa: E402
 from nst_studio.web import forms  # noqa: E402
 from nst_studio.web.jobs import JOBS  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
+from nst_core.methods import available_methods  # noqa: E402
 from conftest import ROOT, free_port, serving  # noqa: E402
 
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
@@ -72,7 +73,7 @@ def event_inputs(api_name: str) -> tuple[str | None, ...]:
 def page_args(api_name: str, **changes):
     """Positional inputs of the page's Run, Compare or Explore event: content, style slots,
     their blend weights, (Run and Explore) uploaded masks, every form field (keyword names as
-    in forms.form_names), and the tab's own inputs."""
+    in controls.form_names), and the tab's own inputs."""
     values = forms.default_values(LIMITS)
     content = changes.pop("content", ROOT / "examples" / "astronaut.png")
     styles = changes.pop("styles", [ROOT / "examples" / "starry_night.jpg"])
@@ -267,7 +268,7 @@ def test_page_run_event_uses_every_form_field(client):
 
 
 def test_compare_event_runs_each_method_with_the_same_budget(client):
-    methods = [v for _, v in forms.methods()][:2]
+    methods = [v for _, v in available_methods()][:2]
     job = client.submit(*page_args("compare", size=32, steps=3, preview_every=1,
                                    cmp_methods=methods, cmp_budget="steps", cmp_seconds=30),
                         api_name="/compare")

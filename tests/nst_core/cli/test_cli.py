@@ -9,9 +9,11 @@ import pytest
 from PIL import Image
 
 import conftest
+from conftest import half_masks
 from nst_core import Settings, read_png_settings
-from nst_core.cli import main as cli_module
-from nst_core.cli.main import add_settings_arguments, main, settings_from_args
+from nst_core.cli import options as cli_options
+from nst_core.cli.main import main
+from nst_core.cli.options import add_settings_arguments, settings_from_args
 from nst_core.settings import field_infos, setting
 
 ROOT = str(conftest.ROOT)
@@ -135,7 +137,7 @@ def test_options_apply_over_the_preset():
     assert s.level_steps == (3, 2) and s.multiscale and s.seed is None and s.lr == 0.5
     # Values are read as JSON where they are JSON, else as text.
     assert s.param_options == {"decay_power": 1.5, "decorrelate": False}
-    assert cli_module._options(["name=x"]) == {"name": "x"}
+    assert cli_options._options(["name=x"]) == {"name": "x"}
 
 
 def test_the_seed_used_is_recorded_beside_the_result(tmp_path, content_path, style_path):
@@ -169,3 +171,38 @@ def test_a_saturated_result_is_reported(tmp_path, content_path, style_path, caps
     assert code == 0 and (tmp_path / "blown.png").is_file()
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and "the run saturated" in err
+
+
+def test_single_run_cli_takes_param_and_options(tmp_path, content_path, style_path):
+    from nst_core.params.base import count_parameters
+    from nst_core.params.dip import make_dip
+
+    metrics = tmp_path / "m.json"
+    code = main(["--content", str(content_path), "--style", str(style_path), "--out",
+                 str(tmp_path / "o.png"), "--size", "32", "--steps", "1", "--param", "dip",
+                 "--optimizer", "adam", "--param-option", "channels=8",
+                 "--param-option", "warmup_steps=2", "--metrics", str(metrics), "--quiet"])
+    assert code == 0
+    m = json.loads(metrics.read_text())
+    assert m["param"] == "dip" and m["parameters"] == count_parameters(
+        make_dip((1, 3, 32, 32), channels=8)[0])
+    bad = main(["--content", str(content_path), "--style", str(style_path), "--out",
+                str(tmp_path / "o.png"), "--size", "32", "--steps", "1", "--param", "fft",
+                "--param-option", "decay_power=-2", "--quiet"])
+    assert bad == 2
+
+
+def test_cli_masks_and_edge_options(tmp_path, content_path, style_path, style2_path, capsys):
+    left, right = half_masks(32)
+    lp, rp = tmp_path / "l.png", tmp_path / "r.png"
+    left.save(lp)
+    right.save(rp)
+    out = tmp_path / "o.png"
+    common = ["--content", str(content_path), "--out", str(out), "--size", "32", "--steps", "2",
+              "--quiet"]
+    assert main(["--style", str(style_path), "--style", str(style2_path), "--mask", str(lp),
+                 *common]) == 2
+    assert "1 mask(s) for 2 style" in capsys.readouterr().err
+    assert main(["--style", str(style_path), "--style", str(style2_path), "--mask", str(lp),
+                 "--mask", str(rp), "--edge-weight", "0.5", *common]) == 0
+    assert read_png_settings(out)["settings"]["edge_weight"] == 0.5

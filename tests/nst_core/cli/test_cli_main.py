@@ -16,7 +16,6 @@ def _console_script(name: str) -> tuple[str, str]:
     return module, function
 
 
-@pytest.mark.xfail(strict=True, reason="sub-commands register only under python -m")
 @pytest.mark.parametrize("command, option", [("compare", "--methods"), ("sweep", "--vary")])
 def test_every_sub_command_answers_without_python_m(command, option):
     # Exactly what the installed `nst` script does: import the module, call the function (no

@@ -11,7 +11,7 @@ and read its losses down once per record. Sizes are tiny: only the devices matte
 
 What cannot run here: autocast on "cuda" is switched off by a CPU-only torch (with a warning),
 so the bf16 and fp16 runs below check their devices with fp32 convolutions; their arithmetic is
-checked on the CPU in test_vgg.py and test_engine.py.
+checked on the CPU in test_vgg.py and test_loop.py.
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from nst_core.imaging import color
 from nst_core.experiments import scoring
 from nst_core.losses import spatial
 from nst_core.engine import tiling
-from nst_core.engine.loop import optimize, prepare
+from nst_core.engine.loop import optimize
+from nst_core.engine.prepare import prepare
 from nst_core.optim.registry import OPTIMIZERS
 from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.engine.schedule import stylize

@@ -8,18 +8,13 @@ import torch.nn.functional as F
 
 from nst_core import NonFiniteLossError, Settings, run, stylize
 from nst_core.imaging import color, images
-from nst_core.losses.objective import gram
+from nst_core.losses.base import gram
 from nst_core.optim.registry import OPTIMIZERS
 from nst_core.params.registry import PARAMETERIZATIONS
 
-from conftest import assert_closes_promptly
+from conftest import assert_closes_promptly, tensor_at
 
 SMALL = Settings(size=64, steps=12, preview_every=4)
-
-
-def content_at(path, size):
-    img = images.load_image(path)
-    return images.to_tensor(images.resize(img, images.fit_size(*img.size, size)))
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
@@ -49,7 +44,8 @@ def test_final_image_is_valid_and_its_loss_is_what_was_reported(content_path, st
     final = run(content_path, style_path, SMALL, optimizer="adam", lr=0.2)
     arr = np.asarray(final.image)
     assert arr.dtype == np.uint8 and arr.shape == (64, 64, 3)
-    from nst_core.engine.loop import evaluate, prepare
+    from nst_core.engine.loop import evaluate
+    from nst_core.engine.prepare import prepare
 
     prepared = prepare(content_path, style_path, dataclasses.replace(SMALL, optimizer="adam"))
     again = evaluate(prepared, images.to_tensor(final.image))
@@ -61,7 +57,7 @@ RECONSTRUCT = Settings(size=64, steps=60, style_weight=0, tv_weight=0, init="noi
 
 
 def reconstruction_error(content_path, layer):
-    target = content_at(content_path, 64)
+    target = tensor_at(content_path, 64)
     out = images.to_tensor(run(content_path, None, RECONSTRUCT, content_layers=(layer,)).image)
     return float((out - target).square().mean())
 
@@ -81,7 +77,7 @@ def test_content_reconstruction_from_noise(layer, limit, content_path, relu5_err
 
 def test_texture_synthesis_matches_gram_statistics(style_path):
     """Content weight 0 from noise: every style layer's Gram matrix moves towards the style's."""
-    from nst_core.engine.loop import prepare
+    from nst_core.engine.prepare import prepare
 
     s = Settings(size=64, steps=60, content_weight=0, init="noise", preview_every=60)
     records = list(stylize(style_path, style_path, s))
@@ -99,7 +95,7 @@ def test_texture_synthesis_matches_gram_statistics(style_path):
 
 def test_luminance_mode_keeps_the_content_chroma(content_path, style_path):
     final = run(content_path, style_path, SMALL, preserve_color="luminance")
-    content = content_at(content_path, 64)
+    content = tensor_at(content_path, 64)
     out = images.to_tensor(final.image)
     chroma_out = color.to_space(out, "yiq")[:, 1:]
     chroma_in = color.to_space(content, "yiq")[:, 1:]
@@ -110,7 +106,7 @@ def test_luminance_mode_keeps_the_content_chroma(content_path, style_path):
 
 
 def test_histogram_mode_gives_the_style_the_content_colours(content_path, style_path):
-    from nst_core.engine.loop import prepare
+    from nst_core.engine.prepare import prepare
 
     prepared = prepare(content_path, style_path,
                        dataclasses.replace(SMALL, preserve_color="histogram"))
@@ -184,7 +180,7 @@ def test_bad_images_fail_with_their_name(content_path, tmp_path):
 
 
 def test_style_scale_and_init_style(content_path, style_path):
-    from nst_core.engine.loop import prepare
+    from nst_core.engine.prepare import prepare
 
     p = prepare(content_path, style_path, dataclasses.replace(SMALL, style_scale=0.5,
                                                               init="style"))
@@ -195,7 +191,7 @@ def test_style_scale_and_init_style(content_path, style_path):
 
 def test_several_styles_blend(content_path, style_path, style2_path):
     """Blend weights 1:0 give the same target as the first style alone."""
-    from nst_core.engine.loop import prepare
+    from nst_core.engine.prepare import prepare
 
     one = prepare(content_path, style_path, SMALL)
     both = prepare(content_path, [style_path, style2_path],
@@ -213,7 +209,7 @@ def test_avg_pooling_runs(content_path, style_path):
 
 
 def test_init_image_overrides_init(content_path, style_path):
-    from nst_core.engine.loop import prepare
+    from nst_core.engine.prepare import prepare
 
     start = torch.full((1, 3, 32, 32), 0.25)
     p = prepare(content_path, style_path, SMALL, init_image=start)
@@ -228,7 +224,7 @@ def test_report_every_thins_records_but_keeps_previews_and_the_end(content_path,
 
 
 def test_cudnn_autotuner_only_for_cuda(monkeypatch):
-    from nst_core.engine.loop import tune_backend
+    from nst_core.engine.device import tune_backend
 
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     tune_backend(torch.device("cpu"))
@@ -343,6 +339,7 @@ def test_fp16_gradients_underflow_without_the_loss_scale_and_not_with_it(
     # of a 32 px run: its gradient per value shrinks with the pixel count, so this is its size
     # at 512 px once the objective has fallen 50 times, late in a run.
     from nst_core.engine import loop as engine
+    from nst_core.engine.prepare import prepare
     from nst_core.imaging import vgg
 
     exact = vgg.resolve_precision
@@ -352,8 +349,9 @@ def test_fp16_gradients_underflow_without_the_loss_scale_and_not_with_it(
     for name, precision, scaled in (("fp32", "fp32", False), ("fp16 unscaled", "fp16", False),
                                     ("fp16", "fp16", True)):
         s = Settings(size=32, steps=1, seed=0, preview_every=0, precision=precision)
-        prepared = engine.prepare(content_path, style_path, s)
-        image_fn, optimizer, _ = engine._start_run(prepared)
+        prepared = prepare(content_path, style_path, s)
+        made, optimizer, _ = engine._start_run(prepared)
+        image_fn = made.image_fn
         closure = engine._Closure(prepared, image_fn, optimizer)
         assert (closure.loss_scale is not None) == (precision == "fp16")
         if not scaled:

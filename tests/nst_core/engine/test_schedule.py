@@ -76,7 +76,8 @@ def test_multiscale_lowers_the_top_level_objective(stream, content_path, style_p
     """Starting the top level from the upsampled small result beats starting it from content
     with the same number of top-level steps (the stream's top level made 3)."""
     from nst_core.imaging import images
-    from nst_core.engine.loop import evaluate, prepare
+    from nst_core.engine.loop import evaluate
+    from nst_core.engine.prepare import prepare
 
     s = dataclasses.replace(TINY, preview_every=0, multiscale=False, steps=3)
     single = list(stylize(content_path, style_path, s))[-1]

@@ -6,8 +6,9 @@ import torch
 
 from nst_core import Settings, stylize
 from nst_core.imaging import images
-from nst_core.engine.loop import prepare
-from nst_core.losses.objective import STYLE_LOSSES, gram
+from nst_core.engine.prepare import prepare
+from nst_core.losses.style import STYLE_LOSSES
+from nst_core.losses.base import gram
 from nst_core.engine.schedule import tiled_level
 from nst_core.engine.tiling import (TILE_ALIGN, blend_weights, global_style_features, seam_ratio,
                                     tile_boxes, tile_starts)

@@ -8,36 +8,14 @@ from PIL import Image
 
 from nst_core import Settings, read_png_settings
 from nst_core.cli.main import main
-from nst_core.experiments.compare import (compare, compare_stream, method_label, parse_method,
-                                          summarize)
-from nst_core.optim.registry import OPTIMIZERS
+from nst_core.experiments.compare import compare, compare_stream, summarize
+from nst_core.methods import parse_method
 from nst_core.params.registry import PARAMETERIZATIONS
 
 from conftest import assert_closes_promptly
 
 TINY = Settings(size=32, steps=3, preview_every=2)
 METHODS = ["lbfgs:pixels", "adam:fft", "sgd:dip"]
-
-
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
-@pytest.mark.parametrize("param", list(PARAMETERIZATIONS))
-def test_every_registered_pair_parses(optimizer, param):
-    assert parse_method(f"{optimizer}:{param}") == (optimizer, param)
-    assert parse_method(f" {optimizer.upper()} : {param} ") == (optimizer, param)
-    assert "·" in method_label(optimizer, param)
-
-
-def test_labels():
-    assert method_label("adam", "fft") == "Adam · FFT"
-    assert method_label("lbfgs", "pixels") == "L-BFGS · pixels"
-
-
-@pytest.mark.parametrize("text, message", [
-    ("adamfft", "not OPTIMIZER:PARAM"), ("newton:fft", "unknown optimizer 'newton'.*lbfgs"),
-    ("adam:voxels", "unknown parameterization 'voxels'.*pixels")])
-def test_bad_methods_name_the_choices(text, message):
-    with pytest.raises(ValueError, match=message):
-        parse_method(text)
 
 
 @pytest.mark.parametrize("methods, message", [([], "no methods"),
@@ -183,7 +161,7 @@ def test_equal_time_stops_every_method_near_its_budget(content_path, style_path)
 
 
 def test_default_comparison_puts_every_parameterization_at_its_best():
-    from nst_core.experiments.compare import DEFAULT_METHODS
+    from nst_core.methods import DEFAULT_METHODS
 
     assert [parse_method(m)[1] for m in DEFAULT_METHODS] == list(PARAMETERIZATIONS)
     for method in DEFAULT_METHODS:

@@ -22,7 +22,7 @@ from PIL import Image
 
 from conftest import EXAMPLES, ROOT
 from nst_core.imaging import images
-from nst_core.experiments import compare as compare_mod  # noqa: F401  (registers compare)
+from nst_core.cli import sweep as sweep_cli
 from nst_core.experiments import sweep as sweep_mod
 from nst_core.cli.main import main as cli_main
 
@@ -88,7 +88,7 @@ def test_grid_finishes_when_a_worker_is_killed_and_resumes(tmp_path, content_dir
     killer = threading.Thread(target=kill_when_recorded, args=(pid_file, killed))
     killer.start()
     hook = functools.partial(record_pid_then_wait, str(pid_file))
-    code = sweep_mod.main(sweep_args(content_dir, out)[1:], before_run=hook)
+    code = sweep_cli.main(sweep_args(content_dir, out)[1:], before_run=hook)
     killer.join()
     assert code == 0 and len(killed) == 1
     data = images.read_png_settings(out)
@@ -165,7 +165,7 @@ def test_compare_grid_on_ray(tmp_path, content_path):
 
 def test_ctrl_c_cancels_the_remaining_runs(tmp_path):
     from nst_core.experiments import distributed
-    from nst_core.cli.main import read_sources
+    from nst_core.cli.options import read_sources
 
     content = read_sources([str(EXAMPLES / "astronaut.png")], "content")
     styles = [read_sources([str(STYLES[0])], "style")]
@@ -186,8 +186,7 @@ def test_in_process_runs_do_not_import_ray(tmp_path, content_path, style_path):
     script = (
         "import sys\n"
         "from nst_core.cli.main import main\n"
-        "import nst_core.experiments.sweep, nst_core.experiments.compare\n"
-        f"args = ['--content', {str(content_path)!r}, '--style', {str(style_path)!r}, "
+                f"args = ['--content', {str(content_path)!r}, '--style', {str(style_path)!r}, "
         "'--size', '32', '--steps', '1', '--quiet']\n"
         f"assert main(['sweep', *args, '--vary', 'seed', '--values', '1', '--out', "
         f"{str(tmp_path / 'g.png')!r}]) == 0\n"

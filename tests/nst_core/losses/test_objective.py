@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from nst_core.imaging import images
-from nst_core.losses.objective import STYLE_LOSSES, Objective, tv_loss
+from nst_core.losses.objective import Objective, tv_loss
+from nst_core.losses.style import STYLE_LOSSES
 from nst_core.imaging.vgg import FeatureExtractor
 
 CONTENT = {"relu4_2": 1.0}

@@ -16,6 +16,7 @@ import torch
 
 from fake_cuda import fake_cuda
 from nst_core.engine import loop as engine
+from nst_core.engine.prepare import prepare
 from nst_core.optim.lbfgs import SyncFreeLBFGS
 from nst_core.optim.registry import LBFGS_HISTORY, make_optimizer
 from nst_core.settings import Settings
@@ -104,7 +105,7 @@ def test_the_engines_run_matches_torchs_first_steps_in_float32(content_path, sty
     for name, make in (("torch", engine.make_optimizer),
                        ("ours", lambda n, ps, lr: SyncFreeLBFGS(ps, lr=lr))):
         monkeypatch.setattr(engine, "make_optimizer", make)
-        records = list(engine.optimize(engine.prepare(content_path, style_path, s)))
+        records = list(engine.optimize(prepare(content_path, style_path, s)))
         totals[name] = torch.tensor([r.losses["total"] for r in records], dtype=torch.float64)
     gap = (totals["ours"] - totals["torch"]).abs() / totals["torch"]
     assert gap.max() < 1e-4, gap

@@ -9,6 +9,7 @@ from PIL import Image
 from nst_core import estimate as core
 from nst_core.estimate import Calibration, Estimator, Method
 from nst_studio.web import forms
+from nst_studio.web import settings_io
 from nst_studio.web.limits import Limits
 from nst_studio.ui import estimate
 from nst_studio.ui.panel import Panel
@@ -54,7 +55,7 @@ def test_the_line_shows_a_refusal_or_a_bad_value(machine):
 
 
 def test_finished_jobs_are_recorded(machine):
-    settings = forms.settings_from_json('{"size": 64, "steps": 10}', Limits(), 1)
+    settings = settings_io.settings_from_json('{"size": 64, "steps": 10}', Limits(), 1)
 
     def updates(inputs, settings, **kwargs):
         yield types.SimpleNamespace(done=False)

@@ -11,7 +11,8 @@ gr = pytest.importorskip("gradio")
 
 from nst_studio.web import forms  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
-from nst_studio.ui import links, panel as panel_ui  # noqa: E402
+from nst_studio.ui import examples, links, panel as panel_ui  # noqa: E402
+from nst_core.methods import available_methods
 
 LIMITS = Limits(max_size=256, default_size=64, default_steps=10)
 
@@ -21,7 +22,7 @@ def page():
     with gr.Blocks():
         left = panel_ui.build(LIMITS)
         message = links.message_box()
-        methods = gr.CheckboxGroup([v for _, v in forms.methods()], value=["lbfgs:pixels"])
+        methods = gr.CheckboxGroup([v for _, v in available_methods()], value=["lbfgs:pixels"])
         stylize = links.copy_link(left, "stylize")
         compare = links.copy_link(left, "compare", {"methods": methods})
     return left, message, stylize, compare, methods
@@ -41,7 +42,7 @@ def test_a_link_fills_the_form_images_and_compare_choices(page):
                      [stylize, compare], message)
     assert out[left.form["steps"]] == 25 and out[left.form["method"]] == "adam:fft"
     assert out[left.form["size"]] == 64  # not in the link: the server's default
-    pairs = links.example_pairs()
+    pairs = examples.example_pairs()
     assert out[left.content] == str(pairs[0][0]) and out[left.styles[0]] == str(pairs[0][1])
     assert out[methods] == ["adam:fft", "lbfgs:pixels"]
     assert out[message]["visible"] is False
@@ -66,7 +67,7 @@ def test_a_page_opened_without_a_query_is_left_alone(page):
 def test_copy_link_writes_the_form_and_the_example(page, tmp_path):
     left, message, stylize, compare, methods = page
     values = forms.default_values(LIMITS) | {"steps": 12, "method": "adam:pixels"}
-    pair = links.example_pairs()[1]
+    pair = examples.example_pairs()[1]
     copies = [tmp_path / "a.png", tmp_path / "b.jpg"]  # the page holds copies of examples
     for src, dst in zip(pair, copies):
         shutil.copyfile(src, dst)
@@ -87,7 +88,7 @@ def test_copy_link_with_an_upload_says_it_must_be_uploaded_again(page, tmp_path)
     mine = tmp_path / "mine.png"
     mine.write_bytes(b"my own photo")
     out = links.form_link(left, stylize, _data(left, forms.default_values(LIMITS), str(mine),
-                                               str(links.example_pairs()[0][1])))
+                                               str(examples.example_pairs()[0][1])))
     params = dict(parse_qsl(out[stylize.box][1:]))
     assert "example" not in params and params["style"] == "starry_night.jpg"
     assert "content image you uploaded" in out[stylize.note]

@@ -9,6 +9,7 @@ from nst_core.engine.schedule import plan
 from nst_core.settings import Settings
 from nst_core.imaging.images import Image
 from nst_studio.web import defaults, forms
+from nst_studio.web import settings_io
 from nst_studio.web.limits import Limits
 
 
@@ -53,7 +54,7 @@ def test_the_form_and_the_api_start_from_these_defaults():
     values = forms.default_values(limits)
     assert (values["size"], values["steps"]) == (64, 9)
     assert values["method"] == "lbfgs:pixels"
-    api = forms.settings_from_json("", limits, 1)
+    api = settings_io.settings_from_json("", limits, 1)
     assert (api.size, api.steps) == (64, 9) and not api.multiscale
     assert isinstance(defaults.start_settings(limits, Settings), Settings)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_core.engine.loop import Progress
+from nst_core.records import Progress
 from nst_core.results import result_metadata
 from nst_core.settings import Settings
 from nst_studio.web import files, gallery

@@ -13,7 +13,9 @@ from PIL import Image
 from nst_core import estimate
 from nst_core.estimate import Calibration, Estimator, Method
 from nst_core.settings import Settings
-from nst_studio.web import forms, jobs, streams
+from nst_studio.web import jobs, streams
+from nst_studio.web import settings_io
+from nst_studio.web import admission
 from nst_studio.web.limits import GPU_STARTUP_SECONDS, Limits
 
 
@@ -120,21 +122,21 @@ def test_max_seconds_is_read_and_off_by_default():
 def test_jobs_over_the_time_limit_are_refused_with_what_fits(machine):
     limits = Limits(max_seconds=30.0)
     ok = Settings(size=128, steps=100, device="cpu")  # (100 + 2) x 0.026 s = 2.7 s
-    forms.check_job(ok, limits, 1)
+    admission.check_job(ok, limits, 1)
     slow = dataclasses.replace(ok, size=512, steps=300)  # 302 x 0.272 s = 82 s
     with pytest.raises(ValueError) as exc:
-        forms.check_job(slow, limits, 1)
+        admission.check_job(slow, limits, 1)
     message = str(exc.value)
     assert message.startswith("this job would take about 82 s on this CPU, over this "
                               "server's limit of 30 s (NST_MAX_SECONDS): try ")
     steps, size = (int(n) for n in re.findall(r"try (\d+) steps or size (\d+) px", message)[0])
     for fits in (dataclasses.replace(slow, steps=steps), dataclasses.replace(slow, size=size)):
-        forms.check_job(fits, limits, 1)  # what the message names is accepted
+        admission.check_job(fits, limits, 1)  # what the message names is accepted
     with pytest.raises(ValueError, match="NST_MAX_SECONDS"):
-        forms.check_job(dataclasses.replace(slow, steps=steps + 1), limits, 1)
+        admission.check_job(dataclasses.replace(slow, steps=steps + 1), limits, 1)
     # The HTTP API goes through the same check, with the same message.
     with pytest.raises(ValueError) as api:
-        forms.settings_from_json('{"size": 512, "steps": 300}', limits, 1)
+        settings_io.settings_from_json('{"size": 512, "steps": 300}', limits, 1)
     assert str(api.value) == message
 
 

@@ -11,18 +11,12 @@ from nst_core import settings as settings_module
 from nst_core.imaging import images
 from nst_core.engine import schedule
 from nst_core.experiments import sweep
-from nst_core.engine.loop import Progress
+from nst_core.records import Progress
 from nst_studio.web import explore, files, forms, inputs, streams
 from nst_studio.web.jobs import JOBS
-from nst_studio.web.limits import Limits
+from nst_core.methods import available_methods
 
-LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4)
-
-
-def form(**changes):
-    values = forms.default_values(LIMITS)
-    values.update(changes)
-    return values
+from conftest import FORM_LIMITS as LIMITS, form
 
 
 def test_stylize_updates_stream_and_result_files(content_path, style_path, monkeypatch):
@@ -143,7 +137,7 @@ def test_compare_updates_run_each_method_and_summarize(content_path, style_path)
     settings = forms.settings_from_form(form(size=32, steps=2, preview_every=1),
                                         limits=LIMITS)
     read = inputs.load_inputs(content_path, [style_path])
-    chosen = [v for _, v in forms.methods()][:2]
+    chosen = [v for _, v in available_methods()][:2]
     updates = list(streams.compare_updates(read, settings, chosen))
     last = updates[-1]
     assert "Done" in last.status and len(last.gallery) == 2 and len(last.table) == 2
