@@ -21,7 +21,7 @@ from PIL import Image
 import common  # noqa: F401
 from common import ROOT, machine
 from nst_core.cli import compare as compare_cli
-from nst_core.experiments.compare import make_grid
+from nst_core.experiments.report import make_grid
 
 PAIRS = (("astronaut.png", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
          ("coffee.png", "woman-with-hat-matisse.jpg"))

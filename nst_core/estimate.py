@@ -197,10 +197,11 @@ def probe(settings: Settings, side: int, steps: int = PROBE_STEPS) -> Probe:
     stamps = [r.elapsed for r in records if not r.done and r.step > 0]
     deltas = [b - a for a, b in zip(stamps, stamps[1:])] or [stamps[0]]
     step_seconds = statistics.median(deltas)
-    info = records[0].info
+    run = records[0].run
+    warm = run.warmup
     return Probe(side * side, step_seconds, max(0.0, total - steps * step_seconds),
-                 saved.bytes, int(info.get("parameters", 0)), int(info.get("warmup_steps", 0)),
-                 float(info.get("warmup_seconds", 0.0)))
+                 saved.bytes, int(run.parameters or 0), int(warm.steps or 0) if warm else 0,
+                 float(warm.seconds or 0.0) if warm else 0.0)
 
 
 def _parameters(settings: Settings, side: int) -> int:

@@ -43,11 +43,10 @@ def result_metadata(settings: Settings, record: Progress, *, stopped: bool = Fal
     """What a result carries: ``settings`` (with the seed the run used, so a run asked with a
     random seed can be repeated), ``losses``, ``run`` (the record's run facts that have a JSON
     form, plus ``step`` and ``stopped``) and any ``extra`` entries."""
-    info = record.info or {}
     used = settings
-    if info.get("seed") is not None:
-        used = dataclasses.replace(settings, seed=info["seed"])
-    run = {k: v for k, v in ((k, _plain(v)) for k, v in info.items()) if v is not _SKIP}
+    if record.seed is not None:
+        used = dataclasses.replace(settings, seed=record.seed)
+    run = {k: v for k, v in ((k, _plain(v)) for k, v in record.info.items()) if v is not _SKIP}
     run.update(step=record.step, stopped=stopped)
     return {"settings": used.to_dict(), "losses": dict(record.losses), "run": run,
             **dict(extra or {})}

@@ -364,11 +364,20 @@ PRESETS: dict[str, Settings] = {
 }
 
 
-def from_preset(name: str, **overrides: Any) -> Settings:
-    """A preset with some fields changed; unknown preset names raise ValueError."""
+def get_preset(name: str, cls: type = Settings) -> Settings:
+    """The preset ``name`` as a ``cls`` (a Settings subclass gets its own fields' defaults);
+    ValueError listing the presets if there is none by that name."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from: {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[name], **overrides)
+    preset = PRESETS[name]
+    if cls is type(preset):
+        return preset
+    return cls(**{f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)})
+
+
+def from_preset(name: str, **overrides: Any) -> Settings:
+    """A preset with some fields changed; unknown preset names raise ValueError."""
+    return dataclasses.replace(get_preset(name), **overrides)
 
 
 # ----------------------------------------------------------------------------------- validation

@@ -204,3 +204,13 @@ def test_the_tests_mirror_the_packages():
                if d.is_dir() and d.name != "__pycache__"]
     assert folders and [str(d) for d in folders
                         if not (ROOT / d.relative_to(ROOT / "tests")).is_dir()] == []
+
+
+def test_records_are_read_by_field():
+    # A progress record's facts are typed (nst_core.records); their JSON view (.info) is for
+    # result files, tests and benchmarks, never read by key inside the packages.
+    by_key = sorted(f"{p.relative_to(ROOT)}:{n}" for m, p in MODULES.items()
+                    if m != "nst_core.records"
+                    for n, line in enumerate(p.read_text().splitlines(), 1)
+                    if ".info[" in line or ".info.get(" in line)
+    assert by_key == []

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 from ..experiments.tasks import Source, image_files
 from ..fields import bound_json
-from ..settings import GROUPS, PRESETS, FieldInfo, Settings, field_infos, from_preset, validate
+from ..settings import GROUPS, PRESETS, FieldInfo, Settings, field_infos, get_preset, validate
 
 
 class CliError(Exception):
@@ -116,14 +116,6 @@ def _options(items: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def preset_settings(name: str, cls: type = Settings) -> Settings:
-    """The preset ``name`` as a ``cls`` (a Settings subclass gets its own fields' defaults)."""
-    preset = from_preset(name)
-    if cls is Settings:
-        return preset
-    return cls(**{f.name: getattr(preset, f.name) for f in dataclasses.fields(Settings)})
-
-
 def settings_from_args(args: argparse.Namespace, n_styles: int = 1,
                        cls: type = Settings) -> Settings:
     """Namespace from :func:`add_settings_arguments` -> validated Settings: the preset, with
@@ -138,7 +130,7 @@ def settings_from_args(args: argparse.Namespace, n_styles: int = 1,
         elif info.kind in ("ints", "floats", "strs") and value is not None:
             value = tuple(value)
         given[info.name] = value
-    settings = dataclasses.replace(preset_settings(getattr(args, "preset", "gatys"), cls),
+    settings = dataclasses.replace(get_preset(getattr(args, "preset", "gatys"), cls),
                                    **given)
     validate(settings, n_styles=n_styles)
     return settings

@@ -44,11 +44,11 @@ def build_parser(commands: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def metrics_dict(final: Progress, history: list[dict]) -> dict:
-    info = final.info
-    return {"param": info["param"], "optimizer": info["optimizer"], "steps": final.step,
-            "size": info["size"], "device": info["device"], "seconds": info["seconds"],
-            "seconds_per_step": info["seconds_per_step"], "parameters": info["parameters"],
-            "lr": info["lr"], "seed": info["seed"], "losses": final.losses, "history": history}
+    run = final.run
+    return {"param": run.param, "optimizer": run.optimizer, "steps": final.step,
+            "size": list(final.size), "device": run.device, "seconds": final.seconds,
+            "seconds_per_step": final.seconds_per_step, "parameters": run.parameters,
+            "lr": run.lr, "seed": run.seed, "losses": final.losses, "history": history}
 
 
 def main(argv: Sequence[str], commands: Sequence[str] = ()) -> int:
@@ -62,8 +62,7 @@ def main(argv: Sequence[str], commands: Sequence[str] = ()) -> int:
         if args.preview_dir and p.preview is not None and not p.done:
             p.preview.save(os.path.join(args.preview_dir, f"step_{p.step:04d}.png"))
 
-    gen = stylize(args.content, args.style if len(args.style) > 1 else args.style[0], settings,
-                  masks=args.mask)
+    gen = stylize(args.content, tuple(args.style), settings, masks=args.mask)
     final, history = run_with_progress(gen, settings.steps, args.quiet, on_record=save_preview)
     write_result(final.image, args.out, result_metadata(settings, final))
     note = images.saturation_note(final.image, images.load_image(args.content))

@@ -6,11 +6,12 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from PIL import Image
 
-from ..experiments.sweep import FAILED_GREY, MODES, grid_runs, make_grid
+from ..experiments.report import FAILED_GREY, SWEEP_LOOK, make_grid, markdown_table, number
+from ..experiments.sweep import MODES, grid_runs
 from ..experiments.tasks import Outcome, Run, Source, row
 from ..results import write_result
 from ..settings import Settings
@@ -33,25 +34,22 @@ def _grid_inputs(args: argparse.Namespace) -> tuple[list, list[list[Source]]]:
     return read_sources(args.content, "content"), groups
 
 
-def _fmt(x: Any) -> str:
-    return "" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+SWEEP_HEADERS = ("Content", "Style", "Setting", "Status", "Total loss", "Content loss",
+                 "Style loss", "Score", "SSIM", "Seconds", "Result")
 
 
-def markdown_table(rows: Sequence[dict]) -> str:
-    """The grid's runs as a markdown table (a failed run shows its message; score and SSIM are
-    the fixed scorer's, comparable across every run of the grid)."""
-    lines = ["| Content | Style | Setting | Status | Total loss | Content loss | Style loss | "
-             "Score | SSIM | Seconds | Result |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+def sweep_table_rows(rows: Sequence[dict]) -> list[list[str]]:
+    """The grid's runs as table cells (a failed run shows its message; score and SSIM are the
+    fixed scorer's, comparable across every run of the grid)."""
+    cells = []
     for r in rows:
         losses, score = r["losses"] or {}, r["score"] or {}
         result = r["file"] if r["error"] is None else r["error"].replace("|", "/")
-        lines.append(f"| {r['content'] or '-'} | {' + '.join(r['styles']) or '-'} | "
-                     f"{r['label']} | {r['status']} | {_fmt(losses.get('total'))} | "
-                     f"{_fmt(losses.get('content'))} | {_fmt(losses.get('style'))} | "
-                     f"{_fmt(score.get('score'))} | {_fmt(score.get('ssim'))} | "
-                     f"{_fmt(r['seconds'])} | {result} |")
-    return "\n".join(lines) + "\n"
+        cells.append([r["content"] or "-", " + ".join(r["styles"]) or "-", r["label"],
+                      r["status"], *(number(v, 4) for v in (
+                          losses.get("total"), losses.get("content"), losses.get("style"),
+                          score.get("score"), score.get("ssim"), r["seconds"])), result])
+    return cells
 
 
 def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run],
@@ -65,9 +63,10 @@ def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run]
     columns = args.columns or (len(args.values) if pairs > 1 else None)
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "resumed", "failed")}
     data = {"vary": args.vary, "mode": args.mode, "cells": rows, "runs": counts}
-    write_result(make_grid(cells, labels, columns), args.out,
-                 {"settings": settings.to_dict(), "sweep": data})
-    Path(args.out).with_suffix(".md").write_text(markdown_table(rows))
+    grid = make_grid([(c, [label]) for c, label in zip(cells, labels)], columns, look=SWEEP_LOOK)
+    write_result(grid, args.out, {"settings": settings.to_dict(), "sweep": data})
+    Path(args.out).with_suffix(".md").write_text(
+        markdown_table(SWEEP_HEADERS, sweep_table_rows(rows), "llllrrrrrrl"))
     if args.metrics:
         with open(args.metrics, "w") as fh:
             json.dump(data, fh, indent=1, default=str)

@@ -9,6 +9,7 @@ and tiles all go through this loop; :mod:`nst_core.engine.schedule` drives level
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Iterator
 
@@ -18,7 +19,7 @@ from ..imaging import images
 from ..optim.registry import NORMALIZED_OBJECTIVE, LossScale, make_optimizer
 from ..params.base import count_parameters, warm_up
 from ..params.registry import get_param
-from ..records import LOSS_TERMS, Progress
+from ..records import LOSS_TERMS, Progress, RunFacts
 from ..settings import Settings
 from .prepare import Prepared
 
@@ -62,10 +63,10 @@ def _start_run(prepared: Prepared):
     params = made.params
     lr = s.lr if s.lr is not None else param.default_lr(s.optimizer, shape)
     optimizer = make_optimizer(s.optimizer, params, lr)
-    info = {"size": [shape[3], shape[2]], "device": str(device), "param": s.param,
-            "optimizer": s.optimizer, "lr": lr, "seed": prepared.seed,
-            "parameters": count_parameters(params), "setup_seconds": prepared.setup_seconds}
-    return made, optimizer, info
+    facts = RunFacts(size=(shape[3], shape[2]), device=str(device), param=s.param,
+                     optimizer=s.optimizer, lr=lr, seed=prepared.seed,
+                     parameters=count_parameters(params), setup_seconds=prepared.setup_seconds)
+    return made, optimizer, facts
 
 
 class _Closure:
@@ -170,23 +171,21 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
     previews and the result are the average.
     """
     s = prepared.settings
-    made, optimizer, info = _start_run(prepared)
+    made, optimizer, facts = _start_run(prepared)
     image_fn = made.image_fn
     # The parameterization's warm-up (a DIP generator fits the start image) spends the time
     # budget first.
     warm = warm_up(made, s.time_budget)
-    if warm is not None:
-        info.update(warm.to_json())
     closure = _Closure(prepared, image_fn, optimizer)
     decay = resolve_average(s)
     average = _Average(decay) if decay > 0 else None
-    info["average"] = decay
+    facts = dataclasses.replace(facts, warmup=warm, average=decay)
     if not lean:
         with torch.no_grad():
             first = image_fn()
             losses = _floats(prepared.objective(prepared.view(first)))
         start = prepared.output(first).clone()
-        yield Progress(0, s.steps, 0.0, losses, info=dict(info), tensor=start,
+        yield Progress(0, s.steps, 0.0, losses, run=facts, tensor=start,
                        preview=images.to_pil(start) if s.preview_every else None)
     report_every = resolve_report_every(s.report_every, prepared.device)
     clock = _Clock(warm.seconds if warm is not None else 0.0)
@@ -208,23 +207,22 @@ def optimize(prepared: Prepared, *, lean: bool = False) -> Iterator[Progress]:
         yield Progress(step, s.steps, clock.read(), losses, preview=preview, tensor=now)
         clock.resume()
         if out_of_time:
-            info["stopped_by"] = "time_budget"
+            facts = dataclasses.replace(facts, stopped_by="time_budget")
             break
-    yield _final(prepared, image_fn, closure, average, clock.read(), info, lean)
+    yield _final(prepared, image_fn, closure, average, clock.read(), facts, lean)
 
 
 def _final(prepared: Prepared, image_fn, closure: _Closure, average: _Average | None,
-           elapsed: float, info: dict, lean: bool) -> Progress:
+           elapsed: float, facts: RunFacts, lean: bool) -> Progress:
     with torch.no_grad():
         raw = average.value if average is not None else image_fn()
         final = images.quantize(prepared.output(raw))
     # The reported result is scored on exactly the 8-bit image the user saves.
     losses = _floats(closure.terms) if lean else evaluate(prepared, final)
-    info.update(seconds=elapsed, seconds_per_step=elapsed / max(closure.step, 1),
-                steps_done=closure.step)
     result = images.to_pil(final)
     return Progress(closure.step, prepared.settings.steps, elapsed, losses, preview=result,
-                    done=True, image=result, tensor=final, info=info)
+                    done=True, image=result, tensor=final,
+                    run=facts.finished(elapsed, closure.step))
 
 
 def _checked(terms: dict[str, torch.Tensor], step: int, s: Settings,

@@ -13,6 +13,7 @@ import torch
 from ..imaging import color, images, vgg
 from ..losses import spatial
 from ..losses.objective import Objective
+from ..job import as_styles, check_inputs
 from ..settings import Settings
 from . import tiling
 from .device import resolve_device, tune_backend
@@ -45,13 +46,6 @@ class Prepared:
             return color.with_chroma(color.luminance(image, s.luminance_space), self.content,
                                      s.luminance_space)
         return image
-
-
-def as_styles(style: Any) -> list[Any]:
-    """One style source, a list of them, or None (no style) -> a list."""
-    if style is None:
-        return []
-    return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
 def load_inputs(content: images.ImageSource, styles_src: Sequence[Any], s: Settings,
@@ -108,16 +102,6 @@ def build_objective(s: Settings, device: torch.device, has_styles: bool) -> Obje
                      tv_weight=s.tv_weight, tv_exponent=s.tv_exponent, style_loss=s.style_loss)
 
 
-def _check_inputs(s: Settings, n_styles: int) -> None:
-    """What the settings alone cannot say: they must fit the images given."""
-    if s.style_weight > 0 and not n_styles:
-        raise ValueError("style_weight > 0 needs at least one style image")
-    if s.size > images.MAX_SIDE:
-        raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
-    if s.init == "style" and not n_styles:
-        raise ValueError("init 'style' needs a style image")
-
-
 def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
             init_image: images.ImageSource | None = None,
             masks: Sequence[Any] | None = None, tiled: bool = False) -> Prepared:
@@ -134,7 +118,7 @@ def prepare(content: images.ImageSource, style: Any, settings: Settings, *,
     start = time.perf_counter()
     s = settings
     styles_src = as_styles(style)
-    _check_inputs(s, len(styles_src))
+    check_inputs(s, len(styles_src))  # its own precondition, whoever calls it
     device = resolve_device(s.device)
     tune_backend(device)
     content_t, styles, width, height = load_inputs(content, styles_src, s, device)

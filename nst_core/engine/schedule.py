@@ -1,6 +1,6 @@
 """The schedule above the engine: ``stylize()``, coarse-to-fine levels and tiled levels.
 
-A plain run is one :func:`engine.prepare` and one :func:`engine.optimize`. A multi-scale run
+A plain run is one :func:`engine.prepare.prepare` and one :func:`engine.loop.optimize`. A multi-scale run
 is a plan of levels, each of them such a run; a level larger than ``settings.tile_size`` is a
 sequence of tiles, each of them such a run on a crop (:func:`engine.prepare_tile`). This module
 only decides what runs where and folds the records into one stream; it never steps an optimizer.
@@ -13,14 +13,14 @@ level, up to the requested size. Each level's style image is resized with the co
 crowsonkb's code (style size follows the current scale) and as :func:`engine.prepare` does.
 
 Levels whose longest side is above ``settings.tile_size`` are optimized in overlapping tiles
-(geometry and write-back weights in :mod:`nst_core.engine.tiling`), so a 4096x4096 output needs the
-memory of one tile, not of the image. Tiles are visited in raster order; each starts from the
+(geometry and write-back weights in :mod:`nst_core.engine.tiling`), so a 4096x4096 output needs
+the memory of one tile, not of the image. Tiles are visited in raster order; each starts from the
 current canvas (so it sees its already-optimized neighbours in the overlaps) and is written back
 with a raised-cosine ramp over its overlap with written tiles (:func:`tiling.blend_weights`).
 
 One stream of :class:`Progress` records covers all levels: ``step``/``total`` count objective
 evaluations (a tile step is one) across the whole run, previews continue from level to level,
-and ``info["level"]``, ``info["levels"]`` and ``info["size"]`` say where the run is.
+and each record's ``level`` facts (:class:`nst_core.records.LevelFacts`) say where the run is.
 """
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ import torch
 
 from ..imaging import images
 from .loop import evaluate, optimize
-from .prepare import Prepared, as_styles, prepare, prepare_tile
-from ..records import Progress
-from ..settings import Settings, validate
+from ..job import Job
+from .prepare import Prepared, prepare, prepare_tile
+from ..records import LevelFacts, PlanFacts, Progress, TileFacts
+from ..settings import Settings
 from .tiling import blend_weights, tile_boxes
 
 # Size ratio between levels. crowsonkb/style-transfer-pytorch uses sqrt(2) (gen_scales); 2 is
@@ -128,36 +129,42 @@ def plan(content: images.ImageSource, settings: Settings, *, min_size: int | Non
 
 def stylize(content: images.ImageSource, style: Any, settings: Settings | None = None, *,
             init_image: images.ImageSource | None = None,
-            masks: Sequence[Any] | None = None, check: bool = True,
-            **overrides: Any) -> Iterator[Progress]:
+            masks: Sequence[Any] | None = None, **overrides: Any) -> Iterator[Progress]:
     """Run style transfer, yielding a :class:`Progress` per reported step and a final one with
     the image.
 
-    ``style`` is one image source or a list of them (blended by ``style_blend_weights``, or
-    placed by ``masks``, one per style: see :func:`engine.prepare`). Keyword overrides are
-    applied to ``settings`` with ``dataclasses.replace``; the result is validated here, the
-    Python API's edge (``check=False`` for callers that validated already).
-    ``settings.multiscale``, or a size above ``settings.tile_size``, runs the coarse-to-fine
-    and tiled schedule of :func:`stylize_multiscale` (same records; ``total`` counts every level).
+    ``style`` is one image source, a sequence of them (blended by ``style_blend_weights``, or
+    placed by ``masks``, one per style: see :func:`engine.prepare`) or None. Keyword overrides
+    are applied to ``settings`` with ``dataclasses.replace``; the result is checked here, the
+    Python API's edge, as a :class:`Job` (:func:`stylize_job` runs one made elsewhere).
     """
-    s = dataclasses.replace(settings or Settings(), **overrides)
-    if check:
-        validate(s, n_styles=len(as_styles(style)))
+    yield from stylize_job(Job.of(content, style, settings, masks=masks, init_image=init_image,
+                                  **overrides))
+
+
+def stylize_job(job: Job) -> Iterator[Progress]:
+    """Run a checked job: ``settings.multiscale``, or a size above ``settings.tile_size``, runs
+    the coarse-to-fine and tiled schedule of :func:`multiscale_job` (same records; ``total``
+    counts every level), anything else one prepared run of the loop."""
+    s = job.settings
     if s.multiscale or (s.tile_size and s.size > s.tile_size):
-        yield from stylize_multiscale(content, style, s, init_image=init_image, masks=masks,
-                                      multiscale=s.multiscale, check=False)
+        yield from multiscale_job(job, multiscale=s.multiscale)
         return
-    yield from optimize(prepare(content, style, s, init_image=init_image, masks=masks))
+    yield from optimize(prepare(job.content, job.styles, s, init_image=job.init_image,
+                                masks=job.masks))
 
 
-def run(content: images.ImageSource, style: Any, settings: Settings | None = None,
-        **overrides: Any) -> Progress:
-    """Run to the end and return the final record (``.image``, ``.losses``, ``.info``)."""
+def stylize_final(content: images.ImageSource, style: Any, settings: Settings | None = None,
+                  **overrides: Any) -> Progress:
+    """Run to the end and return the final record (``.image``, ``.losses``, its facts)."""
     record = None
     for record in stylize(content, style, settings, **overrides):
         pass
     assert record is not None and record.done
     return record
+
+
+run = stylize_final  # the name the Python API has always had
 
 
 def stylize_multiscale(content: images.ImageSource, style: Any,
@@ -167,7 +174,7 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
                        level_steps: Sequence[int] | None = None,
                        factor: float = SCALE_FACTOR, multiscale: bool = True,
                        masks: Sequence[Any] | None = None, tile_optimizer: str | None = None,
-                       check: bool = True, **overrides: Any) -> Iterator[Progress]:
+                       **overrides: Any) -> Iterator[Progress]:
     """Coarse-to-fine style transfer as one stream of :class:`Progress` records.
 
     Levels go from ``min_size`` (default ``settings.min_size``) up to ``settings.size`` by
@@ -182,39 +189,46 @@ def stylize_multiscale(content: images.ImageSource, style: Any,
     (min(1, 1/|g|_1) x lr), so with the one or two steps per tile a large level affords,
     "adam" does far more. Closing the generator stops the run at the next step.
     """
-    s = dataclasses.replace(settings or Settings(), **overrides)
-    styles_src = as_styles(style)
-    if check:
-        validate(s, n_styles=len(styles_src))
-    content_img = images.load_image(content, name="content image")
-    style_imgs = [images.load_image(src, name=f"style image {i + 1}" if len(styles_src) > 1
-                                    else "style image") for i, src in enumerate(styles_src)]
-    style_arg: Any = style_imgs if isinstance(style, (list, tuple)) else \
-        (style_imgs[0] if style_imgs else None)
+    job = Job.of(content, style, settings, masks=masks, init_image=init_image, **overrides)
+    yield from multiscale_job(job, min_size=min_size, level_steps=level_steps, factor=factor,
+                              multiscale=multiscale, tile_optimizer=tile_optimizer)
+
+
+def multiscale_job(job: Job, *, min_size: int | None = None,
+                   level_steps: Sequence[int] | None = None, factor: float = SCALE_FACTOR,
+                   multiscale: bool = True, tile_optimizer: str | None = None
+                   ) -> Iterator[Progress]:
+    """:func:`stylize_multiscale` on a checked job."""
+    s, masks = job.settings, job.masks
+    content_img = images.load_image(job.content, name="content image")
+    many = len(job.styles) > 1
+    style_imgs = tuple(images.load_image(src, name=f"style image {i + 1}" if many
+                                         else "style image")
+                       for i, src in enumerate(job.styles))
     levels = plan(content_img, s, min_size=min_size, level_steps=level_steps, factor=factor,
                   multiscale=multiscale)
     if any(level.tiles > 1 for level in levels) and (masks is not None
                                                      or s.edge_weight is not None):
         raise ValueError("masks and the edge-preserving style loss do not work on tiled levels; "
                          f"set tile_size to 0 or to at least {s.size} to optimize untiled")
-    run_state = _Run(levels, time.perf_counter())
-    previous: Any = init_image
+    run_state = _LevelStream(levels, time.perf_counter())
+    previous: Any = job.init_image
     for i, level in enumerate(levels):
         ls = dataclasses.replace(s, size=level.size, steps=level.steps)
         if level.tiles > 1:
             if tile_optimizer is not None:
                 ls = dataclasses.replace(ls, optimizer=tile_optimizer, lr=None)
-            prepared = prepare(content_img, style_arg, ls, init_image=previous, tiled=True)
+            prepared = prepare(content_img, style_imgs, ls, init_image=previous, tiled=True)
             records = tiled_level(prepared, first=i == 0)
         else:
-            records = optimize(prepare(content_img, style_arg, ls, init_image=previous,
+            records = optimize(prepare(content_img, style_imgs, ls, init_image=previous,
                                        masks=masks))
         yield from run_state.level_records(i, records)
         previous = run_state.result  # the next level starts from this one's result
 
 
 @dataclass
-class _Run:
+class _LevelStream:
     """Folds each level's records into the run's one stream (global steps, one final record)."""
 
     levels: list[Level]
@@ -229,33 +243,34 @@ class _Run:
 
     def level_records(self, i: int, records: Iterator[Progress]) -> Iterator[Progress]:
         level, last = self.levels[i], i == len(self.levels) - 1
-        stage = {"level": i, "levels": len(self.levels), "size": [level.width, level.height],
-                 "level_steps": level.steps}
+        stage = LevelFacts(level=i, levels=len(self.levels), size=(level.width, level.height),
+                           level_steps=level.steps)
         level_start = time.perf_counter()
         try:
             for r in records:
                 step = self.offset + r.step
                 elapsed = time.perf_counter() - self.start
-                info = {**r.info, **stage, "level_step": r.step}
+                facts = dict(run=r.run, tiles=r.tiles,
+                             level=dataclasses.replace(stage, level_step=r.step))
                 if r.step == 0 and not r.done:
                     if i == 0:  # later levels: the previous level's result was the preview
                         yield Progress(0, self.total, elapsed, r.losses, preview=r.preview,
-                                       info=info, tensor=r.tensor)
+                                       tensor=r.tensor, **facts)
                     continue
                 if not r.done:
                     if r.step < level.evaluations or last:
                         yield Progress(step, self.total, elapsed, r.losses, preview=r.preview,
-                                       info=info, tensor=r.tensor)
+                                       tensor=r.tensor, **facts)
                     continue  # a level's last step is reported by its final record
                 self.summary.append(_summary(level, time.perf_counter() - level_start))
                 self.result = r.image
                 if last:
-                    yield _finish(r, self.levels, self.summary, self.start, self.total, info)
+                    yield _finish(r, self.levels, self.summary, self.start, self.total, facts)
                 else:
                     # Not the run's end: the level's result is an ordinary record whose
                     # preview bridges to the next level.
                     yield Progress(step, self.total, elapsed, r.losses, preview=r.image,
-                                   info=info, tensor=r.tensor)
+                                   tensor=r.tensor, **facts)
         finally:
             records.close()
         self.offset += level.evaluations
@@ -275,11 +290,12 @@ def tiled_level(level: Prepared, *, first: bool = True) -> Iterator[Progress]:
     canvas = _canvas(level)
     tiles = dataclasses.replace(level, settings=dataclasses.replace(s, preview_every=0))
     total = s.steps * len(boxes)
-    facts = {"tiles": len(boxes), "tile_size": s.tile_size, "tile_overlap": s.tile_overlap}
+    facts = TileFacts(tiles=len(boxes), tile_size=s.tile_size, tile_overlap=s.tile_overlap)
     start = time.perf_counter()
     if first:
         crop = prepare_tile(tiles, boxes[0], _crop(canvas, boxes[0]), level.seed)
-        yield Progress(0, total, 0.0, evaluate(crop, crop.init), info={**facts, "tile": 0},
+        yield Progress(0, total, 0.0, evaluate(crop, crop.init),
+                       tiles=dataclasses.replace(facts, tile=0),
                        preview=images.to_pil(canvas) if s.preview_every else None,
                        tensor=canvas)
     done: list[tuple[int, int, int, int]] = []
@@ -301,7 +317,7 @@ def tiled_level(level: Prepared, *, first: bool = True) -> Iterator[Progress]:
                 preview, shown = images.to_pil(canvas), step
             # The canvas itself, not a copy (a large image): it holds every finished tile.
             yield Progress(step, total, time.perf_counter() - start, r.losses, preview=preview,
-                           info={**r.info, **facts, "tile": index, "tile_box": list(box)},
+                           run=r.run, tiles=dataclasses.replace(facts, tile=index, tile_box=box),
                            tensor=canvas)
     yield _tiled_result(canvas, finals, total, time.perf_counter() - start, facts)
 
@@ -331,16 +347,17 @@ def _write_back(canvas: torch.Tensor, box: tuple[int, int, int, int],
 
 
 def _tiled_result(canvas: torch.Tensor, finals: list[Progress], total: int, seconds: float,
-                  facts: dict) -> Progress:
+                  facts: TileFacts) -> Progress:
     losses = {k: sum(r.losses[k] for r in finals) / len(finals) for k in finals[0].losses}
     final = images.quantize(canvas)
     result = images.to_pil(final)
-    info = {**finals[-1].info, **facts, "seconds": seconds, "level_seconds": seconds,
-            "seconds_per_step": seconds / max(total, 1),
-            "losses_are": "mean over tiles of each tile's last-step losses"}
-    info.pop("tile", None)
+    # The last tile's run facts, with the level's time.
+    run = dataclasses.replace(finals[-1].run, seconds=seconds,
+                              seconds_per_step=seconds / max(total, 1))
+    tiles = dataclasses.replace(facts, level_seconds=seconds,
+                                losses_are="mean over tiles of each tile's last-step losses")
     return Progress(total, total, seconds, losses, preview=result, done=True, image=result,
-                    tensor=final, info=info)
+                    tensor=final, run=run, tiles=tiles)
 
 
 def _summary(level: Level, seconds: float) -> dict:
@@ -349,9 +366,9 @@ def _summary(level: Level, seconds: float) -> dict:
 
 
 def _finish(r: Progress, levels: list[Level], summary: list, start: float, total: int,
-            info: dict) -> Progress:
+            facts: dict[str, Any]) -> Progress:
     elapsed = time.perf_counter() - start
-    info = {**info, "multiscale": len(levels) > 1, "level_plan": summary, "seconds": elapsed,
-            "seconds_per_step": elapsed / max(total, 1)}
+    plan = PlanFacts(multiscale=len(levels) > 1, level_plan=tuple(summary), seconds=elapsed,
+                     seconds_per_step=elapsed / max(total, 1))
     return Progress(total, total, elapsed, r.losses, preview=r.image, done=True, image=r.image,
-                    tensor=r.tensor, info=info)
+                    tensor=r.tensor, plan=plan, **facts)

@@ -15,59 +15,56 @@ CLI: ``python -m nst_core compare --content C --style S --methods lbfgs:pixels a
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ..imaging import images
+from ..job import Job, as_styles
 from ..engine.loop import NonFiniteLossError, optimize
-from ..records import Progress, history_row
+from ..records import Progress, RunFacts, history_row
 from ..engine.prepare import prepare
 from ..methods import method_label, parse_methods, with_method
 from ..results import result_metadata, write_result
 from .tasks import Outcome, Run, final_record
+from .report import COMPARE_LOOK, make_grid, markdown_table, number, plot_curves
 from .scoring import Scorer, make_scorer
-from ..settings import Settings, from_dict, validate
+from ..settings import Settings, from_dict
 
 # Steps between the scored points of a method's curve (each is one fixed-scorer pass on the
 # preview, outside the method's own clock).
 SCORE_EVERY = 10
 # The step budget of an equal-time comparison: never the limit, the time budget is.
 EQUAL_TIME_STEPS = 1_000_000
-# Smallest tile side in the grid, in pixels: room for a caption such as
-# "loss 1.23e+08 · 123.4 s" at the smallest font.
-MIN_TILE = 200
-
-
-def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str], *,
-                   check: bool = True) -> Iterator[tuple[str, Progress]]:
+def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str]
+                   ) -> Iterator[tuple[str, Progress]]:
     """Yield ``(method, Progress)`` for every record of every method, round-robin by step.
 
     The inputs are loaded and the loss targets computed once; each method then runs
-    :func:`nst_core.engine.optimize` with ``optimizer`` and ``param`` replaced. A record's
-    ``elapsed`` (and the final ``info["seconds"]``/``["seconds_per_step"]``) is the engine's
-    own clock: the method's own work (a DIP warm-up included), not the other methods' turns
-    nor what the caller does between records; ``settings.time_budget`` applies to it. Closing the
-    generator closes every run. A method whose loss becomes non-finite raises
+    :func:`nst_core.engine.loop.optimize` with ``optimizer`` and ``param`` replaced. A
+    record's ``elapsed`` (and the final record's ``seconds``/``seconds_per_step``) is the
+    engine's own clock: the method's own work (a DIP warm-up included), not the other methods'
+    turns nor what the caller does between records; ``settings.time_budget`` applies to it.
+    Closing the generator closes every run. A method whose loss becomes non-finite raises
     :class:`NonFiniteLossError` naming it (the other runs are closed).
 
-    ``settings`` are validated here, the Python API's edge (``check=False`` for callers that
-    validated them already); each method only changes the optimizer and parameterization, whose
-    names :func:`parse_method` checks.
+    The arguments are checked here, the Python API's edge, as a :class:`Job`
+    (:func:`stream_methods` runs one made elsewhere).
     """
-    parsed = parse_methods(methods)
-    if check:
-        validate(settings, n_styles=len(style) if isinstance(style, (list, tuple)) else 1)
-    base = prepare(content, style, settings)
-    gens: dict[str, Iterator[Progress]] = {}
-    for method in parsed:
-        s = with_method(base.settings, method)
-        gens[method.key] = optimize(dataclasses.replace(base, settings=s))
+    yield from stream_methods(Job.of(content, style, settings), methods)
+
+
+def stream_methods(job: Job, methods: Sequence[str]) -> Iterator[tuple[str, Progress]]:
+    """:func:`compare_stream` on a checked job: each method's settings (the job's, with its
+    optimizer and parameterization) are checked as a job of their own before any run starts."""
+    jobs = {m.key: job.with_settings(with_method(job.settings, m))
+            for m in parse_methods(methods)}
+    base = prepare(job.content, job.styles, job.settings)
+    gens: dict[str, Iterator[Progress]] = {
+        key: optimize(dataclasses.replace(base, settings=j.settings)) for key, j in jobs.items()}
     active = list(gens)
     try:
         while active:
@@ -154,98 +151,16 @@ class CompareResult:
 
 
 def _row(method: str, final: Progress, scores: Mapping[str, float]) -> dict[str, Any]:
-    info = final.info
-    row = {"method": method, "label": method_label(info["optimizer"], info["param"]),
-           "optimizer": info["optimizer"], "param": info["param"], "steps": final.step,
-           "losses": dict(final.losses), "seconds": info["seconds"],
-           "seconds_per_step": info["seconds_per_step"], "parameters": info["parameters"],
-           "lr": info["lr"], **{k: scores[k] for k in ("score", "ssim", "style_distance")}}
-    for key in ("warmup_steps", "warmup_seconds", "warmup_mse"):
-        if key in info:
-            row[key] = info[key]
+    run = final.run or RunFacts()
+    row = {"method": method, "label": method_label(run.optimizer, run.param),
+           "optimizer": run.optimizer, "param": run.param, "steps": final.step,
+           "losses": dict(final.losses), "seconds": final.seconds,
+           "seconds_per_step": final.seconds_per_step, "parameters": run.parameters,
+           "lr": run.lr, **{k: scores[k] for k in ("score", "ssim", "style_distance")}}
+    if run.warmup is not None:
+        row.update(warmup_steps=run.warmup.steps, warmup_seconds=run.warmup.seconds,
+                   warmup_mse=run.warmup.mse)
     return row
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow built without FreeType: a fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-def _fit(img: Image.Image, box: tuple[int, int]) -> Image.Image:
-    """``img`` scaled to fit ``box``, centred on white (enlarged with visible pixels)."""
-    scale = min(box[0] / img.width, box[1] / img.height)
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    tile = Image.new("RGB", box, "white")
-    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-    tile.paste(img.convert("RGB").resize(size, resample),
-               ((box[0] - size[0]) // 2, (box[1] - size[1]) // 2))
-    return tile
-
-
-def make_grid(tiles: Sequence[tuple[Image.Image, Sequence[str]]], columns: int = 4,
-              tile_size: tuple[int, int] | None = None) -> Image.Image:
-    """Tiles with one or more caption lines under each, ``columns`` per row."""
-    if not tiles:
-        raise ValueError("nothing to put in the grid")
-    tw, th = tile_size or tiles[-1][0].size
-    if max(tw, th) < MIN_TILE:
-        # Small results are shown enlarged so the captions fit under them.
-        tw, th = round(tw * MIN_TILE / max(tw, th)), round(th * MIN_TILE / max(tw, th))
-    font_size = max(12, min(18, tw // 16))
-    font = _font(font_size)
-    lines = max(len(caption) for _, caption in tiles)
-    caption_h = lines * (font_size + 4) + 6
-    pad = 6
-    cols = min(columns, len(tiles))
-    rows = math.ceil(len(tiles) / cols)
-    grid = Image.new("RGB", (cols * (tw + pad) + pad, rows * (th + caption_h + pad) + pad),
-                     "white")
-    draw = ImageDraw.Draw(grid)
-    for i, (img, caption) in enumerate(tiles):
-        x = pad + (i % cols) * (tw + pad)
-        y = pad + (i // cols) * (th + caption_h + pad)
-        grid.paste(_fit(img, (tw, th)), (x, y))
-        for j, line in enumerate(caption):
-            draw.text((x + 2, y + th + 3 + j * (font_size + 4)), line, fill="black", font=font)
-    return grid
-
-
-CURVES = (("step", "total", "own loss vs step", "step (objective evaluations)"),
-          ("seconds", "total", "own loss vs own compute time", "seconds"),
-          ("seconds", "fixed_score", "fixed score vs own compute time", "seconds"))
-
-
-def plot_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
-                labels: Mapping[str, str] | None = None) -> Image.Image:
-    """Each method's own loss against step and seconds, and the fixed score against seconds
-    (log scale, one line per method; the score where it was measured)."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, safe in a web server
-
-    labels = labels or {}
-    fig = Figure(figsize=(15, 4), dpi=100)
-    axes = fig.subplots(1, len(CURVES))
-    for ax, (x, y, title, xlabel) in zip(axes, CURVES):
-        for method, rows in histories.items():
-            points = [(r[x], r[y]) for r in rows if r.get(y, 0) > 0]
-            if points:
-                ax.plot(*zip(*points), label=labels.get(method, method),
-                        marker="." if y == "fixed_score" else None)
-        ax.set_yscale("log")
-        ax.set(title=title, xlabel=xlabel, ylabel="score" if y == "fixed_score" else "loss")
-        ax.grid(True, which="both", alpha=0.3)
-    if histories:
-        axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.3e}"
 
 
 TABLE_HEADERS = ("Method", "Parameters", "Seconds", "Steps", "Score", "SSIM", "Style distance",
@@ -255,14 +170,9 @@ TABLE_HEADERS = ("Method", "Parameters", "Seconds", "Steps", "Score", "SSIM", "S
 def table_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     """The comparison table's cells (:data:`TABLE_HEADERS`), numbers rounded to what matters."""
     return [[r["label"], f"{r['parameters']:,}", f"{r['seconds']:.1f}", str(r["steps"]),
-             _fmt(r["score"]), f"{r['ssim']:.3f}", _fmt(r["style_distance"]),
-             _fmt(r["losses"]["total"])] for r in rows]
-
-
-def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    head = "| " + " | ".join(TABLE_HEADERS) + " |\n|---|" + "---:|" * (len(TABLE_HEADERS) - 1)
-    return head + "\n" + "".join("| " + " | ".join(cells) + " |\n"
-                                  for cells in table_rows(rows))
+             number(r["score"], 3, 1e4), f"{r['ssim']:.3f}",
+             number(r["style_distance"], 3, 1e4), number(r["losses"]["total"], 3, 1e4)]
+            for r in rows]
 
 
 def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
@@ -293,19 +203,20 @@ def summarize(content: Any, style: Any, finals: Mapping[str, Progress],
     results = {m: f.image for m, f in finals.items()}
     size = next(iter(results.values())).size
     content_img = images.load_image(content, name="content image")
-    style_src = style[0] if isinstance(style, (list, tuple)) else style
+    styles = as_styles(style)
     tiles: list[tuple[Image.Image, list[str]]] = [
         (content_img, ["content", ""])]
-    if style_src is not None:
-        tiles.append((images.load_image(style_src, name="style image"), ["style", ""]))
+    if styles:
+        tiles.append((images.load_image(styles[0], name="style image"), ["style", ""]))
     for row in rows:
         tiles.append((results[row["method"]],
                       [row["label"], f"score {row['score']:.3g} · "
                                      f"{row['seconds']:.1f} s"]))
-    grid = make_grid(tiles, tile_size=size)
+    grid = make_grid(tiles, look=COMPARE_LOOK, tile_size=size)
     labels = {r["method"]: r["label"] for r in rows}
     curves = plot_curves({m: list(h) for m, h in histories.items()}, labels)
-    return CompareResult(grid, curves, rows, markdown_table(rows),
+    table = markdown_table(TABLE_HEADERS, table_rows(rows), "l" + "r" * (len(TABLE_HEADERS) - 1))
+    return CompareResult(grid, curves, rows, table,
                          {m: [dict(r) for r in h] for m, h in histories.items()},
                          settings.to_dict(), results, dict(finals))
 
@@ -314,15 +225,15 @@ class Tally:
     """What a comparison keeps as its records come: each method's final record and its curve
     (:func:`history_point`), every image scored by one scorer made from the first record."""
 
-    def __init__(self, content: Any, style: Any, settings: Settings):
-        self.content, self.style, self.settings = content, style, settings
+    def __init__(self, content: Any, styles: tuple, settings: Settings):
+        self.content, self.styles, self.settings = content, styles, settings
         self.scorer: Scorer | None = None
         self.finals: dict[str, Progress] = {}
         self.histories: dict[str, list[dict]] = {}
 
     def add(self, method: str, record: Progress) -> None:
         if self.scorer is None:
-            self.scorer = make_scorer(self.content, self.style, max(record.info["size"]),
+            self.scorer = make_scorer(self.content, self.styles, max(record.size),
                                       device=self.settings.device,
                                       weights=self.settings.weights)
         self.histories.setdefault(method, []).append(history_point(record, self.scorer))
@@ -330,18 +241,23 @@ class Tally:
             self.finals[method] = record
 
     def summarize(self) -> CompareResult:
-        return summarize(self.content, self.style, self.finals, self.histories, self.settings,
-                         self.scorer)
+        return summarize(self.content, self.styles, self.finals, self.histories,
+                         self.settings, self.scorer)
 
 
 def compare(content: Any, style: Any, settings: Settings, methods: Sequence[str],
-            on_record=None, *, check: bool = True) -> CompareResult:
+            on_record=None) -> CompareResult:
     """Run :func:`compare_stream` to the end and :func:`summarize` it.
 
     ``on_record(method, progress)``, if given, sees every record as it comes.
     """
-    tally = Tally(content, style, settings)
-    for method, record in compare_stream(content, style, settings, methods, check=check):
+    return compare_job(Job.of(content, style, settings), methods, on_record)
+
+
+def compare_job(job: Job, methods: Sequence[str], on_record=None) -> CompareResult:
+    """:func:`compare` on a checked job."""
+    tally = Tally(job.content, job.styles, job.settings)
+    for method, record in stream_methods(job, methods):
         tally.add(method, record)
         if on_record is not None:
             on_record(method, record)
@@ -352,11 +268,10 @@ def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
                ) -> tuple[Image.Image, dict]:
     """One method of a comparison, in whichever process runs it (its own clock, as in
     :func:`compare_stream`); the metadata keeps its history for the loss curves."""
-    styles = [s.load("style image") for s in run.styles]
-    content = run.content.load("content image")
-    tally = Tally(content, styles if len(styles) > 1 else styles[0], run.settings)
-    for _, record in compare_stream(tally.content, tally.style, run.settings, [run.value],
-                                    check=False):
+    job = Job(run.settings, run.content.load("content image"),
+              tuple(s.load("style image") for s in run.styles))
+    tally = Tally(job.content, job.styles, job.settings)
+    for _, record in stream_methods(job, [run.value]):
         tally.add(run.value, record)
         if on_step is not None:
             on_step(record)

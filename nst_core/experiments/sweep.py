@@ -19,16 +19,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from ..imaging import images
 from ..records import Progress
-from ..engine.prepare import as_styles
 from ..methods import parse_method, with_method
 from ..results import result_metadata
+from .report import SWEEP_LOOK, make_grid
 from .tasks import Run, Source, fixed_score, make_run
-from ..engine.schedule import stylize
-from ..settings import PRESETS, FieldInfo, Settings, field_info, field_infos, validate
+from ..engine.schedule import stylize_job
+from ..job import Job, as_styles
+from ..settings import FieldInfo, Settings, field_info, field_infos, get_preset, validate
 
 MODES = ("stylize", "reconstruct", "texture")
 # Settings whose values are comma-separated lists (read from the settings' descriptions).
@@ -36,11 +37,6 @@ _STR_TUPLES = tuple(i.name for i in field_infos() if i.kind == "strs")
 _FLOAT_TUPLES = tuple(i.name for i in field_infos() if i.kind == "floats")
 # Pseudo-settings: a layer preset by name, or "optimizer:param".
 SPECIAL = ("preset", "method")
-LABEL_HEIGHT = 14  # pixels of the caption strip under each cell
-GRID_GAP = 2  # pixels between cells
-FAILED_GREY = (200, 200, 200)  # a failed run's cell in the grid
-
-
 @dataclass
 class SweepRecord:
     """One report from a sweep: engine progress inside a cell, a finished cell, or the grid."""
@@ -106,9 +102,7 @@ def cell_settings(base: Settings, vary: str, value: Any) -> Settings:
     """``base`` with one setting changed (``preset`` swaps the layer choice of a preset,
     ``method`` takes ``optimizer:param``)."""
     if vary == "preset":
-        if value not in PRESETS:
-            raise ValueError(f"unknown preset {value!r}; choose from: {', '.join(PRESETS)}")
-        p = PRESETS[value]
+        p = get_preset(value)
         return dataclasses.replace(base, content_layers=p.content_layers,
                                    style_layers=p.style_layers,
                                    content_layer_weights=p.content_layer_weights,
@@ -137,108 +131,115 @@ def label_for(vary: str, value: Any) -> str:
     return f"{vary}={text}"
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1 ships a scalable font
-    except TypeError:  # pragma: no cover - older Pillow
-        return ImageFont.load_default()
+@dataclass(frozen=True)
+class SweepCell:
+    """One value of a sweep: its caption, the value, and the settings of its run."""
+
+    label: str
+    value: Any
+    settings: Settings
 
 
-def make_grid(cells: Sequence[Image.Image], labels: Sequence[str],
-              columns: int | None = None) -> Image.Image:
-    """Cells side by side (``columns`` per row; default: all in one row up to 6, then wrap),
-    each scaled to the first cell's height, with its label in a white strip underneath."""
-    if not cells or len(cells) != len(labels):
-        raise ValueError("make_grid needs one label per cell and at least one cell")
-    h = cells[0].height
-    scaled = [c if c.height == h else c.resize((max(1, round(c.width * h / c.height)), h),
-                                               Image.Resampling.LANCZOS) for c in cells]
-    cols = columns or min(len(cells), 6)
-    rows = -(-len(cells) // cols)
-    cw = max(c.width for c in scaled)
-    cell_h = h + LABEL_HEIGHT
-    grid = Image.new("RGB", (cols * cw + (cols - 1) * GRID_GAP,
-                             rows * cell_h + (rows - 1) * GRID_GAP), "white")
-    draw = ImageDraw.Draw(grid)
-    font = _font(LABEL_HEIGHT - 3)
-    for i, (cell, label) in enumerate(zip(scaled, labels)):
-        x, y = (i % cols) * (cw + GRID_GAP), (i // cols) * (cell_h + GRID_GAP)
-        grid.paste(cell, (x, y))
-        text = label
-        if draw.textlength(text, font=font) > cw - 2 and "=" in text:
-            text = text.split("=", 1)[1]  # a narrow cell shows the value alone
-        while len(text) > 3 and draw.textlength(text, font=font) > cw - 2:
-            text = text[:-2] + "…"
-        draw.text((x + 1, y + h + 1), text, fill="black", font=font)
-    return grid
+def sweep_cells(base: Settings, vary: str, values: Sequence[Any], *, mode: str = "stylize",
+                n_styles: int = 1, also: Callable[[Settings], None] | None = None
+                ) -> tuple[SweepCell, ...]:
+    """Each value's cell (values may be strings, parsed by :func:`parse_value`) in an explore
+    ``mode`` (:func:`mode_settings`), every cell's settings checked before any run starts: the
+    settings' rules for ``n_styles`` style images, and ``also`` (e.g. a server's limits). A
+    bad value's message names its cell."""
+    _need_values(values)
+    start = mode_settings(base, mode)
+    cells = []
+    for value in (parse_value(vary, v) for v in values):
+        label, s = label_for(vary, value), cell_settings(start, vary, value)
+        try:
+            validate(s, n_styles=n_styles)
+            if also is not None:
+                also(s)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        cells.append(SweepCell(label, value, s))
+    return tuple(cells)
+
+
+def _need_values(values: Sequence[Any]) -> None:
+    if not values:
+        raise ValueError("a sweep needs at least one value")
 
 
 def sweep(content: images.ImageSource | None, style: Any, settings: Settings | None,
           vary: str, values: Sequence[Any], *, mode: str = "stylize",
-          masks: Sequence[Any] | None = None, columns: int | None = None,
-          check: bool = True) -> Iterator[SweepRecord]:
+          masks: Sequence[Any] | None = None, columns: int | None = None
+          ) -> Iterator[SweepRecord]:
     """One run per value of ``vary`` (values may be strings, parsed by :func:`parse_value`),
     streamed: a record per engine step of each cell, one when a cell finishes (``image``), and
     a final one with the labelled ``grid`` and per-cell ``results``.
 
     ``mode`` applies an explore mode to every cell (see :func:`mode_settings`); in ``texture``
-    mode ``content`` may be None (the first style image sets the output's shape). Every cell's
-    settings are validated before the first run starts (``check=False`` for callers that
-    validated them already, such as the app's Explore tab).
+    mode ``content`` may be None (the first style image sets the output's shape). Every cell is
+    checked before the first run starts (:func:`sweep_cells`; :func:`sweep_jobs` runs cells
+    checked elsewhere, such as the app's Explore tab).
     """
-    if not values:
-        raise ValueError("a sweep needs at least one value")
-    base = mode_settings(settings or Settings(), mode)
-    styles = as_styles(style)
+    _need_values(values)
+    content, styles, masks = mode_inputs(mode, content, as_styles(style), masks)
+    cells = sweep_cells(settings or Settings(), vary, values, mode=mode, n_styles=len(styles))
+    yield from sweep_jobs(content, styles, cells, masks=masks, columns=columns)
+
+
+def mode_inputs(mode: str, content: images.ImageSource | None, styles: tuple,
+                masks: Sequence[Any] | None) -> tuple[images.ImageSource, tuple, Any]:
+    """The inputs an explore mode runs on: ``reconstruct`` drops the styles and masks,
+    ``texture`` may have no content (the first style image sets the output's shape), the
+    others need both."""
     if mode == "reconstruct":
-        styles, masks = [], None
+        styles, masks = (), None
     elif not styles:
         raise ValueError(f"mode {mode!r} needs a style image")
     if content is None:
         if mode != "texture":
             raise ValueError(f"mode {mode!r} needs a content image")
         content = styles[0]
-    parsed = [parse_value(vary, v) for v in values]
-    plan = [(label_for(vary, v), v, cell_settings(base, vary, v)) for v in parsed]
-    for label, _, s in plan if check else ():
-        try:
-            validate(s, n_styles=len(styles))
-        except ValueError as exc:
-            raise ValueError(f"{label}: {exc}") from None
-    style_arg = None if not styles else (styles if len(styles) > 1 else styles[0])
-    cells, results = [], []
-    for i, (label, value, s) in enumerate(plan):
+    return content, styles, masks
+
+
+def sweep_jobs(content: images.ImageSource, styles: Sequence[Any],
+               cells: Sequence[SweepCell], *, masks: Sequence[Any] | None = None,
+               columns: int | None = None) -> Iterator[SweepRecord]:
+    """:func:`sweep` on checked cells: each cell one job on these inputs, run in turn."""
+    jobs = [Job(c.settings, content, tuple(styles), masks) for c in cells]
+    images_, results = [], []
+    for i, (cell, job) in enumerate(zip(cells, jobs)):
         final = None
-        for p in stylize(content, style_arg, s, masks=masks, check=False):
+        for p in stylize_job(job):
             if p.done:
                 final = p
-            yield SweepRecord(i, len(plan), label, progress=p,
+            yield SweepRecord(i, len(cells), cell.label, progress=p,
                               image=p.image if p.done else None)
         assert final is not None
-        cells.append(final.image)
-        results.append({"label": label, "value": value, "losses": final.losses,
-                        "seconds": final.info.get("seconds"), "seed": final.info.get("seed")})
-    grid = make_grid(cells, [r["label"] for r in results], columns)
-    yield SweepRecord(len(plan) - 1, len(plan), results[-1]["label"], grid=grid, done=True,
+        images_.append(final.image)
+        results.append({"label": cell.label, "value": cell.value, "losses": final.losses,
+                        "seconds": final.seconds, "seed": final.seed})
+    grid = make_grid([(img, [r["label"]]) for img, r in zip(images_, results)], columns,
+                     look=SWEEP_LOOK)
+    yield SweepRecord(len(cells) - 1, len(cells), results[-1]["label"], grid=grid, done=True,
                       results=results)
 
 
 def run_cell(run: Run, on_step: Callable[[Progress], None] | None = None
              ) -> tuple[Image.Image, dict]:
     """A grid cell's work, in whichever process runs it: one stylization of its inputs."""
-    styles = [s.load("style image") for s in run.styles]
+    styles = tuple(s.load("style image") for s in run.styles)
     content = run.content.load("content image") if run.content else styles[0]
     masks = [m.load("mask") for m in run.masks] if run.masks else None
-    style = None if not styles else (styles if len(styles) > 1 else styles[0])
     final = None
-    for p in stylize(content, style, run.settings, masks=masks, check=False):
+    for p in stylize_job(Job(run.settings, content, styles, masks)):
         if on_step is not None:
             on_step(p)
         if p.done:
             final = p
     assert final is not None
     # Scored against the content and style it had (a texture has no content to score against).
-    extra = ({"score": fixed_score(content, style, final.image, run.settings)}
+    extra = ({"score": fixed_score(content, styles, final.image, run.settings)}
              if run.content is not None and styles else None)
     return final.image, result_metadata(run.settings, final, extra=extra)
 
@@ -247,22 +248,16 @@ def grid_runs(contents: Sequence[Source | None], groups: Sequence[Sequence[Sourc
               settings: Settings, vary: str, values: Sequence[Any], folder: str, *,
               mode: str = "stylize", masks: Sequence[Source] | None = None) -> list[Run]:
     """Every content x every style group x every value, in that order (a row of the grid per
-    content and style). Every cell's settings are validated before any run starts."""
-    if not values:
-        raise ValueError("a sweep needs at least one value")
-    base = mode_settings(settings, mode)
-    cells = [(label_for(vary, v), v, cell_settings(base, vary, v))
-             for v in (parse_value(vary, v) for v in values)]
-    for group in groups:
-        for label, _, s in cells:
-            try:
-                validate(s, n_styles=len(group))
-            except ValueError as exc:
-                raise ValueError(f"{label}: {exc}") from None
+    content and style). Every cell's settings are checked before any run starts."""
+    _need_values(values)
+    cells = None
+    for group in groups:  # the same cells, checked for each group's count of styles
+        cells = sweep_cells(settings, vary, values, mode=mode, n_styles=len(group))
     pairs = [(c, g) for c in contents for g in groups]
-    return [make_run(run_cell, s, c, g, folder,
-                     label if len(pairs) == 1 else f"{_pair_name(c, g)} · {label}", value, masks)
-            for c, g in pairs for label, value, s in cells]
+    return [make_run(run_cell, cell.settings, c, g, folder,
+                     cell.label if len(pairs) == 1 else f"{_pair_name(c, g)} · {cell.label}",
+                     cell.value, masks)
+            for c, g in pairs for cell in cells]
 
 
 def _pair_name(content: Source | None, group: Sequence[Source]) -> str:

@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from PIL import Image
 
@@ -209,20 +209,16 @@ def run_here(runs: Sequence[Run], on_outcome: Callable[[Run, Outcome], None],
 def row(run: Run, outcome: Outcome) -> dict[str, Any]:
     """A run's line in a grid's table and JSON."""
     meta = outcome.metadata or {}
-    info = meta.get("run", {})
+    facts = meta.get("run", {})  # as the result file holds them
     return {"label": run.label, "value": run.value,
             "content": run.content.path if run.content else None,
             "styles": [s.path for s in run.styles], "file": run.path if outcome.ok else None,
             "status": "failed" if not outcome.ok else "resumed" if outcome.resumed else "done",
             "error": outcome.error, "losses": meta.get("losses"), "score": meta.get("score"),
-            "seconds": info.get("seconds"), "seed": info.get("seed"), "worker": outcome.worker}
+            "seconds": facts.get("seconds"), "seed": facts.get("seed"), "worker": outcome.worker}
 
 
 def final_record(outcome: Outcome) -> Progress:
     """A finished run's final record, rebuilt from its metadata (a resumed run's too)."""
-    meta: Mapping[str, Any] = outcome.metadata or {}
-    info = dict(meta.get("run", {}))
-    return Progress(step=int(info.get("step", 0)), total=int(info.get("step", 0)),
-                    elapsed=float(info.get("seconds") or 0.0), losses=dict(meta["losses"]),
-                    done=True, image=outcome.image, info=info)
+    return Progress.from_metadata(outcome.metadata or {}, outcome.image)
 

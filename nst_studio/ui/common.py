@@ -127,6 +127,36 @@ def wire_run_button(button: gr.Button, run_event: Any) -> None:
         ended(unlock_run, None, button, queue=False, api_visibility="private")
 
 
+def run_stop_row(run_label: str, prefix: str = "") -> tuple[gr.Button, gr.Button]:
+    """A tab's Run and Stop buttons, side by side (elem_ids ``{prefix}run``, ``{prefix}stop``)."""
+    with gr.Row(elem_id=f"{prefix}run_row"):
+        run_btn = gr.Button(run_label, variant="primary", elem_id=f"{prefix}run")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id=f"{prefix}stop")
+    return run_btn, stop_btn
+
+
+def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
+                  check: Callable[[dict], Job], event_inputs: Any, event_outputs: Any,
+                  api_name: str,
+                  job_queue: dict, stop: Callable[..., dict], stop_inputs: Any = None,
+                  stop_outputs: Any = None) -> tuple[Any, Any]:
+    """A tab's job events: Run disabled while its job (``check(data)``, served by
+    :func:`serve`) runs and enabled again when it ends; Stop cancels the job's event and runs
+    ``stop``. Returns the run and stop events."""
+
+    async def start(data: dict, request: gr.Request) -> AsyncIterator[Any]:
+        async for shown in serve(request, kind, lambda: check(data)):
+            yield shown
+
+    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    run_event = locked.then(start, event_inputs, event_outputs, api_name=api_name,
+                            api_visibility="undocumented", show_progress="minimal", **job_queue)
+    wire_run_button(run_btn, run_event)
+    stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
+                                queue=False, api_visibility="private")
+    return run_event, stop_event
+
+
 def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict | None:
     """An update record -> {component: value} for the fields it sets (None: unchanged), or
     None when it sets none (the stream then shows nothing for it: see :func:`serve`)."""

@@ -3,7 +3,6 @@ or equal time), one step of each in turn, with a gallery that grows, a loss plot
 ranked by the fixed scorer, a grid and curves."""
 from __future__ import annotations
 
-from typing import AsyncIterator
 
 import gradio as gr
 import pandas as pd
@@ -15,8 +14,8 @@ from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
 from . import links
-from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run,
-                     wire_run_button)
+from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run,
+                     wire_run_stop)
 from .panel import Panel
 
 
@@ -37,9 +36,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                               elem_id="cmp_budget")
             seconds = gr.Number(30, label="Seconds per method (same time)",
                                 elem_id="cmp_seconds")
-        with gr.Row(elem_id="cmp_run_row"):
-            run_btn = gr.Button("Run comparison", variant="primary", elem_id="cmp_run")
-            stop_btn = gr.Button("Stop", variant="stop", elem_id="cmp_stop")
+        run_btn, stop_btn = run_stop_row("Run comparison", "cmp_")
         status = gr.Markdown("", elem_id="cmp_status")
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
                              elem_id="cmp_gallery")
@@ -77,20 +74,13 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         return Job({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
                    lambda key: updates(read, settings, data[methods], stop_key=key), show)
 
-    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
-        async for shown in serve(request, "compare", lambda: check(data)):
-            yield shown
-
     def stop(request: gr.Request) -> dict:
         request_stop(request, "compare")
         return {status: "**Stopped.** The images so far stay above.", run_btn: unlock_run()}
 
-    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
-    run_event = locked.then(run, panel.event_inputs(masks=False) | {methods, budget, seconds},
-                            [gallery, status, plot, table, grid, curves, json_file],
-                            api_name="compare", api_visibility="undocumented",
-                            show_progress="minimal", **job_queue)
-    wire_run_button(run_btn, run_event)
-    stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
-                   api_visibility="private")
+    wire_run_stop(run_btn, stop_btn, kind="compare", check=check,
+                  event_inputs=panel.event_inputs(masks=False) | {methods, budget, seconds},
+                  event_outputs=[gallery, status, plot, table, grid, curves, json_file],
+                  api_name="compare", job_queue=job_queue, stop=stop,
+                  stop_outputs=[status, run_btn])
     return copy

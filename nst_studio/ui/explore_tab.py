@@ -2,7 +2,6 @@
 or texture synthesis), cells shown as they finish, then a labelled grid and its PNG."""
 from __future__ import annotations
 
-from typing import AsyncIterator
 
 import gradio as gr
 
@@ -10,8 +9,8 @@ from nst_studio.web import explore, streams
 from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
-from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run,
-                     wire_run_button)
+from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run,
+                     wire_run_stop)
 from .panel import Panel
 
 INTRO = ("One run per value of a setting, with the images and settings on the left, laid out "
@@ -34,9 +33,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                                 elem_id="exp_values")
             columns = gr.Slider(0, explore.EXPLORE_MAX_CELLS, 0, step=1,
                                 label="Grid columns (0: auto)", elem_id="exp_columns")
-        with gr.Row(elem_id="exp_run_row"):
-            run_btn = gr.Button("Run sweep", variant="primary", elem_id="exp_run")
-            stop_btn = gr.Button("Stop", variant="stop", elem_id="exp_stop")
+        run_btn, stop_btn = run_stop_row("Run sweep", "exp_")
         status = gr.Markdown("", elem_id="exp_status")
         gallery = gr.Gallery(label="Runs as they finish", columns=4, height=280,
                              elem_id="exp_gallery")
@@ -54,23 +51,15 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         return Job({gallery: [], status: LOADING}, lambda key: updates(read, plan, stop_key=key),
                    lambda u: changes(u, outputs))
 
-    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
-        async for shown in serve(request, "explore", lambda: check(data)):
-            yield shown
-
     def stop(request: gr.Request) -> dict:
         request_stop(request, "explore")
         return {status: "**Stopped.** The runs that finished stay above.",
                 run_btn: unlock_run()}
 
-    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
-    run_event = locked.then(run, panel.event_inputs() | {mode, vary, values, columns},
-                            [gallery, status, grid, grid_png], api_name="explore",
-                            api_visibility="undocumented", show_progress="minimal",
-                            **job_queue)
-    wire_run_button(run_btn, run_event)
-    stop_btn.click(stop, None, [status, run_btn], cancels=[run_event], queue=False,
-                   api_visibility="private")
+    wire_run_stop(run_btn, stop_btn, kind="explore", check=check,
+                  event_inputs=panel.event_inputs() | {mode, vary, values, columns},
+                  event_outputs=[gallery, status, grid, grid_png], api_name="explore",
+                  job_queue=job_queue, stop=stop, stop_outputs=[status, run_btn])
     mode.input(explore.explore_defaults, mode, [vary, values], api_visibility="private")
     vary.input(explore.vary_example, vary, values, api_visibility="private")
     vary.change(lambda name: gr.Dropdown(info=explore.vary_help(name)), vary, vary,

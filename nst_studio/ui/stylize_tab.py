@@ -5,7 +5,6 @@ in the form. Run is disabled while the job runs.
 """
 from __future__ import annotations
 
-from typing import AsyncIterator
 
 import gradio as gr
 
@@ -14,17 +13,15 @@ from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
 from . import estimate, gallery, links
-from .common import (LOADING, Job, changes, lock_run, request_stop, serve, unlock_run, user_error,
-                     wire_run_button)
+from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run, user_error,
+                     wire_run_stop)
 from .panel import Panel
 
 
 def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     """Lay out the tab (inside the caller's Tabs) and wire its events; its "Copy link" row."""
     with gr.Tab("Stylize", id="stylize"):
-        with gr.Row(elem_id="run_row"):
-            run_btn = gr.Button("Run", variant="primary", elem_id="run")
-            stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+        run_btn, stop_btn = run_stop_row("Run")
         estimate.build(panel, limits)
         status = gr.Markdown("Ready: pick a content and a style image, then **Run**.",
                              elem_id="status")
@@ -55,10 +52,6 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                    lambda key: updates(read, settings, stop_key=key),
                    lambda u: changes(u, outputs))
 
-    async def run(data: dict, request: gr.Request) -> AsyncIterator[dict]:
-        async for shown in serve(request, "stylize", lambda: check(data)):
-            yield shown
-
     def stop(state: dict | None, request: gr.Request) -> dict:
         # Interrupts the step in progress; the cancel below ends the event itself.
         request_stop(request, "stylize")
@@ -74,13 +67,11 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         except ValueError as exc:
             raise user_error(exc) from None
 
-    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
-    run_event = locked.then(run, panel.event_inputs(), list(outputs.values()), api_name="run",
-                            api_visibility="undocumented", show_progress="minimal", **job_queue)
-    wire_run_button(run_btn, run_event)
-    stop_event = stop_btn.click(stop, job_state,
-                                [result, png_file, json_file, status, run_btn, job_state],
-                                cancels=[run_event], queue=False, api_visibility="private")
+    run_event, stop_event = wire_run_stop(
+        run_btn, stop_btn, kind="stylize", check=check, event_inputs=panel.event_inputs(),
+        event_outputs=list(outputs.values()), api_name="run", job_queue=job_queue, stop=stop,
+        stop_inputs=job_state,
+        stop_outputs=[result, png_file, json_file, status, run_btn, job_state])
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
     gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,
                  png_file=png_file, result=result, status=status)

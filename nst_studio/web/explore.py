@@ -14,7 +14,7 @@ from nst_core.losses.style import STYLE_LOSSES
 from nst_core.optim.registry import OPTIMIZERS
 from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.methods import available_methods
-from nst_core.settings import PRESETS, Settings, field_info, validate
+from nst_core.settings import PRESETS, Settings, field_info
 from .limits import Limits
 
 EXPLORE_MODES = (("Stylize sweep", "stylize"), ("Content reconstruction", "reconstruct"),
@@ -131,7 +131,7 @@ class ExplorePlan:
     mode: str
     vary: str
     values: tuple[str, ...]
-    cells: tuple[Settings, ...]
+    cells: tuple[sweep.SweepCell, ...]
     columns: int = 0  # cells per grid row; 0 = automatic
 
 
@@ -143,17 +143,6 @@ def explore_plan(settings: Settings, mode: str, vary: str, values_text: Any, lim
     if vary not in vary_choices():
         raise ValueError(f"cannot vary {vary!r} here; choose from: "
                          f"{', '.join(vary_choices())}")
-    base = sweep.mode_settings(settings, mode)
-    cells = []
-    for raw in values:
-        value = sweep.parse_value(vary, raw)
-        label = sweep.label_for(vary, value)
-        try:
-            cell = sweep.cell_settings(base, vary, value)
-            validate(cell, n_styles=max(n_styles, 1) if cell.style_blend_weights is None
-                     else n_styles)
-            limits.check(cell)
-        except ValueError as exc:
-            raise ValueError(f"{label}: {exc}") from None
-        cells.append(cell)
-    return ExplorePlan(settings, mode, vary, tuple(values), tuple(cells), int(columns or 0))
+    cells = sweep.sweep_cells(settings, vary, values, mode=mode, n_styles=n_styles,
+                              also=limits.check)
+    return ExplorePlan(settings, mode, vary, tuple(values), cells, int(columns or 0))

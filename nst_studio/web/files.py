@@ -35,12 +35,14 @@ def save_result(image: Image.Image, metadata: Mapping[str, Any], prefix: str = "
     return str(png), str(js)
 
 
-def job_state(settings: Settings, record: Progress, info: Mapping[str, Any]) -> dict[str, Any]:
+def job_state(settings: Settings, record: Progress, first: Progress | None
+              ) -> dict[str, Any]:
     """What Stop and "reuse these settings" need of a running job: its settings, the image
     after its last finished step (``tensor``; ``preview`` when a record has only that) with
-    that step's losses, and the run facts of step 0 (with the seed used)."""
+    that step's losses, and the facts of its step-0 record ``first`` (with the seed used)."""
+    facts = {"run": first.run, "level": first.level, "tiles": first.tiles} if first else {}
     return {"settings": settings.to_dict(), "step": record.step, "preview": record.preview,
-            "tensor": record.tensor, "losses": dict(record.losses), "info": dict(info),
+            "tensor": record.tensor, "losses": dict(record.losses), "facts": facts,
             "total": record.total, "elapsed": record.elapsed}
 
 
@@ -75,7 +77,7 @@ def stop_result(state: Mapping[str, Any] | None) -> Stopped:
         return Stopped("**Stopped** before the first step finished: nothing to keep.")
     settings = from_dict(state["settings"])
     record = Progress(state["step"], state.get("total", settings.steps), 0.0, state["losses"],
-                      info=dict(state.get("info") or {}))
+                      **(state.get("facts") or {}))
     png, js = save_result(image, result_metadata(settings, record, stopped=True))
     return Stopped(f"**Stopped at step {record.step}/{record.total}.** The image at that step "
                    "is the result; download it below.", image, png, js)
@@ -86,5 +88,6 @@ def state_settings(state: Mapping[str, Any] | None) -> Settings:
     if not state or "settings" not in state:
         raise ValueError("no result yet: run a job first")
     settings = from_dict(state["settings"])
-    seed = (state.get("info") or {}).get("seed")
+    run = (state.get("facts") or {}).get("run")
+    seed = run.seed if run is not None else None
     return dataclasses.replace(settings, seed=seed) if seed is not None else settings

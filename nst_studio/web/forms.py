@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from nst_core.fields import bound_json
 from nst_core.methods import method_value, parse_method
 from nst_core.params.registry import check_options
-from nst_core.settings import PRESETS, FieldInfo, Settings, field_infos
+from nst_core.settings import PRESETS, FieldInfo, Settings, field_infos, get_preset
 
 from . import defaults
 from .admission import check_job
@@ -124,14 +124,8 @@ def parse_field(info: FieldInfo, values: Mapping[str, Any], limits: Limits) -> A
 def base_settings(values: Mapping[str, Any], base: Settings | None, cls: type) -> Settings:
     """What the form's values apply over: settings loaded from a file (or a previous result)
     keep every field the form does not show; otherwise the preset's (as ``cls``)."""
-    preset = values.get("preset") or "gatys"
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
-    if base is not None:
-        return base
-    p = PRESETS[preset]
-    return p if cls is type(p) else cls(**{f.name: getattr(p, f.name)
-                                           for f in dataclasses.fields(p)})
+    preset = get_preset(values.get("preset") or "gatys", cls)  # an unknown name is refused
+    return base if base is not None else preset
 
 
 def _changes(values: Mapping[str, Any], limits: Limits, cls: type) -> dict[str, Any]:
@@ -222,9 +216,7 @@ def form_values(settings: Settings, limits: Limits) -> tuple[dict[str, Any], lis
 
 def preset_values(name: str, limits: Limits) -> dict[str, Any]:
     """Form values a preset sets: its layers, and every field it changes from the defaults."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from: {', '.join(PRESETS)}")
-    values, _ = form_values(PRESETS[name], limits)
+    values, _ = form_values(get_preset(name), limits)
     default_values_, _ = form_values(Settings(), limits)
     keep = {"content_layers", "style_layers"}
     return {k: v for k, v in values.items()

@@ -27,13 +27,6 @@ class Inputs:
     styles: list[Image.Image]
     masks: list[Image.Image] | None = None  # one per style, at the content's size (greyscale)
 
-    @property
-    def style(self) -> Image.Image | list[Image.Image] | None:
-        """The engine's ``style`` argument: one image, a list to blend, or None."""
-        if not self.styles:
-            return None
-        return self.styles[0] if len(self.styles) == 1 else list(self.styles)
-
 
 def check_upload(path: str | os.PathLike, label: str) -> str:
     """A clear message for an upload the image reader refuses (for the app's upload hook)."""

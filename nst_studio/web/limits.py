@@ -195,7 +195,7 @@ class Limits:
 
     def explore_duration(self, inputs: Any, plan: Any, *_: Any, **__: Any) -> int:
         """:meth:`gpu_seconds` of a sweep's runs (``plan.cells``), one after the other."""
-        return self.gpu_seconds(list(plan.cells), *_content_size(inputs))
+        return self.gpu_seconds([c.settings for c in plan.cells], *_content_size(inputs))
 
 
 def _content_size(inputs: Any) -> tuple[int | None, int | None]:

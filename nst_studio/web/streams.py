@@ -24,11 +24,12 @@ from PIL import Image
 
 from nst_core.imaging import images
 from nst_core.experiments import sweep
-from nst_core.experiments.compare import TABLE_HEADERS, Tally, compare_stream, table_rows
+from nst_core.experiments.compare import TABLE_HEADERS, Tally, stream_methods, table_rows
 from nst_core.methods import method_label, parse_method
 from nst_core.records import LOSS_TERMS, Progress
 from nst_core.results import result_metadata
-from nst_core.engine.schedule import stylize
+from nst_core.engine import schedule
+from nst_core.job import Job
 from nst_core.settings import Settings
 from .explore import MODE_NAMES, ExplorePlan, cell_caption, vary_label
 from .files import job_state, save_result, without_images
@@ -267,15 +268,15 @@ def stylize_job(inputs: Inputs, settings: Settings, *, stop_key: str | None = No
     status line at most every UI_UPDATE_SECONDS and at every preview, and the loss plot (data:
     see :func:`drawn`) at most every PLOT_UPDATE_SECONDS. The last update holds the result
     files. No update holds a tensor on the GPU."""
-    gen = _job(stylize(inputs.content, inputs.style, settings, masks=inputs.masks, check=False),
-               [settings], "stylize", settings.steps, stop_key)
+    job = Job(settings, inputs.content, tuple(inputs.styles), inputs.masks)
+    gen = _job(schedule.stylize_job(job), [settings], "stylize", settings.steps, stop_key)
     history = LossHistory(title=PLOT_TITLE)
     ui, plot = Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
     pace, kept = Throttle(PREVIEW_SECONDS), HostImage()
-    info: dict[str, Any] = {}
+    first: Progress | None = None  # the step-0 record: the run facts (the seed used)
     with contextlib.closing(gen):
         for p in gen:
-            info = dict(p.info) if p.step == 0 else info
+            first = p if p.step == 0 else first
             history.add_terms(p)
             update = Update(progress=_progress_dict(p))
             update.preview = paced_preview(p, pace)
@@ -286,7 +287,7 @@ def stylize_job(inputs: Inputs, settings: Settings, *, stop_key: str | None = No
             # Every step: Stop keeps the image as it is at the last finished step (a large
             # GPU image: at the last step copied to the host).
             host = kept.update(p, force=update.preview is not None or p.done)
-            update.state = job_state(settings, host, info)
+            update.state = job_state(settings, host, first)
             if p.done:
                 update.png, update.settings_json = save_result(p.image,
                                                                result_metadata(settings, p))
@@ -295,7 +296,7 @@ def stylize_job(inputs: Inputs, settings: Settings, *, stop_key: str | None = No
                 if note:
                     update.status = f"{status_line(p)}\n\n**Warning:** {note}"
                     update.progress["warning"] = note
-                update.state = without_images(dict(job_state(settings, host, info), done=True))
+                update.state = without_images(dict(job_state(settings, host, first), done=True))
             yield update
 
 
@@ -382,10 +383,9 @@ def compare_job(inputs: Inputs, settings: Settings, chosen: Sequence[str], *,
     if not chosen:
         raise ValueError("pick at least one method to compare")
     keys = [f"{o}:{p}" for o, p in map(parse_method, chosen)]
-    gen = _job(compare_stream(inputs.content, inputs.style, settings, keys, check=False),
-               [settings],
-               "compare", settings.steps, stop_key)
-    seen = _CompareProgress(keys, Tally(inputs.content, inputs.style, settings))
+    job = Job(settings, inputs.content, tuple(inputs.styles))
+    gen = _job(stream_methods(job, keys), [settings], "compare", settings.steps, stop_key)
+    seen = _CompareProgress(keys, Tally(job.content, job.styles, settings))
     ui, plot = Throttle(UI_UPDATE_SECONDS), Throttle(PLOT_UPDATE_SECONDS)
     with contextlib.closing(gen):
         for method, p in gen:
@@ -431,12 +431,13 @@ def explore_updates(inputs: Inputs, plan: ExplorePlan, *, stop_key: str | None =
     """Run a checked sweep (:func:`nst_core.experiments.sweep.sweep`: one run per value, in an
     explore mode) and yield Explore-tab updates: the finished cells and the running cell's latest
     preview as they come, then the labelled grid and its PNG."""
-    masks = inputs.masks if plan.mode != "reconstruct" else None
-    total = sum(c.steps for c in plan.cells)  # an estimate for the job record: levels add steps
-    gen = _job(sweep.sweep(inputs.content, inputs.style, plan.settings, plan.vary, plan.values,
-                           mode=plan.mode, masks=masks, columns=plan.columns or None,
-                           check=False),
-               plan.cells, "explore", total, stop_key)
+    content, styles, masks = sweep.mode_inputs(plan.mode, inputs.content, tuple(inputs.styles),
+                                               inputs.masks)
+    settings = [c.settings for c in plan.cells]
+    total = sum(s.steps for s in settings)  # an estimate for the job record: levels add steps
+    gen = _job(sweep.sweep_jobs(content, styles, plan.cells, masks=masks,
+                                columns=plan.columns or None),
+               settings, "explore", total, stop_key)
     finished: list[tuple[Image.Image, str]] = []
     ui = Throttle(UI_UPDATE_SECONDS)
     with contextlib.closing(gen):

@@ -2,25 +2,26 @@
 import json
 
 import numpy as np
-import torch
 from PIL import Image
 
 from nst_core import Settings, read_png_settings
 from nst_core.imaging import images
-from nst_core.records import Progress
+from nst_core.records import PlanFacts, Progress, RunFacts
 from nst_core.results import json_path, result_metadata, write_result
 from nst_core.engine.schedule import run
 from nst_core.settings import from_dict
 
 
-def final_record(**info):
+def final_record(**facts):
     return Progress(4, 4, 0.5, {"content": 1.0, "style": 2.0, "tv": 0.0, "total": 3.0},
-                    done=True, info=info)
+                    done=True, **facts)
 
 
 def test_metadata_layout_run_facts_and_extra():
-    record = final_record(seed=7, size=(32, 24), device="cpu", tensor=torch.zeros(2),
-                          level_plan=[{"size": 32, "steps": 4}], warm=float("nan"))
+    # A fact with no JSON form (a NaN) is left out.
+    record = final_record(run=RunFacts(seed=7, size=(32, 24), device="cpu",
+                                       average=float("nan")),
+                          plan=PlanFacts(level_plan=({"size": 32, "steps": 4},)))
     meta = result_metadata(Settings(seed=0), record, stopped=True, extra={"sweep": {"v": 1}})
     assert set(meta) == {"settings", "losses", "run", "sweep"}
     assert meta["settings"] == Settings(seed=7).to_dict()
@@ -33,7 +34,8 @@ def test_metadata_layout_run_facts_and_extra():
 
 def test_write_result_embeds_and_writes_json_beside(tmp_path):
     img = Image.fromarray(np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3))
-    meta = result_metadata(Settings(size=16), final_record(seed=3), extra={"note": ("a", 1)})
+    meta = result_metadata(Settings(size=16), final_record(run=RunFacts(seed=3)),
+                           extra={"note": ("a", 1)})
     png, js = write_result(img, tmp_path / "deep" / "out.png", meta)
     assert png == tmp_path / "deep" / "out.png" and js == tmp_path / "deep" / "out.json"
     assert json_path(png) == js

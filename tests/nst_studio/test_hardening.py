@@ -476,7 +476,7 @@ def test_user_errors_are_one_log_line_and_failures_keep_their_traceback(client, 
             raise RuntimeError("device lost")
             yield
 
-        monkeypatch.setattr(streams, "stylize", broken)
+        monkeypatch.setattr(streams.schedule, "stylize_job", broken)
         with pytest.raises(AppError, match="The run failed: RuntimeError: device lost"):
             page(client).result()
         failed = [r for r in caplog.records if r.name == "nst_studio"]

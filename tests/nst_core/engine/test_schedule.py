@@ -111,16 +111,19 @@ def test_cli_multiscale(tmp_path, content_path, style_path):
 
 @pytest.mark.parametrize("multiscale", [False, True])
 def test_stylize_validates_once_at_its_edge(monkeypatch, content_path, style_path, multiscale):
-    from nst_core.engine import schedule
+    from nst_core import job as job_module
+    from nst_core.engine.schedule import stylize_job
 
     calls = []
-    real = schedule.validate
-    monkeypatch.setattr(schedule, "validate", lambda s, **kw: calls.append(s) or real(s, **kw))
+    real = job_module.validate
+    monkeypatch.setattr(job_module, "validate", lambda s, **kw: calls.append(s) or real(s, **kw))
     s = dataclasses.replace(TINY, steps=1, level_steps=(1, 1) if multiscale else None,
                             multiscale=multiscale)
     list(stylize(content_path, style_path, s))
     assert len(calls) == 1
-    list(stylize(content_path, style_path, s, check=False))
-    assert len(calls) == 1
+    job = job_module.Job(s, content_path, (style_path,))  # checked once, when made
+    assert len(calls) == 2
+    list(stylize_job(job))  # a job made elsewhere runs without checking again
+    assert len(calls) == 2
     with pytest.raises(ValueError, match="choose from"):
         next(stylize(content_path, style_path, s, optimizer="newton"))

@@ -23,6 +23,7 @@ from PIL import Image
 from conftest import EXAMPLES, ROOT
 from nst_core.imaging import images
 from nst_core.cli import sweep as sweep_cli
+from nst_core.experiments import report
 from nst_core.experiments import sweep as sweep_mod
 from nst_core.cli.main import main as cli_main
 
@@ -112,7 +113,7 @@ def test_grid_finishes_when_a_worker_is_killed_and_resumes(tmp_path, content_dir
     assert len(list((tmp_path / "grid_runs").iterdir())) == 16
     # A row per content and style, a column per value.
     grid = Image.open(out)
-    assert grid.height == 4 * (32 + sweep_mod.LABEL_HEIGHT) + 3 * sweep_mod.GRID_GAP
+    assert grid.height == 4 * (32 + report.LABEL_HEIGHT) + 3 * report.GRID_GAP
     table = out.with_suffix(".md").read_text().splitlines()
     assert len(table) == 2 + 8 and all("| done |" in line for line in table[2:])
     # The same command again: every run is found complete, none runs, no result is rewritten.

@@ -7,6 +7,7 @@ from PIL import Image
 
 from nst_core import Settings
 from nst_core.imaging import images
+from nst_core.experiments import report
 from nst_core.experiments import sweep as sweep_mod
 from nst_core.cli.main import main as cli_main
 from nst_core.settings import field_infos
@@ -22,7 +23,7 @@ def test_sweep_streams_cells_and_a_labelled_grid(content_path, style_path):
     records = list(sweep_mod.sweep(content_path, style_path, s, "style_weight", ["1", "1e4"]))
     final = records[-1]
     assert final.done and final.grid is not None
-    assert final.grid.size == (2 * 32 + sweep_mod.GRID_GAP, 32 + sweep_mod.LABEL_HEIGHT)
+    assert final.grid.size == (2 * 32 + report.GRID_GAP, 32 + report.LABEL_HEIGHT)
     assert [r["label"] for r in final.results] == ["style_weight=1", "style_weight=10000"]
     finished = [r for r in records if r.image is not None]
     assert [r.cell for r in finished] == [0, 1]
@@ -56,7 +57,7 @@ def test_reconstruction_mode_low_layer_is_close(content_path):
     final = list(sweep_mod.sweep(content_path, None, s, "content_layers", ["relu1_1"],
                                  mode="reconstruct"))[-1]
     assert final.results[0]["losses"]["style"] == 0
-    assert final.grid.size == (32, 32 + sweep_mod.LABEL_HEIGHT)
+    assert final.grid.size == (32, 32 + report.LABEL_HEIGHT)
     cell = images.to_tensor(final.grid.crop((0, 0, 32, 32)))
     assert float((cell - tensor_at(content_path, 32)).square().mean()) < 0.02
 
@@ -77,7 +78,7 @@ def test_sweep_cli_writes_the_grid(tmp_path, content_path, style_path):
                      "--vary", "style_loss", "--values", "gram", "bn", "--size", "32",
                      "--steps", "2", "--out", str(out), "--metrics", str(metrics), "--quiet"])
     assert code == 0
-    assert Image.open(out).size == (2 * 32 + sweep_mod.GRID_GAP, 32 + sweep_mod.LABEL_HEIGHT)
+    assert Image.open(out).size == (2 * 32 + report.GRID_GAP, 32 + report.LABEL_HEIGHT)
     assert images.read_png_settings(out)["sweep"]["vary"] == "style_loss"
     assert cli_main(["sweep", "--content", str(content_path), "--style", str(style_path),
                      "--vary", "nope", "--values", "1", "--out", str(out), "--quiet"]) == 2
@@ -133,10 +134,10 @@ def test_a_grid_of_contents_and_styles_here_resumes_and_reports_failures(tmp_pat
     assert all(0 < c["score"]["ssim"] <= 1 and c["score"]["score"] > 0
                for c in data["cells"][:4])
     grid = Image.open(out)  # a row per content and style, failed cells grey
-    assert grid.size == (2 * 32 + sweep_mod.GRID_GAP,
-                         4 * (32 + sweep_mod.LABEL_HEIGHT) + 3 * sweep_mod.GRID_GAP)
-    assert grid.getpixel((5, 3 * (32 + sweep_mod.LABEL_HEIGHT + sweep_mod.GRID_GAP) + 5)) == (
-        sweep_mod.FAILED_GREY)
+    assert grid.size == (2 * 32 + report.GRID_GAP,
+                         4 * (32 + report.LABEL_HEIGHT) + 3 * report.GRID_GAP)
+    assert grid.getpixel((5, 3 * (32 + report.LABEL_HEIGHT + report.GRID_GAP) + 5)) == (
+        report.FAILED_GREY)
     assert out.with_suffix(".md").read_text().count("| failed |") == 4
     broken.unlink()
     assert cli_main([a for a in args if a != str(broken)]) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_core.records import Progress
+from nst_core.records import Progress, RunFacts
 from nst_core.results import result_metadata
 from nst_core.settings import Settings
 from nst_studio.web import files, gallery
@@ -16,8 +16,8 @@ from nst_studio.web import files, gallery
 def _result(name: str, stopped: bool = False, seconds: float | None = 12.4
             ) -> str:
     settings = dataclasses.replace(Settings(), size=64, steps=20, optimizer="adam", param="fft")
-    info = {"seed": 3} | ({"seconds": seconds} if seconds is not None else {})
-    record = Progress(12 if stopped else 20, 20, 0.0, {"total": 1234.5}, info=info)
+    record = Progress(12 if stopped else 20, 20, 0.0, {"total": 1234.5},
+                      run=RunFacts(seed=3, seconds=seconds))
     png, _ = files.save_result(Image.new("RGB", (64, 48), "red"),
                                result_metadata(settings, record, stopped=stopped), prefix=name)
     return png
