@@ -21,11 +21,17 @@ def as_styles(style: Any) -> tuple:
     return tuple(style) if isinstance(style, (list, tuple)) else (style,)
 
 
-def check_inputs(s: Settings, n_styles: int) -> None:
-    """What the settings alone cannot say: they must fit the images given."""
+def check_style(s: Settings, n_styles: int) -> None:
+    """A style weight above 0 needs a style image (the one rule, with one message, for the
+    Python API, the command line, the page and the HTTP API)."""
     if s.style_weight > 0 and not n_styles:
         raise ValueError("no style image: upload one, or set the style weight to 0 (a style "
                          "weight above 0 needs a style image)")
+
+
+def check_inputs(s: Settings, n_styles: int) -> None:
+    """What the settings alone cannot say: they must fit the images given."""
+    check_style(s, n_styles)
     if s.size > images.MAX_SIDE:
         raise ValueError(f"size {s.size} is larger than the {images.MAX_SIDE}-pixel limit")
     if s.init == "style" and not n_styles:

@@ -12,6 +12,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from nst_core.fields import bound_json
+from nst_core.job import check_style
 from nst_core.methods import method_value, parse_method
 from nst_core.params.registry import check_options
 from nst_core.settings import PRESETS, FieldInfo, Settings, field_infos, get_preset
@@ -159,9 +160,8 @@ def settings_from_form(values: Mapping[str, Any], *, limits: Limits, n_styles: i
         if layers is not None and weights is not None and len(weights) != len(layers):
             changes[name] = None  # weights loaded for other layers no longer apply
     settings = dataclasses.replace(start, **changes)
-    if need_style and settings.style_weight > 0 and n_styles == 0:
-        raise ValueError("no style image: upload one (or set the style weight to its minimum "
-                         "and the content weight above 0 to reconstruct the content)")
+    if need_style:
+        check_style(settings, n_styles)
     check_job(settings, limits, n_styles)
     return settings
 

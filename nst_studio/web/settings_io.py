@@ -10,6 +10,7 @@ from typing import Any
 
 from nst_core.fields import bound_json
 from nst_core.imaging import images
+from nst_core.job import check_style
 from nst_core.settings import Settings, from_dict, validate
 
 from . import defaults
@@ -73,6 +74,5 @@ def settings_from_json(text: str | None, limits: Limits, n_styles: int) -> Setti
     settings = _server_settings(data, "settings", dataclasses.replace(
         Settings(), size=start.size, steps=start.steps))
     check_job(settings, limits, n_styles)
-    if settings.style_weight > 0 and n_styles == 0:
-        raise ValueError("no style image: send at least one (or set style_weight to 0)")
+    check_style(settings, n_styles)
     return settings

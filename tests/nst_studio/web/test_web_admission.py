@@ -6,11 +6,13 @@ import json
 
 import pytest
 
+from nst_core import Job, stylize
 from nst_core.settings import Settings
-from nst_studio.web import settings_io
-from nst_studio.web import admission
+from nst_studio.web import admission, forms, settings_io
 
-from conftest import FORM_LIMITS as LIMITS
+from conftest import FORM_LIMITS as LIMITS, form
+
+NO_STYLE = "no style image: upload one, or set the style weight to 0"
 
 
 @pytest.mark.parametrize("changes, n_styles, message", [
@@ -31,3 +33,15 @@ def test_every_job_passes_one_check_from_the_page_and_the_api(changes, n_styles,
     assert str(exc.value) == message
     admission.check_job(dataclasses.replace(Settings(), size=32, steps=2, seed=2 ** 63 - 1),
                     LIMITS, 1)
+
+
+def test_a_style_weight_without_a_style_image_is_one_message_everywhere(content_path):
+    # The Python API, the page's form and the HTTP API's JSON refuse it alike.
+    with pytest.raises(ValueError, match=NO_STYLE):
+        next(stylize(content_path, None, Settings(size=32, steps=1)))
+    with pytest.raises(ValueError, match=NO_STYLE):
+        forms.settings_from_form(form(), limits=LIMITS, n_styles=0)
+    with pytest.raises(ValueError, match=NO_STYLE):
+        settings_io.settings_from_json("{}", LIMITS, 0)
+    # Content only is a job too.
+    assert Job.of(content_path, None, Settings(), style_weight=0).styles == ()
