@@ -32,9 +32,6 @@ from ..job import Job, as_styles
 from ..settings import FieldInfo, Settings, field_info, field_infos, get_preset, validate
 
 MODES = ("stylize", "reconstruct", "texture")
-# Settings whose values are comma-separated lists (read from the settings' descriptions).
-_STR_TUPLES = tuple(i.name for i in field_infos() if i.kind == "strs")
-_FLOAT_TUPLES = tuple(i.name for i in field_infos() if i.kind == "floats")
 # Pseudo-settings: a layer preset by name, or "optimizer:param".
 SPECIAL = ("preset", "method")
 @dataclass

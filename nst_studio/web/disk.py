@@ -95,10 +95,6 @@ def prune(folder: Path, max_bytes: int = MAX_BYTES, keep_seconds: float = KEEP_S
     return total
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(size for _, size, _ in _files(folder))
-
-
 def start_janitor(max_bytes: int = MAX_BYTES, every: float = PRUNE_EVERY_SECONDS,
                   keep: Callable[[], Collection[str]] | None = None) -> None:
     """Prune this process's folder to ``max_bytes`` now and every ``every`` seconds, in a
