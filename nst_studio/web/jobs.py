@@ -172,8 +172,8 @@ class Jobs:
                     self._hook.remove()
                     self._hook = None
 
-    def run(self, gen: Iterator[Any], device: str, kind: str, total: int,
-            stop_key: str | None = None) -> Iterator[Any]:
+    def drive(self, gen: Iterator[Any], device: str, kind: str, total: int,
+              stop_key: str | None = None) -> Iterator[Any]:
         """Drive ``gen`` one record at a time with the device lock held around each step.
 
         The lock is released before each record is handed on, so a consumer that stops

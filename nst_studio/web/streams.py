@@ -253,7 +253,7 @@ def _progress_dict(p: Progress) -> dict[str, Any]:
 def _job(gen: Iterator[Any], cells: Sequence[Settings], kind: str, total: int,
          stop_key: str | None) -> Iterator[Any]:
     """``gen`` driven by :data:`JOBS` on the cells' device (stoppable mid-step with a key)."""
-    return JOBS.run(gen, device_name(cells[0]), kind, total, stop_key)
+    return JOBS.drive(gen, device_name(cells[0]), kind, total, stop_key)
 
 
 def stylize_updates(inputs: Inputs, settings: Settings, *, stop_key: str | None = None

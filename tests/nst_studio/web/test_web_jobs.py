@@ -31,7 +31,7 @@ def test_run_holds_the_device_lock_only_during_a_step():
             seen.append(JOBS.device_lock("test-device").locked())
             yield i
 
-    gen = JOBS.run(steps(), "test-device", "stylize", 3)
+    gen = JOBS.drive(steps(), "test-device", "stylize", 3)
     assert next(gen) == 0
     assert not JOBS.device_lock("test-device").locked()  # released while the consumer waits
     gen.close()
@@ -50,7 +50,7 @@ def test_run_makes_two_jobs_take_turns():
             active[0] -= 1
             yield 0
 
-    threads = [threading.Thread(target=lambda: list(JOBS.run(steps(), "turns", "x", 5)))
+    threads = [threading.Thread(target=lambda: list(JOBS.drive(steps(), "turns", "x", 5)))
                for _ in range(2)]
     for t in threads:
         t.start()
@@ -65,10 +65,10 @@ def test_stop_tokens_and_records_do_not_grow_without_bound():
         registry.stop_token(f"never-started-{i}")
     assert registry.pending_tokens() == jobs.MAX_TOKENS
     registry.stop_token("session:stylize")
-    list(registry.run((i for i in range(3)), "cpu", "stylize", 3, stop_key="session:stylize"))
+    list(registry.drive((i for i in range(3)), "cpu", "stylize", 3, stop_key="session:stylize"))
     assert not registry.request_stop("session:stylize")  # dropped when its job ended
     for _ in range(jobs.MAX_RECORDS + 5):
-        list(registry.run((i for i in ()), "cpu", "stylize", 1))
+        list(registry.drive((i for i in ()), "cpu", "stylize", 1))
     assert len(registry.recent()) == jobs.MAX_RECORDS
     assert registry.recent()[-1].state == "done"
 
@@ -77,7 +77,7 @@ def test_a_token_set_before_the_job_starts_stops_it_at_once():
     registry = Jobs()
     registry.stop_token("k")
     assert registry.request_stop("k")
-    assert list(registry.run((i for i in range(3)), "cpu", "stylize", 3, stop_key="k")) == []
+    assert list(registry.drive((i for i in range(3)), "cpu", "stylize", 3, stop_key="k")) == []
     assert registry.recent()[-1].state == "stopped"
 
 
@@ -85,8 +85,8 @@ def test_every_job_gives_its_freed_memory_back_when_it_ends(monkeypatch):
     trims = []
     monkeypatch.setattr(jobs, "_TRIM", lambda pad: trims.append(pad))
     registry = Jobs()
-    list(registry.run((i for i in range(3)), "cpu", "stylize", 3))
-    gen = registry.run((i for i in range(3)), "cpu", "stylize", 3)
+    list(registry.drive((i for i in range(3)), "cpu", "stylize", 3))
+    gen = registry.drive((i for i in range(3)), "cpu", "stylize", 3)
     next(gen)
     gen.close()
     assert trims == [0, 0]
@@ -95,14 +95,14 @@ def test_every_job_gives_its_freed_memory_back_when_it_ends(monkeypatch):
 def test_a_stopping_server_stops_every_job_and_each_new_one():
     registry = Jobs()
     registry.stop_token("a")
-    running = registry.run((i for i in range(5)), "cpu", "stylize", 5, stop_key="a")
+    running = registry.drive((i for i in range(5)), "cpu", "stylize", 5, stop_key="a")
     assert next(running) == 0
     registry.stop_all("shutdown")
     assert list(running) == [] and registry.recent()[-1].state == "shutdown"
     assert not registry.running()
     late = registry.stop_token("b")
     assert late.is_set() and late.reason == "shutdown"
-    assert list(registry.run((i for i in range(5)), "cpu", "stylize", 5, stop_key="b")) == []
+    assert list(registry.drive((i for i in range(5)), "cpu", "stylize", 5, stop_key="b")) == []
 
 
 def test_the_stop_hook_is_registered_only_while_a_stoppable_step_runs():
@@ -124,11 +124,11 @@ def test_the_stop_hook_is_registered_only_while_a_stoppable_step_runs():
         assert global_hooks() == before + 1
     assert global_hooks() == before
     registry.stop_token("k")
-    list(registry.run(steps(), "cpu", "stylize", 2, stop_key="k"))
+    list(registry.drive(steps(), "cpu", "stylize", 2, stop_key="k"))
     assert seen == [before + 1] * 2 and global_hooks() == before
     assert registry.recent()[-1].state == "done"
     # Without a stop key a job's steps run without the hook.
-    list(registry.run(steps(), "cpu", "stylize", 2))
+    list(registry.drive(steps(), "cpu", "stylize", 2))
     assert seen[-2:] == [before] * 2
 
 
