@@ -211,7 +211,7 @@ def multiscale_job(job: Job, *, min_size: int | None = None,
                                                      or s.edge_weight is not None):
         raise ValueError("masks and the edge-preserving style loss do not work on tiled levels; "
                          f"set tile_size to 0 or to at least {s.size} to optimize untiled")
-    run_state = _LevelStream(levels, time.perf_counter())
+    stream = _LevelStream(levels, time.perf_counter())
     previous: Any = job.init_image
     for i, level in enumerate(levels):
         ls = dataclasses.replace(s, size=level.size, steps=level.steps)
@@ -223,8 +223,8 @@ def multiscale_job(job: Job, *, min_size: int | None = None,
         else:
             records = optimize(prepare(content_img, style_imgs, ls, init_image=previous,
                                        masks=masks))
-        yield from run_state.level_records(i, records)
-        previous = run_state.result  # the next level starts from this one's result
+        yield from stream.level_records(i, records)
+        previous = stream.result  # the next level starts from this one's result
 
 
 @dataclass

@@ -8,20 +8,20 @@ from nst_core import Settings, read_png_settings
 from nst_core.imaging import images
 from nst_core.records import PlanFacts, Progress, RunFacts
 from nst_core.results import json_path, result_metadata, write_result
-from nst_core.engine.schedule import run
+from nst_core.engine.schedule import stylize_final
 from nst_core.settings import from_dict
 
 
-def final_record(**facts):
+def finished_record(**facts):
     return Progress(4, 4, 0.5, {"content": 1.0, "style": 2.0, "tv": 0.0, "total": 3.0},
                     done=True, **facts)
 
 
 def test_metadata_layout_run_facts_and_extra():
     # A fact with no JSON form (a NaN) is left out.
-    record = final_record(run=RunFacts(seed=7, size=(32, 24), device="cpu",
-                                       average=float("nan")),
-                          plan=PlanFacts(level_plan=({"size": 32, "steps": 4},)))
+    record = finished_record(run=RunFacts(seed=7, size=(32, 24), device="cpu",
+                                          average=float("nan")),
+                             plan=PlanFacts(level_plan=({"size": 32, "steps": 4},)))
     meta = result_metadata(Settings(seed=0), record, stopped=True, extra={"sweep": {"v": 1}})
     assert set(meta) == {"settings", "losses", "run", "sweep"}
     assert meta["settings"] == Settings(seed=7).to_dict()
@@ -34,7 +34,7 @@ def test_metadata_layout_run_facts_and_extra():
 
 def test_write_result_embeds_and_writes_json_beside(tmp_path):
     img = Image.fromarray(np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3))
-    meta = result_metadata(Settings(size=16), final_record(run=RunFacts(seed=3)),
+    meta = result_metadata(Settings(size=16), finished_record(run=RunFacts(seed=3)),
                            extra={"note": ("a", 1)})
     png, js = write_result(img, tmp_path / "deep" / "out.png", meta)
     assert png == tmp_path / "deep" / "out.png" and js == tmp_path / "deep" / "out.json"
@@ -56,10 +56,11 @@ def test_png_written_before_still_reads(tmp_path):
 
 def test_the_seed_used_is_recorded_and_repeats_the_run(tmp_path, content_path, style_path):
     asked = Settings(size=32, steps=2, init="noise", seed=None, preview_every=0)
-    final = run(content_path, style_path, asked)
+    final = stylize_final(content_path, style_path, asked)
     meta = result_metadata(asked, final)
     seed = meta["settings"]["seed"]
     assert isinstance(seed, int) and seed == final.info["seed"] == meta["run"]["seed"]
     png, _ = write_result(final.image, tmp_path / "r.png", meta)
-    again = run(content_path, style_path, from_dict(read_png_settings(png)["settings"]))
+    again = stylize_final(content_path, style_path,
+                          from_dict(read_png_settings(png)["settings"]))
     assert np.array_equal(np.asarray(again.image), np.asarray(final.image))
