@@ -10,16 +10,16 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from ..experiments.compare import (EQUAL_TIME_STEPS, SCORE_EVERY, CompareResult, run_method,
-                                   summarize_runs)
+from ..experiments.compare import (EQUAL_TIME_STEPS, SCORE_EVERY, CompareResult, compare_task,
+                                   summarize_outcomes)
 from ..methods import DEFAULT_METHODS, parse_methods, with_method
-from ..experiments.tasks import Run, Source, make_run
+from ..experiments.tasks import Source, Task, make_task
 from ..optim.registry import OPTIMIZERS
 from ..params.registry import PARAMETERIZATIONS
 from ..settings import Settings
 from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
                       read_sources, settings_from_args, style_groups)
-from .progress import execute_runs
+from .progress import perform_with_bar
 
 
 def _pair_folder(out: str, content: Source, group: Sequence[Source], pairs: int) -> str:
@@ -28,31 +28,31 @@ def _pair_folder(out: str, content: Source, group: Sequence[Source], pairs: int)
     return os.path.join(out, f"{content.stem}__{'+'.join(s.stem for s in group)}")
 
 
-def comparison_runs(args: argparse.Namespace, settings: Settings) -> list[list[Run]]:
-    """Per content and style (each in its own folder when there are several), a run per
+def comparison_tasks(args: argparse.Namespace, settings: Settings) -> list[list[Task]]:
+    """Per content and style (each in its own folder when there are several), a task per
     method."""
     methods = parse_methods(args.methods)
     contents, groups = read_sources(args.content, "content"), style_groups(args)
     pairs = [(c, g) for c in contents for g in groups]
-    return [[make_run(run_method, with_method(settings, m), c, g,
-                      _pair_folder(args.out, c, g, len(pairs)), m.label, m.key,
-                      name=m.key.replace(":", "_")) for m in methods]
+    return [[make_task(compare_task, with_method(settings, m), c, g,
+                       _pair_folder(args.out, c, g, len(pairs)), m.label, m.key,
+                       name=m.key.replace(":", "_")) for m in methods]
             for c, g in pairs]
 
 
-def _overview(out: str, summaries: Sequence[tuple[list[Run], CompareResult | None, list]]
+def _overview(out: str, summaries: Sequence[tuple[list[Task], CompareResult | None, list]]
               ) -> None:
     """With several contents or styles: one table and JSON over all of them in ``out``."""
     lines, data = [], []
-    for runs, result, outcomes in summaries:
-        run = runs[0]
-        head = f"{run.content.path} x {' + '.join(s.path for s in run.styles)}"
-        errors = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+    for tasks, result, outcomes in summaries:
+        task = tasks[0]
+        head = f"{task.content.path} x {' + '.join(s.path for s in task.styles)}"
+        errors = {t.value: o.error for t, o in zip(tasks, outcomes) if not o.ok}
         body = result.table() if result else "".join(f"- `{m}` failed: {e}\n"
                                                       for m, e in errors.items())
         lines.append(f"## {head}\n\n{body}")
-        data.append({"content": run.content.path, "styles": [s.path for s in run.styles],
-                     "folder": os.path.dirname(run.path),
+        data.append({"content": task.content.path, "styles": [s.path for s in task.styles],
+                     "folder": os.path.dirname(task.path),
                      "rows": result.rows if result else [],
                      "failed": [{"method": m, "error": e} for m, e in errors.items()]})
     with open(os.path.join(out, "table.md"), "w") as fh:
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
     """``nst compare``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.experiments.distributed.run_on_ray`)."""
+    :func:`nst_core.experiments.distributed.perform_on_ray`)."""
     args = build_parser().parse_args(list(argv))
     if not args.style and not args.styles:
         raise CliError("give a style image (--style, or --styles for several)")
@@ -110,21 +110,21 @@ def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -
                                        steps=EQUAL_TIME_STEPS)
     # Previews are not saved: they are the scored points of each method's curve.
     settings = dataclasses.replace(settings, preview_every=SCORE_EVERY)
-    pairs = comparison_runs(args, settings)
-    flat = [r for runs in pairs for r in runs]
-    outcomes = iter(execute_runs(flat, args, "comparing", before_run=before_run))
+    pairs = comparison_tasks(args, settings)
+    flat = [t for tasks in pairs for t in tasks]
+    outcomes = iter(perform_with_bar(flat, args, "comparing", before_run=before_run))
     summaries = []
-    for runs in pairs:
-        done = [next(outcomes) for _ in runs]
-        result = summarize_runs(runs, done, settings)
+    for tasks in pairs:
+        done = [next(outcomes) for _ in tasks]
+        result = summarize_outcomes(tasks, done, settings)
         if result is not None:
-            result.save_summary(os.path.dirname(runs[0].path) or ".")
+            result.save_summary(os.path.dirname(tasks[0].path) or ".")
             if not args.quiet:
                 print(result.table(), file=sys.stderr)
-        summaries.append((runs, result, done))
+        summaries.append((tasks, result, done))
     if len(pairs) > 1:
         _overview(args.out, summaries)
-    failed = [(r, o) for runs, _, done in summaries for r, o in zip(runs, done) if not o.ok]
+    failed = [(t, o) for tasks, _, done in summaries for t, o in zip(tasks, done) if not o.ok]
     if failed:
         raise RunsFailed(f"{len(failed)} of {len(flat)} runs failed; their messages are in "
                          f"{os.path.join(args.out, 'table.md')}")

@@ -13,7 +13,7 @@ from ..imaging import images
 from ..records import Progress
 from ..results import result_metadata, write_result
 from .options import add_settings_arguments, settings_from_args
-from .progress import run_with_progress
+from .progress import follow_with_bar
 
 
 def build_parser(commands: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def main(argv: Sequence[str], commands: Sequence[str] = ()) -> int:
             p.preview.save(os.path.join(args.preview_dir, f"step_{p.step:04d}.png"))
 
     gen = stylize(args.content, tuple(args.style), settings, masks=args.mask)
-    final, history = run_with_progress(gen, settings.steps, args.quiet, on_record=save_preview)
+    final, history = follow_with_bar(gen, settings.steps, args.quiet, on_record=save_preview)
     write_result(final.image, args.out, result_metadata(settings, final))
     note = images.saturation_note(final.image, images.load_image(args.content))
     if note:

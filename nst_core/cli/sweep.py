@@ -11,13 +11,13 @@ from typing import Callable, Sequence
 from PIL import Image
 
 from ..experiments.report import FAILED_GREY, SWEEP_LOOK, make_grid, markdown_table, number
-from ..experiments.sweep import MODES, grid_runs
-from ..experiments.tasks import Outcome, Run, Source, row
+from ..experiments.sweep import MODES, sweep_tasks
+from ..experiments.tasks import Outcome, Source, Task, outcome_row
 from ..results import write_result
 from ..settings import Settings
 from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
                       read_sources, settings_from_args, style_groups)
-from .progress import execute_runs
+from .progress import perform_with_bar
 
 
 def _grid_inputs(args: argparse.Namespace) -> tuple[list, list[list[Source]]]:
@@ -52,14 +52,14 @@ def sweep_table_rows(rows: Sequence[dict]) -> list[list[str]]:
     return cells
 
 
-def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run],
+def write_grid(args: argparse.Namespace, settings: Settings, tasks: Sequence[Task],
                outcomes: Sequence[Outcome], pairs: int) -> list[dict]:
     """The grid image with its JSON (the one writer), the table beside it (.md) and the
     ``--metrics`` file; returns the rows."""
-    rows = [row(r, o) for r, o in zip(runs, outcomes)]
+    rows = [outcome_row(t, o) for t, o in zip(tasks, outcomes)]
     size = next((o.image.size for o in outcomes if o.ok), (settings.size, settings.size))
     cells = [o.image if o.ok else Image.new("RGB", size, FAILED_GREY) for o in outcomes]
-    labels = [r.label if o.ok else f"failed: {r.label}" for r, o in zip(runs, outcomes)]
+    labels = [t.label if o.ok else f"failed: {t.label}" for t, o in zip(tasks, outcomes)]
     columns = args.columns or (len(args.values) if pairs > 1 else None)
     counts = {k: sum(r["status"] == k for r in rows) for k in ("done", "resumed", "failed")}
     data = {"vary": args.vary, "mode": args.mode, "cells": rows, "runs": counts}
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
     """``nst sweep``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.experiments.distributed.run_on_ray`)."""
+    :func:`nst_core.experiments.distributed.perform_on_ray`)."""
     args = build_parser().parse_args(argv)
     if args.columns is not None and args.columns < 1:
         raise CliError("--columns must be >= 1")
@@ -123,10 +123,10 @@ def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -
     contents, groups = _grid_inputs(args)
     masks = read_sources(args.mask, "mask") if args.mask else None
     folder = str(Path(args.out).with_suffix("")) + "_runs"
-    runs = grid_runs(contents, groups, settings, args.vary, args.values, folder,
-                     mode=args.mode, masks=masks)
-    outcomes = execute_runs(runs, args, f"sweep {args.vary}", before_run=before_run)
-    rows = write_grid(args, settings, runs, outcomes, len(contents) * len(groups))
+    tasks = sweep_tasks(contents, groups, settings, args.vary, args.values, folder,
+                        mode=args.mode, masks=masks)
+    outcomes = perform_with_bar(tasks, args, f"sweep {args.vary}", before_run=before_run)
+    rows = write_grid(args, settings, tasks, outcomes, len(contents) * len(groups))
     failed = sum(r["status"] == "failed" for r in rows)
     if failed:
         raise RunsFailed(f"{failed} of {len(rows)} runs failed; their messages are in "

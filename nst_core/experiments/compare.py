@@ -29,7 +29,7 @@ from ..records import Progress, RunFacts, history_row
 from ..engine.prepare import prepare
 from ..methods import method_label, parse_methods, with_method
 from ..results import result_metadata, write_result
-from .tasks import Outcome, Run, final_record
+from .tasks import Outcome, Task, record_from_metadata
 from .report import COMPARE_LOOK, make_grid, markdown_table, number, plot_curves
 from .scoring import Scorer, make_scorer
 from ..settings import Settings, from_dict
@@ -264,37 +264,37 @@ def compare_job(job: Job, methods: Sequence[str], on_record=None) -> CompareResu
     return tally.summarize()
 
 
-def run_method(run: Run, on_step: Callable[[Progress], None] | None = None
-               ) -> tuple[Image.Image, dict]:
+def compare_task(task: Task, on_step: Callable[[Progress], None] | None = None
+                 ) -> tuple[Image.Image, dict]:
     """One method of a comparison, in whichever process runs it (its own clock, as in
     :func:`compare_stream`); the metadata keeps its history for the loss curves."""
-    job = Job(run.settings, run.content.load("content image"),
-              tuple(s.load("style image") for s in run.styles))
+    job = Job(task.settings, task.content.load("content image"),
+              tuple(s.load("style image") for s in task.styles))
     tally = Tally(job.content, job.styles, job.settings)
-    for _, record in stream_methods(job, [run.value]):
-        tally.add(run.value, record)
+    for _, record in stream_methods(job, [task.value]):
+        tally.add(task.value, record)
         if on_step is not None:
             on_step(record)
-    final = tally.finals[run.value]
-    score = tally.histories[run.value][-1]
-    return final.image, result_metadata(run.settings, final, extra={
-        "history": tally.histories[run.value],
+    final = tally.finals[task.value]
+    score = tally.histories[task.value][-1]
+    return final.image, result_metadata(task.settings, final, extra={
+        "history": tally.histories[task.value],
         "score": {k[len("fixed_"):]: v for k, v in score.items() if k.startswith("fixed_")}})
 
 
-def summarize_runs(runs: Sequence[Run], outcomes: Sequence[Outcome],
-                   settings: Settings) -> CompareResult | None:
+def summarize_outcomes(tasks: Sequence[Task], outcomes: Sequence[Outcome],
+                       settings: Settings) -> CompareResult | None:
     """One content and style's comparison from its methods' outcomes (None if all failed)."""
-    ok = [(r, o) for r, o in zip(runs, outcomes) if o.ok]
+    ok = [(t, o) for t, o in zip(tasks, outcomes) if o.ok]
     if not ok:
         return None
-    run = runs[0]
-    finals = {r.value: final_record(o) for r, o in ok}
-    histories = {r.value: o.metadata.get("history", []) for r, o in ok}
-    styles = [s.data for s in run.styles]
-    # Each run scored its own result (run_method); a run resumed from older files may not have.
-    scores = {r.value: o.metadata["score"] for r, o in ok if "score" in o.metadata}
-    result = summarize(run.content.data, styles, finals, histories, settings, scores=scores)
-    result.failures = {r.value: o.error for r, o in zip(runs, outcomes) if not o.ok}
+    task = tasks[0]
+    finals = {t.value: record_from_metadata(o) for t, o in ok}
+    histories = {t.value: o.metadata.get("history", []) for t, o in ok}
+    styles = [s.data for s in task.styles]
+    # Each task scored its own result (compare_task); one resumed from older files may not have.
+    scores = {t.value: o.metadata["score"] for t, o in ok if "score" in o.metadata}
+    result = summarize(task.content.data, styles, finals, histories, settings, scores=scores)
+    result.failures = {t.value: o.error for t, o in zip(tasks, outcomes) if not o.ok}
     return result
 

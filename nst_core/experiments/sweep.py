@@ -26,7 +26,7 @@ from ..records import Progress
 from ..methods import parse_method, with_method
 from ..results import result_metadata
 from .report import SWEEP_LOOK, make_grid
-from .tasks import Run, Source, fixed_score, make_run
+from .tasks import Source, Task, fixed_score, make_task
 from ..engine.schedule import stylize_job
 from ..job import Job, as_styles
 from ..settings import FieldInfo, Settings, field_info, field_infos, get_preset, validate
@@ -222,38 +222,38 @@ def sweep_jobs(content: images.ImageSource, styles: Sequence[Any],
                       results=results)
 
 
-def run_cell(run: Run, on_step: Callable[[Progress], None] | None = None
-             ) -> tuple[Image.Image, dict]:
+def stylize_task(task: Task, on_step: Callable[[Progress], None] | None = None
+                 ) -> tuple[Image.Image, dict]:
     """A grid cell's work, in whichever process runs it: one stylization of its inputs."""
-    styles = tuple(s.load("style image") for s in run.styles)
-    content = run.content.load("content image") if run.content else styles[0]
-    masks = [m.load("mask") for m in run.masks] if run.masks else None
+    styles = tuple(s.load("style image") for s in task.styles)
+    content = task.content.load("content image") if task.content else styles[0]
+    masks = [m.load("mask") for m in task.masks] if task.masks else None
     final = None
-    for p in stylize_job(Job(run.settings, content, styles, masks)):
+    for p in stylize_job(Job(task.settings, content, styles, masks)):
         if on_step is not None:
             on_step(p)
         if p.done:
             final = p
     assert final is not None
     # Scored against the content and style it had (a texture has no content to score against).
-    extra = ({"score": fixed_score(content, styles, final.image, run.settings)}
-             if run.content is not None and styles else None)
-    return final.image, result_metadata(run.settings, final, extra=extra)
+    extra = ({"score": fixed_score(content, styles, final.image, task.settings)}
+             if task.content is not None and styles else None)
+    return final.image, result_metadata(task.settings, final, extra=extra)
 
 
-def grid_runs(contents: Sequence[Source | None], groups: Sequence[Sequence[Source]],
-              settings: Settings, vary: str, values: Sequence[Any], folder: str, *,
-              mode: str = "stylize", masks: Sequence[Source] | None = None) -> list[Run]:
+def sweep_tasks(contents: Sequence[Source | None], groups: Sequence[Sequence[Source]],
+                settings: Settings, vary: str, values: Sequence[Any], folder: str, *,
+                mode: str = "stylize", masks: Sequence[Source] | None = None) -> list[Task]:
     """Every content x every style group x every value, in that order (a row of the grid per
-    content and style). Every cell's settings are checked before any run starts."""
+    content and style). Every cell's settings are checked before any task starts."""
     _need_values(values)
     cells = None
     for group in groups:  # the same cells, checked for each group's count of styles
         cells = sweep_cells(settings, vary, values, mode=mode, n_styles=len(group))
     pairs = [(c, g) for c in contents for g in groups]
-    return [make_run(run_cell, cell.settings, c, g, folder,
-                     cell.label if len(pairs) == 1 else f"{_pair_name(c, g)} · {cell.label}",
-                     cell.value, masks)
+    return [make_task(stylize_task, cell.settings, c, g, folder,
+                      cell.label if len(pairs) == 1 else f"{_pair_name(c, g)} · {cell.label}",
+                      cell.value, masks)
             for c, g in pairs for cell in cells]
 
 

@@ -1,12 +1,13 @@
-"""Grids of runs: several content images x several styles x a list of settings.
+"""Grids of tasks: several content images x several styles x a list of settings.
 
-A :class:`Run` is one stylization a grid needs, described completely (the input images' bytes,
-the settings, where its result goes), so it can run in this process or on another machine (see
-:mod:`nst_core.experiments.distributed`). :func:`perform` runs one and never raises: a run that
-fails (a bad image, out of memory) comes back as an :class:`Outcome` with its message, so the rest
-of a grid finishes. Results are written by the driver through
-:func:`nst_core.results.write_result`, and a run whose result PNG and complete JSON already exist
-is not run again (:func:`load_done`): the same command run twice resumes where it stopped.
+A :class:`Task` is one stylization a grid needs, described completely (the input images' bytes,
+the settings, where its result goes), so it can be performed in this process or on another
+machine (see :mod:`nst_core.experiments.distributed`). :func:`perform` performs one and never
+raises: a task that fails (a bad image, out of memory) comes back as an :class:`Outcome` with its
+message, so the rest of a grid finishes. :func:`perform_grid` performs a whole grid: results are
+written by the driver through :func:`nst_core.results.write_result` (:func:`save_outcome`), and a
+task whose result PNG and complete JSON already exist is not performed again
+(:func:`load_finished`): the same command run twice resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -28,18 +29,18 @@ from ..settings import Settings
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
-# A run's work: (run, on_step or None) -> (result image, metadata for the result files).
-Job = Callable[["Run", "Callable[[Progress], None] | None"], "tuple[Image.Image, dict]"]
+# A task's work: (task, on_step or None) -> (result image, metadata for the result files).
+TaskWork = Callable[["Task", "Callable[[Progress], None] | None"], "tuple[Image.Image, dict]"]
 
 
 @dataclass(frozen=True)
 class Source:
     """An input image file: its path (for labels and messages) and its bytes (sent with the
-    run, so a worker on another machine needs no shared disk)."""
+    task, so a worker on another machine needs no shared disk)."""
 
     path: str
     data: bytes | None = field(default=None, repr=False, compare=False)
-    digest: str = ""  # sha256 of the bytes, the run's identity for resuming
+    digest: str = ""  # sha256 of the bytes, the task's identity for resuming
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Source":
@@ -79,10 +80,10 @@ def image_files(paths: Iterable[str | os.PathLike], what: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Run:
-    """One run of a grid: inputs, settings, where its result goes, and what it shows."""
+class Task:
+    """One stylization of a grid: inputs, settings, where its result goes, and what it shows."""
 
-    job: Job  # a module-level function, so it travels to workers by name
+    work: TaskWork  # a module-level function, so it travels to workers by name
     settings: Settings  # validated already
     content: Source | None
     styles: tuple[Source, ...]
@@ -90,52 +91,53 @@ class Run:
     label: str  # caption in the grid
     value: Any = None  # the varied setting's value (or the method)
     masks: tuple[Source, ...] | None = None
-    key: str = ""  # identity: inputs' digests + settings + job (see :func:`run_key`)
+    key: str = ""  # identity: inputs' digests + settings + job (see :func:`task_key`)
 
     def sources(self) -> list[Source]:
         return [s for s in (self.content, *self.styles, *(self.masks or ())) if s is not None]
 
     def facts(self) -> dict[str, Any]:
-        """What the result's metadata says about the run's place in the grid."""
+        """What the result's metadata says about the task's place in the grid."""
         return {"key": self.key, "label": self.label, "value": self.value,
                 "content": self.content.path if self.content else None,
                 "styles": [s.path for s in self.styles],
                 "masks": [m.path for m in self.masks] if self.masks else None}
 
 
-def run_key(job: Job, settings: Settings, sources: Sequence[Source], value: Any = None) -> str:
-    """The same inputs, settings and job give the same key (and the same result file)."""
-    data = {"job": f"{job.__module__}.{job.__qualname__}", "settings": settings.to_dict(),
+def task_key(work: TaskWork, settings: Settings, sources: Sequence[Source],
+             value: Any = None) -> str:
+    """The same inputs, settings and work give the same key (and the same result file)."""
+    data = {"job": f"{work.__module__}.{work.__qualname__}", "settings": settings.to_dict(),
             "inputs": [s.digest for s in sources], "value": value}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def make_run(job: Job, settings: Settings, content: Source | None, styles: Sequence[Source],
-             folder: str | os.PathLike, label: str, value: Any = None,
-             masks: Sequence[Source] | None = None, name: str | None = None) -> Run:
-    """A :class:`Run` with its key; its result file is ``folder/name.png`` (default: the
+def make_task(work: TaskWork, settings: Settings, content: Source | None,
+              styles: Sequence[Source], folder: str | os.PathLike, label: str, value: Any = None,
+              masks: Sequence[Source] | None = None, name: str | None = None) -> Task:
+    """A :class:`Task` with its key; its result file is ``folder/name.png`` (default: the
     content's and styles' names and the key's first 12 digits, stable across runs)."""
     masks = tuple(masks) if masks else None
     sources = [s for s in (content, *styles, *(masks or ())) if s is not None]
-    key = run_key(job, settings, sources, value)
+    key = task_key(work, settings, sources, value)
     if name is None:
         stems = [content.stem if content else "none", "+".join(s.stem for s in styles) or "none"]
         name = "__".join(re.sub(r"[^A-Za-z0-9_.+-]", "_", s)[:40] for s in stems) + f"__{key[:12]}"
-    return Run(job, settings, content, tuple(styles), os.fspath(Path(folder) / f"{name}.png"),
-               label, value, masks, key)
+    return Task(work, settings, content, tuple(styles), os.fspath(Path(folder) / f"{name}.png"),
+                label, value, masks, key)
 
 
 @dataclass
 class Outcome:
-    """What came of a run: its image and metadata, or the message of its failure."""
+    """What came of a task: its image and metadata, or the message of its failure."""
 
     key: str
     image: Image.Image | None = None
     metadata: dict | None = None  # as written to the result files
     error: str | None = None
-    resumed: bool = False  # found complete on disk, not run again
-    worker: int | None = None  # process id that ran it
-    seconds: float = 0.0  # wall time of the whole run (set-up included)
+    resumed: bool = False  # found complete on disk, not performed again
+    worker: int | None = None  # process id that performed it
+    seconds: float = 0.0  # wall time of the whole task (set-up included)
 
     @property
     def ok(self) -> bool:
@@ -148,24 +150,24 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def perform(run: Run, on_step: Callable[[Progress], None] | None = None) -> Outcome:
-    """Run ``run`` here; a failure is returned as the outcome's ``error``, never raised (the
+def perform(task: Task, on_step: Callable[[Progress], None] | None = None) -> Outcome:
+    """Perform ``task`` here; a failure is returned as the outcome's ``error``, never raised (the
     rest of the grid goes on)."""
     start = time.perf_counter()
     try:
-        image, metadata = run.job(run, on_step)
+        image, metadata = task.work(task, on_step)
     except Exception as exc:  # noqa: BLE001 - any failure is reported in the grid's table
-        return Outcome(run.key, error=_message(exc), worker=os.getpid(),
+        return Outcome(task.key, error=_message(exc), worker=os.getpid(),
                        seconds=time.perf_counter() - start)
-    metadata = dict(metadata, grid=run.facts())
-    return Outcome(run.key, image, metadata, worker=os.getpid(),
+    metadata = dict(metadata, grid=task.facts())
+    return Outcome(task.key, image, metadata, worker=os.getpid(),
                    seconds=time.perf_counter() - start)
 
 
 def fixed_score(content: Image.Image, style: Any, image: Image.Image,
                 settings: Settings) -> dict[str, float]:
     """The fixed scorer's numbers for a result (:mod:`nst_core.experiments.scoring`: the same
-    yardstick for every run of a grid, whatever its settings)."""
+    yardstick for every task of a grid, whatever its settings)."""
     from .scoring import make_scorer
 
     scorer = make_scorer(content, style, max(image.size), device=settings.device,
@@ -173,52 +175,52 @@ def fixed_score(content: Image.Image, style: Any, image: Image.Image,
     return scorer(image)
 
 
-def load_done(run: Run) -> Outcome | None:
-    """The run's outcome read back from its files if both exist and the JSON is complete and
-    belongs to this run (same key); otherwise None (run it)."""
-    png, js = Path(run.path), json_path(run.path)
+def load_finished(task: Task) -> Outcome | None:
+    """The task's outcome read back from its files if both exist and the JSON is complete and
+    belongs to this task (same key); otherwise None (perform it)."""
+    png, js = Path(task.path), json_path(task.path)
     if not (png.is_file() and js.is_file()):
         return None
     try:
         metadata = json.loads(js.read_text())
-        if (metadata.get("grid", {}).get("key") != run.key or "settings" not in metadata
+        if (metadata.get("grid", {}).get("key") != task.key or "settings" not in metadata
                 or "total" not in metadata.get("losses", {})):
             return None
         with Image.open(png) as img:
             image = img.convert("RGB")
     except (OSError, ValueError, AttributeError):
         return None  # a half-written or foreign file: run again
-    return Outcome(run.key, image, metadata, resumed=True)
+    return Outcome(task.key, image, metadata, resumed=True)
 
 
-def save(run: Run, outcome: Outcome) -> None:
-    """Write a finished run's result files (the one writer); failures write nothing, so the
+def save_outcome(task: Task, outcome: Outcome) -> None:
+    """Write a finished task's result files (the one writer); failures write nothing, so the
     next run of the command tries them again."""
     if outcome.ok and not outcome.resumed:
-        write_result(outcome.image, run.path, outcome.metadata)
+        write_result(outcome.image, task.path, outcome.metadata)
 
 
-def run_here(runs: Sequence[Run], on_outcome: Callable[[Run, Outcome], None],
-             on_step: Callable[[Run, Progress], None] | None = None) -> None:
-    """Run ``runs`` one after another in this process."""
-    for run in runs:
-        step = None if on_step is None else (lambda p, r=run: on_step(r, p))
-        on_outcome(run, perform(run, step))
+def perform_here(tasks: Sequence[Task], on_outcome: Callable[[Task, Outcome], None],
+                 on_step: Callable[[Task, Progress], None] | None = None) -> None:
+    """Perform ``tasks`` one after another in this process."""
+    for task in tasks:
+        step = None if on_step is None else (lambda p, t=task: on_step(t, p))
+        on_outcome(task, perform(task, step))
 
 
-def row(run: Run, outcome: Outcome) -> dict[str, Any]:
-    """A run's line in a grid's table and JSON."""
+def outcome_row(task: Task, outcome: Outcome) -> dict[str, Any]:
+    """A task's line in a grid's table and JSON."""
     meta = outcome.metadata or {}
     facts = meta.get("run", {})  # as the result file holds them
-    return {"label": run.label, "value": run.value,
-            "content": run.content.path if run.content else None,
-            "styles": [s.path for s in run.styles], "file": run.path if outcome.ok else None,
+    return {"label": task.label, "value": task.value,
+            "content": task.content.path if task.content else None,
+            "styles": [s.path for s in task.styles], "file": task.path if outcome.ok else None,
             "status": "failed" if not outcome.ok else "resumed" if outcome.resumed else "done",
             "error": outcome.error, "losses": meta.get("losses"), "score": meta.get("score"),
             "seconds": facts.get("seconds"), "seed": facts.get("seed"), "worker": outcome.worker}
 
 
-def final_record(outcome: Outcome) -> Progress:
-    """A finished run's final record, rebuilt from its metadata (a resumed run's too)."""
+def record_from_metadata(outcome: Outcome) -> Progress:
+    """A finished task's final record, rebuilt from its metadata (a resumed task's too)."""
     return Progress.from_metadata(outcome.metadata or {}, outcome.image)
 

@@ -73,15 +73,15 @@ def test_old_result_files_still_read(drop, tmp_path):
     meta = _old_metadata(drop)
     image = Image.new("RGB", (32, 32))
     outcome = tasks.Outcome("k", image, meta)
-    record = tasks.final_record(outcome)
+    record = tasks.record_from_metadata(outcome)
     assert record.done and record.losses["total"] == 3.0
     assert record.step == (0 if "step" in drop else 2)
     info = record.info
     for key in ("seconds", "seed", "param"):
         assert (key in info) == (key not in drop)
     source = tasks.Source("c.png", b"")
-    run = tasks.make_run(lambda *a: None, Settings(size=32), source, [source], str(tmp_path),
-                         "label", "value")
-    row = tasks.row(run, outcome)
+    task = tasks.make_task(lambda *a: None, Settings(size=32), source, [source], str(tmp_path),
+                           "label", "value")
+    row = tasks.outcome_row(task, outcome)
     assert row["seconds"] == (None if "seconds" in drop else 1.5)
     assert row["seed"] == (None if "seed" in drop else 3)

@@ -170,8 +170,8 @@ def test_ctrl_c_cancels_the_remaining_runs(tmp_path):
 
     content = read_sources([str(EXAMPLES / "astronaut.png")], "content")
     styles = [read_sources([str(STYLES[0])], "style")]
-    runs = sweep_mod.grid_runs(content, styles, sweep_mod.Settings(size=32, steps=1),
-                               "seed", [str(i) for i in range(6)], str(tmp_path))
+    tasks = sweep_mod.sweep_tasks(content, styles, sweep_mod.Settings(size=32, steps=1),
+                                  "seed", [str(i) for i in range(6)], str(tmp_path))
     seen = []
 
     def interrupt(run, outcome):
@@ -179,7 +179,7 @@ def test_ctrl_c_cancels_the_remaining_runs(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(distributed.Interrupted, match=r"cancelled \d of 6 runs"):
-        distributed.run_on_ray(runs, "local", interrupt)
+        distributed.perform_on_ray(tasks, "local", interrupt)
     assert len(seen) == 1
 
 
