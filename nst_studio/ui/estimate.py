@@ -68,14 +68,14 @@ def paced(updates: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]
     """``updates`` (a stylize job's stream) that tells the estimator how long a finished job
     took, so the next estimates follow this machine's present pace."""
 
-    def run(inputs: Any, settings: Any, **kwargs: Any) -> Iterator[Any]:
+    def timed(inputs: Any, settings: Any, **kwargs: Any) -> Iterator[Any]:
         start = time.monotonic()
         for update in updates(inputs, settings, **kwargs):
             if getattr(update, "done", False) and inputs.content is not None:
                 ESTIMATOR.record(settings, *inputs.content.size, time.monotonic() - start)
             yield update
 
-    return run
+    return timed
 
 
 def warm_up() -> threading.Thread | None:
