@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import platform
+import struct
 import sys
 import time
+import zlib
+from pathlib import Path
 
 import torch
 
@@ -125,3 +128,18 @@ def timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
+
+
+def write_bomb_png(path: Path, width: int = 12000, height: int = 12000) -> Path:
+    """A decompression bomb: a 1-bit all-zero PNG of a few KB on disk whose header says
+    ``width`` x ``height`` pixels (144 megapixels by default; decoding it would take hundreds
+    of MB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
+        ">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path

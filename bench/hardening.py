@@ -21,21 +21,19 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import machine  # noqa: E402
+from common import machine, write_bomb_png  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 CONTENT = ROOT / "examples" / "astronaut.png"
@@ -43,17 +41,6 @@ STYLE = ROOT / "examples" / "starry_night.jpg"
 TINY = '{"size": 32, "steps": 1}'
 
 
-def bomb_png(path: Path, width: int = 12000, height: int = 12000) -> Path:
-    """A 1-bit all-zero PNG: a few KB on disk, width x height pixels by its header."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-        ">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
 
 
 def rss_mb(pid: int) -> float:
@@ -260,7 +247,7 @@ PARTS = ("memory", "growth", "disk")
 
 
 def bomb_table(tmp: Path) -> None:
-    bomb = bomb_png(tmp / "bomb.png")
+    bomb = write_bomb_png(tmp / "bomb.png")
     print(f"bomb: {bomb.stat().st_size / 1024:.0f} KB, 12000x12000 1-bit PNG")
     proc, url = start(tmp)
     try:

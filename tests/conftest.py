@@ -15,6 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"  # the benchmarks; bench/common.py holds helpers the tests share
 EXAMPLES = ROOT / "examples"
 CONTENT = EXAMPLES / "astronaut.png"
 STYLE = EXAMPLES / "starry_night.jpg"
@@ -96,6 +97,48 @@ def serving(limits):
         yield url
     finally:
         demo.close()
+
+
+def server_fixture(limits):
+    """A module's ``server`` fixture: the app served with ``limits`` for the module's tests
+    (see :func:`serving`; yields its URL). Use: ``server = server_fixture(LIMITS)``."""
+
+    @pytest.fixture(scope="module")
+    def server():
+        with serving(limits) as url:
+            yield url
+
+    return server
+
+
+@pytest.fixture()
+def client(server):
+    """A gradio_client for the module's ``server``; one per test: a cancel is scoped to a
+    client's session."""
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+def submit_stylize(client, content, styles, settings_json):
+    """A ``/stylize`` API job for these files and settings (JSON text), submitted."""
+    from gradio_client import handle_file
+
+    return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
+                         settings_json, api_name="/stylize")
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium, headless, launched through Playwright; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

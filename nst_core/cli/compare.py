@@ -17,8 +17,8 @@ from ..experiments.tasks import Source, Task, make_task
 from ..optim.registry import OPTIMIZERS
 from ..params.registry import PARAMETERIZATIONS
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
-                      read_sources, settings_from_args, style_groups)
+from .options import (CliError, RunsFailed, add_grid_command_arguments, read_sources,
+                      settings_from_args, style_groups)
 from .progress import perform_with_bar
 
 
@@ -87,16 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget-seconds", type=float, metavar="S",
                         help="equal time instead of equal steps: every method runs for S "
                              "seconds of its own work (the step budget is lifted)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_grid_arguments(parser)
-    # Previews are not saved by this command.
-    add_settings_arguments(parser, exclude=("preview_every",))
+    add_grid_command_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str], *, before_run: Callable[[], None] | None = None) -> int:
-    """``nst compare``; ``before_run`` is handed to Ray's workers (see
-    :func:`nst_core.experiments.distributed.perform_on_ray`)."""
+    """``nst compare`` with ``argv``; ``before_run`` goes to each Ray worker
+    (:func:`nst_core.experiments.distributed.perform_on_ray`)."""
     args = build_parser().parse_args(list(argv))
     if not args.style and not args.styles:
         raise CliError("give a style image (--style, or --styles for several)")

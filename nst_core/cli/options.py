@@ -150,6 +150,15 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
                         "four runs share one)")
 
 
+def add_grid_command_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every grid command (sweep, compare) takes besides its own options: ``--quiet``,
+    ``--ray`` and its resources, and every setting but ``preview_every`` (a grid saves no
+    previews)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_grid_arguments(parser)
+    add_settings_arguments(parser, exclude=("preview_every",))
+
+
 def read_sources(paths: Sequence[str], what: str) -> list[Source]:
     """Image files (or every image in the folders) given for ``what``, read once."""
     return [Source.read(p) for p in image_files(paths, what)]

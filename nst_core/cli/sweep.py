@@ -15,8 +15,8 @@ from ..experiments.sweep import MODES, sweep_tasks
 from ..experiments.tasks import Outcome, Source, Task, outcome_row
 from ..results import write_result
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
-                      read_sources, settings_from_args, style_groups)
+from .options import (CliError, RunsFailed, add_grid_command_arguments, read_sources,
+                      settings_from_args, style_groups)
 from .progress import perform_with_bar
 
 
@@ -105,10 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True,
                         help="grid PNG path (its metadata is also written beside it as .json)")
     parser.add_argument("--metrics", help="write per-cell losses and times as JSON here")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_grid_arguments(parser)
-    # Previews are not saved by this command.
-    add_settings_arguments(parser, exclude=("preview_every",))
+    add_grid_command_arguments(parser)
     return parser
 
 

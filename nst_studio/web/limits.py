@@ -6,16 +6,15 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from nst_core import estimate
 from nst_core.imaging import images
 from nst_core.params.registry import get_param
 from nst_core.settings import Settings
 
-# Headroom of a ZeroGPU job's duration over its estimate: the estimate is within 30% on the
-# development CPU (README, "Time and memory estimates"), and a ZeroGPU call also moves the
-# network to the GPU, which the estimate learnt from earlier jobs covers only in part.
+# Headroom of a ZeroGPU job's duration over its estimate (docs/calibration.md#estimate-accuracy),
+# which also covers moving the network to the GPU.
 GPU_MARGIN = 2.0
 # Least a ZeroGPU job asks for: before its first step the job's worker process starts and the
 # network moves to its GPU, which a job's own estimate does not count (a floor chosen to cover
@@ -26,36 +25,37 @@ MIN_SIZE = 16  # the engine's smallest output side (settings.validate)
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|mb|gb)\s*$", re.IGNORECASE)
 
 
-def _env_seconds(environ: Mapping[str, str], name: str) -> float | None:
+def _env_value(environ: Mapping[str, str], name: str, convert: Callable[[str], Any],
+               what: str) -> Any:
+    """The variable converted, None where it is unset or empty; ValueError naming it and what
+    it must be."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return None
     try:
-        value = float(raw)
+        return convert(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be > 0 seconds, got {raw.strip()}")
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _env_seconds(environ: Mapping[str, str], name: str) -> float | None:
+    value = _env_value(environ, name, float, "a number of seconds")
+    if value is not None and (not value > 0 or value == float("inf")):
+        raise ValueError(f"{name} must be > 0 seconds, got {environ[name].strip()}")
     return value
 
 
 def _env_optional(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
     """An optional whole number: None where the variable is unset or empty."""
-    raw = environ.get(name)
-    return None if raw is None or raw.strip() == "" else _env_int(environ, name, 0, minimum)
+    value = _env_value(environ, name, int, "a whole number")
+    if value is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
 
 
 def _env_int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    value = _env_optional(environ, name, minimum)
+    return default if value is None else value
 
 
 def _millions(n: int) -> str:

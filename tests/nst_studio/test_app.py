@@ -27,27 +27,13 @@ from nst_studio.web import forms  # noqa: E402
 from nst_studio.web.jobs import JOBS  # noqa: E402
 from nst_studio.web.limits import Limits  # noqa: E402
 from nst_core.methods import available_methods  # noqa: E402
-from conftest import ROOT, free_port, serving  # noqa: E402
+from conftest import ROOT, free_port, server_fixture, submit_stylize  # noqa: E402
 
 LIMITS = Limits(max_steps=500, max_size=256, default_size=32, default_steps=4,
                         max_upload="2mb", max_queue=8)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with serving(LIMITS) as url:
-        yield url
-
-
-@pytest.fixture()
-def client(server):
-    # One client per test: a cancel is scoped to a client's session.
-    return Client(server, verbose=False)
-
-
-def stylize(client, content, styles, settings_json):
-    return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
-                         settings_json, api_name="/stylize")
+server = server_fixture(LIMITS)
 
 
 def wait(predicate, timeout: float, what: str) -> float:
@@ -96,8 +82,8 @@ def ui_args(**changes):
 
 
 def test_small_run_streams_previews_and_returns_the_final_image(client, content_path, style_path):
-    job = stylize(client, content_path, [style_path],
-                  '{"size": 32, "steps": 6, "preview_every": 2, "seed": 4}')
+    job = submit_stylize(client, content_path, [style_path],
+                         '{"size": 32, "steps": 6, "preview_every": 2, "seed": 4}')
     preview, result_png, progress = job.result()
     previews = [out[0] for out in job.outputs() if isinstance(out[0], str)]
     assert len(previews) >= 5  # steps 0, 1 (the first step's), 2, 4 and the result
@@ -121,19 +107,19 @@ def test_bad_uploads_give_clear_errors_and_the_server_keeps_serving(client, tmp_
     bad.write_bytes(b"this is a text file, not a picture")
     # A bad content image fails in the image component's upload handling ...
     with pytest.raises(AppError, match="content image: not an image file"):
-        stylize(client, bad, [style_path], '{"size": 32, "steps": 2}').result()
+        submit_stylize(client, bad, [style_path], '{"size": 32, "steps": 2}').result()
     # ... a bad style file in the app's own checks.
     with pytest.raises(AppError, match="style image: not an image file"):
-        stylize(client, content_path, [bad], '{"size": 32, "steps": 2}').result()
+        submit_stylize(client, content_path, [bad], '{"size": 32, "steps": 2}').result()
     truncated = tmp_path / "cut.png"
     truncated.write_bytes(content_path.read_bytes()[:5000])
     with pytest.raises(AppError, match="corrupt or truncated"):
-        stylize(client, truncated, [style_path], '{"size": 32, "steps": 2}').result()
+        submit_stylize(client, truncated, [style_path], '{"size": 32, "steps": 2}').result()
     with pytest.raises(AppError, match="over this server's limit of 500"):
-        stylize(client, content_path, [style_path], '{"steps": 5000}').result()
+        submit_stylize(client, content_path, [style_path], '{"steps": 5000}').result()
     # The server still serves the next request.
-    _, result_png, progress = stylize(client, content_path, [style_path],
-                                      '{"size": 32, "steps": 2}').result()
+    _, result_png, progress = submit_stylize(client, content_path, [style_path],
+                                             '{"size": 32, "steps": 2}').result()
     assert progress["done"] and Image.open(result_png).size == (32, 32)
 
 
@@ -145,7 +131,7 @@ def test_upload_over_the_size_cap_is_refused(server, client, tmp_path, style_pat
     assert big.stat().st_size > LIMITS.max_upload_bytes
     # gradio_client reads the cap from the app's config and refuses before uploading ...
     with pytest.raises(ValueError, match="exceeds the maximum file size of 2097152 bytes"):
-        stylize(client, big, [style_path], '{"size": 32, "steps": 2}').result()
+        submit_stylize(client, big, [style_path], '{"size": 32, "steps": 2}').result()
     # ... and the server itself refuses a direct upload.
     with open(big, "rb") as fh:
         response = httpx.post(f"{server.rstrip('/')}/gradio_api/upload",
@@ -155,8 +141,8 @@ def test_upload_over_the_size_cap_is_refused(server, client, tmp_path, style_pat
 
 def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, content_path,
                                                                   style_path):
-    job = stylize(client, content_path, [style_path],
-                  '{"size": 32, "steps": 500, "preview_every": 1}')
+    job = submit_stylize(client, content_path, [style_path],
+                         '{"size": 32, "steps": 500, "preview_every": 1}')
     wait(lambda: len(job.outputs()) >= 4, 60, "the first steps")
     record = JOBS.recent()[-1]
     assert record.state == "running" and record.total == 500
@@ -171,7 +157,7 @@ def test_cancel_stops_the_worker_and_the_next_job_starts_promptly(client, conten
     assert not JOBS.device_lock("cpu").locked()
     # The next job gets the device at once.
     start = time.monotonic()
-    job2 = stylize(client, content_path, [style_path], '{"size": 32, "steps": 3}')
+    job2 = submit_stylize(client, content_path, [style_path], '{"size": 32, "steps": 3}')
     wait(lambda: any(isinstance(o[0], str) for o in job2.outputs()), 30, "the next job's preview")
     first_preview = time.monotonic() - start
     assert job2.result()[2]["done"]
@@ -188,12 +174,12 @@ def test_queue_runs_one_job_at_a_time_and_refuses_beyond_its_size(content_path, 
     try:
         clients = [Client(url, verbose=False) for _ in range(3)]
         long_job = '{"size": 32, "steps": 500}'
-        running = stylize(clients[0], content_path, [style_path], long_job)
+        running = submit_stylize(clients[0], content_path, [style_path], long_job)
         wait(lambda: len(running.outputs()) >= 2, 60, "the first job to run")
-        waiting = stylize(clients[1], content_path, [style_path], long_job)
+        waiting = submit_stylize(clients[1], content_path, [style_path], long_job)
         wait(lambda: waiting.status().code.name == "IN_QUEUE", 10, "the second job to queue")
         with pytest.raises(QueueError, match="Queue is full"):
-            stylize(clients[2], content_path, [style_path], long_job).result()
+            submit_stylize(clients[2], content_path, [style_path], long_job).result()
         assert running.status().code.name == "ITERATING"
         assert waiting.status().code.name == "IN_QUEUE"  # one job at a time
         running.cancel()
@@ -209,13 +195,14 @@ def test_named_api_endpoint_takes_files_and_settings(client, content_path, style
     assert "/stylize" in api
     assert [p["label"] for p in api["/stylize"]["parameters"]] == [
         "content image", "style images", "settings (a JSON object)"]
-    job = stylize(client, content_path, [style_path, style2_path],
-                  '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1],'
-                  ' "preset_is_not_a_field": 1}')
+    job = submit_stylize(client, content_path, [style_path, style2_path],
+                         '{"size": 40, "steps": 3, "optimizer": "adam", '
+                         '"style_blend_weights": [3, 1], "preset_is_not_a_field": 1}')
     with pytest.raises(AppError, match="unknown setting"):
         job.result()
-    job = stylize(client, content_path, [style_path, style2_path],
-                  '{"size": 40, "steps": 3, "optimizer": "adam", "style_blend_weights": [3, 1]}')
+    job = submit_stylize(client, content_path, [style_path, style2_path],
+                         '{"size": 40, "steps": 3, "optimizer": "adam", '
+                         '"style_blend_weights": [3, 1]}')
     _, result_png, progress = job.result()
     meta = images.read_png_settings(result_png)
     assert meta["settings"]["style_blend_weights"] == [3, 1]

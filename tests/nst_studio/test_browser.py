@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS,  # noqa: E402
-                      FIRST_PREVIEW_SECONDS, load_factor)
+from conftest import BROWSER_MARKS, FIRST_PREVIEW_SECONDS, chromium, load_factor  # noqa: E402
 
 pytestmark = BROWSER_MARKS
-playwright_sync = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -65,12 +64,8 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _download(base: str, href: str) -> bytes:

@@ -5,35 +5,24 @@ at the upload and again at Run; after any refusal Run is enabled and the next go
 a link's query text is shown as text, never as HTML."""
 from __future__ import annotations
 
-import struct
-import zlib
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, CONTENT, STYLE  # noqa: E402
+from conftest import BENCH, BROWSER_MARKS, CONTENT, STYLE, chromium  # noqa: E402
 
 pytestmark = BROWSER_MARKS
-playwright_sync = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 from nst_studio.web.limits import Limits  # noqa: E402
 from conftest import serving  # noqa: E402
 
+sys.path.insert(0, str(BENCH))  # bench/common.py: the one decompression-bomb writer
+from common import write_bomb_png  # noqa: E402
+
 LIMITS = Limits(max_steps=50, max_size=256, default_size=32, default_steps=2, max_queue=4)
 BOMB = "12000x12000 is 144 megapixels; the limit is 64 megapixels"
-
-
-def bomb_png(path: Path, side: int = 12000) -> Path:
-    """A 1-bit all-zero PNG: a few KB on disk, 144 megapixels by its header."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (1 + (side + 7) // 8)
-    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-        ">IIBBBBB", side, side, 1, 0, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +43,7 @@ def bad_files(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     return {"zero bytes": (empty, "content image: empty file"),
             "text named .png": (text, not_image),
             "PNG cut after its signature": (cut, not_image),
-            "decompression bomb": (bomb_png(folder / "bomb.png"), f"content image: {BOMB}")}
+            "decompression bomb": (write_bomb_png(folder / "bomb.png"), f"content image: {BOMB}")}
 
 
 @pytest.fixture()
@@ -66,12 +55,8 @@ def page(browser_session, url):
 
 @pytest.fixture(scope="module")
 def browser_session():
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def _loaded(page, address: str) -> None:

@@ -11,12 +11,10 @@ import math
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,11 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 import app  # noqa: E402
 from nst_studio.ui.common import SHUTDOWN  # noqa: E402
-from conftest import CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor, serving  # noqa: E402
+from conftest import (BENCH, CONTENT, ROOT, STYLE, STYLE2, free_port, load_factor,  # noqa: E402
+                      server_fixture, submit_stylize)
+
+sys.path.insert(0, str(BENCH))  # bench/common.py: the one decompression-bomb writer
+from common import write_bomb_png  # noqa: E402
 from nst_core.imaging import images  # noqa: E402
 from nst_studio.web import forms, inputs  # noqa: E402
 from nst_studio.web.jobs import JOBS  # noqa: E402
@@ -42,20 +44,6 @@ BOMB = "12000x12000 is 144 megapixels; the limit is 64 megapixels"
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def bomb_png(path: Path, width: int = 12000, height: int = 12000) -> Path:
-    """A 1-bit PNG of width x height that is a few KB on disk (all zeros, compressed): its
-    header says 144 megapixels; decoding it would take hundreds of MB."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
-        ">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-    return path
 
 
 def odd_images(folder: Path) -> dict[str, Path]:
@@ -80,24 +68,15 @@ def wide(path: Path, ratio: int, short: int = 13) -> Path:
 # ----------------------------------------------------------------------------- servers
 
 
-@pytest.fixture(scope="module")
-def server():
-    with serving(LIMITS) as url:
-        yield url
-
-
-@pytest.fixture()
-def client(server):
-    return Client(server, verbose=False)
+server = server_fixture(LIMITS)
 
 
 def api(client, content, styles, settings_json):
-    return api_job(client, settings_json, content, styles).result()
+    return submit_stylize(client, content, styles, settings_json).result()
 
 
 def api_job(client, settings_json, content=CONTENT, styles=(STYLE,)):
-    return client.submit(handle_file(str(content)), [handle_file(str(s)) for s in styles],
-                         settings_json, api_name="/stylize")
+    return submit_stylize(client, content, styles, settings_json)
 
 
 @functools.lru_cache(maxsize=None)
@@ -489,7 +468,7 @@ def test_user_errors_are_one_log_line_and_failures_keep_their_traceback(client, 
 
 
 def test_image_bombs_are_refused_by_header_everywhere(client, tmp_path, monkeypatch):
-    bomb = bomb_png(tmp_path / "bomb.png")
+    bomb = write_bomb_png(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 40_000
     decoded = []
     real_load = ImageFile.ImageFile.load
