@@ -36,15 +36,22 @@ SAME_BALANCE = dict(content_weight=1.0, style_weight=1e3, tv_weight=0.0)
 
 
 def machine() -> str:
+    """The CPU (model name, family and model numbers, its widest vector extension), cores, GPU
+    and torch: what every figure a benchmark prints is tied to."""
     cpu = platform.processor() or platform.machine()
+    info: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    if "model name" in info:
+        flags = info.get("flags", "").split()
+        vector = next((f for f in ("avx512_bf16", "avx512f", "avx2") if f in flags), None)
+        cpu = ", ".join(x for x in (info["model name"], f"family {info.get('cpu family', '?')} "
+                                    f"model {info.get('model', '?')}", vector) if x)
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}"
 

@@ -231,8 +231,7 @@ class Settings:
     device: str = setting(
         "auto", label="Device", group="network", advanced=True, form=False,
         help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    # auto is today fp32 (see vgg.resolve_precision); bf16 is ~1.7x faster per step on
-    # AVX512-BF16 CPUs with the objective 1-4% higher at 300 steps.
+    # auto is fp32 on a CPU (vgg.resolve_precision; docs/calibration.md#convolution-precision).
     precision: str = setting(
         "auto", label="Convolution precision", group="network", choices=vgg.PRECISIONS,
         advanced=True,

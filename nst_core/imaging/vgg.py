@@ -126,13 +126,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     """The autocast dtype for the convolutions, or None for plain fp32.
 
     "auto" is the fastest precision that keeps the objective reached at a fixed step count
-    within 1% of fp32, which today is fp32 itself: bench/quality.py (256 px, 300 L-BFGS steps,
-    3 starting images) measured bf16 convolutions at +1.2% on pixels and +3.7% on the Fourier
-    parameterization, and +0.7 to +1.4% even with the first VGG block kept in fp32. bf16
-    features carry a systematic bias (every activation rounded to 8 significant bits) that
-    cancels only partly between target and image: targets computed in fp32 for a bf16 image
-    made it worse (+5% / +7%). bf16 stays available as an explicit choice: on
-    CPUs with AVX512-BF16/AMX it makes a step about 1.7x faster (bench/step_time.py).
+    within 1% of fp32, which on a CPU is fp32 itself; bf16 stays available as an explicit choice,
+    faster on CPUs with AVX512-BF16/AMX (docs/calibration.md#convolution-precision).
 
     On CUDA "auto" is fp32 too, under PyTorch's defaults: cuDNN runs the convolutions in TF32
     (``torch.backends.cudnn.allow_tf32``, on: operands rounded to a 10-bit mantissa, sums in

@@ -65,7 +65,7 @@ class MeanCovLoss(StyleLoss):
     # adds an absolute 1e-4 on activations of torchvision's VGG; ours are Caffe-scaled (~60x
     # larger), so the ridge is made relative.
     COV_EPS = 1e-4
-    SCALE = 3.5e5  # measured: see the module docstring
+    SCALE = 3.5e5  # the Gram loss's scale at the start (docs/calibration.md)
 
     def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
         super().__init__(style_features, blend)
@@ -98,7 +98,7 @@ class MeanCovLoss(StyleLoss):
         # tr((S_t^1/2 S S_t^1/2)^1/2) is the sum of the square roots of that matrix's
         # eigenvalues. eigvalsh's gradient (V diag(g) V^T) involves no eigenvalue gaps, so it stays
         # finite where eigenvalues repeat, and it is ~10x faster on a CPU than crowsonkb's
-        # 12 Newton-Schulz iterations at 512 channels (measured: 1.5 vs 0.1 s per 64 px step).
+        # Newton-Schulz iterations (docs/calibration.md#style-loss-scales).
         # The ridge keeps every eigenvalue >= eps^2 > 0, where the square root is smooth.
         vals = torch.linalg.eigvalsh(self.cov_t_sqrt @ cov @ self.cov_t_sqrt)
         cross = vals.clamp_min(self.eps.unsqueeze(-1) ** 2).sqrt().sum(-1)
@@ -119,8 +119,8 @@ class MMDPolyLoss(StyleLoss):
     """
 
     C_FACTOR = 1.0
-    # The mean term makes this loss ~3x the Gram loss at the start (measured); SCALE brings it
-    # back to the Gram loss's magnitude. C_FACTOR = 0 and SCALE = 1 give exactly GramLoss.
+    # SCALE brings the mean term's extra back to the Gram loss's magnitude at the start
+    # (docs/calibration.md#style-loss-scales). C_FACTOR = 0 and SCALE = 1 give exactly GramLoss.
     SCALE = 0.35
 
     def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
@@ -152,7 +152,7 @@ class BNStatsLoss(StyleLoss):
     # Added to the variance before the square root, relative to the style's mean squared
     # activation, so a dead channel (variance 0) has a finite gradient.
     VAR_EPS = 1e-6
-    SCALE = 6e5  # measured: see the module docstring
+    SCALE = 6e5  # the Gram loss's scale at the start (docs/calibration.md)
 
     def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
         super().__init__(style_features, blend)
@@ -188,7 +188,7 @@ class HistogramLoss(StyleLoss):
     The per-layer value (mean over channels) is divided by the style's mean squared activation.
     """
 
-    SCALE = 5e5  # measured: see the module docstring
+    SCALE = 5e5  # the Gram loss's scale at the start (docs/calibration.md)
 
     def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):
         super().__init__(style_features, blend)

@@ -18,9 +18,8 @@ from torch import nn
 from ..fields import option, option_values
 from .base import Parameterization, Parameterized
 
-# Defaults. Ulyanov et al. use 5 levels of 128 channels with 4-channel skips and a 32-channel
-# noise input for most tasks (about 2.2 M parameters); 48 channels keep the same shape at about
-# 0.3 M parameters, which is what a CPU can afford at 256-512 px (see the README (Comparing parameterizations)).
+# Ulyanov et al.'s shape (5 levels, 4-channel skips, a 32-channel input) at 48 channels, not
+# 128: ~0.3 M parameters, what a CPU affords at 256-512 px (docs/calibration.md).
 DEPTH = 5
 CHANNELS = 48
 SKIP_CHANNELS = 4
@@ -29,18 +28,11 @@ INPUT_CHANNELS = 32
 INPUT_SCALE = 0.1
 # Their LeakyReLU slope.
 LEAKY_SLOPE = 0.2
-# Warm-up (fitting the generator to the init image under MSE before the run): Adam at Ulyanov's
-# usual learning rate, which fitted the astronaut fastest at 128 px (PSNR 23.4 dB after 100
-# steps; lr 0.03: 21.4 dB, 0.1: 19.6 dB).
+# Warm-up (the generator fitted to the init image under MSE before the run): Adam at Ulyanov et
+# al.'s usual rate, which fitted fastest (docs/calibration.md#deep-image-prior-warm-up).
 WARMUP_LR = 0.01
-# Warm-up steps a run with an init image takes unless ``warmup_steps`` says otherwise: at 128 and
-# 256 px the astronaut is fitted to 23.4 dB PSNR after 100 steps (a photo still read as the same
-# photo; the fine texture the prior fits last is still missing), 26.6 dB after 200. From 300
-# steps the style run starts at a content loss 4.6x lower than from 100 (9.3e4 against 4.3e5 at
-# 128 px) and SGD on the generator ended with more of the photo and as much style (luma SSIM
-# 0.350 against 0.226 at the same score; params.py has the sweep). A fixed count rather than a
-# PSNR target keeps the set-up's cost known before the run (the estimate next to Run measures
-# it).
+# Warm-up steps unless ``warmup_steps`` says otherwise: a fixed count keeps the set-up's cost
+# known before the run; 300 keeps more of the photo than 100 (docs/calibration.md).
 WARMUP_STEPS = 300
 
 

@@ -29,8 +29,7 @@ LOG10_RANGE = (-2.0, 7.0)  # 1e-2 .. 1e7 covers every balance worth trying at 1e
 
 
 # The edge weight the form offers when the edge-preserving loss is switched on: 0 keeps strong
-# content edges free of style (the README (Techniques) measured 12% less edge loss than plain at
-# 0).
+# content edges free of style (docs/calibration.md#edge-preserving-loss).
 EDGE_WEIGHT_ON = 0.0
 
 

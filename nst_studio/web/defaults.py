@@ -1,12 +1,11 @@
 """The form's starting values for the hardware the server runs on.
 
 On a GPU a step of VGG19 at 512 px takes milliseconds, so the form starts from the full quality
-run: 512 px, 300 L-BFGS steps on pixels. On a CPU the same run takes minutes (2.45 s a step at
-512 px on a 2-core machine), and a public demo whose first run takes ten minutes loses its
-visitor; so a CPU starts from a coarse-to-fine run (nst_core.engine.schedule) that spends most of
-its steps on a small level, where they are cheap and where the style's large structures form, and a
-few on the output size to restore detail. The README ("Time and memory estimates") has what the CPU
-default takes on the development machine.
+run: 512 px, 300 L-BFGS steps on pixels. On a CPU the same run takes minutes, and a public demo
+whose first run takes ten minutes loses its visitor; so a CPU starts from a coarse-to-fine run
+(nst_core.engine.schedule) that spends most of its steps on a small level, where they are cheap
+and where the style's large structures form, and a few on the output size to restore detail.
+What these starting values take: docs/calibration.md#starting-values-for-the-device.
 
 ``NST_DEFAULT_SIZE`` and ``NST_DEFAULT_STEPS`` override the size and steps chosen here; every
 value stays within the server's limits (``NST_MAX_SIZE``, ``NST_MAX_STEPS``), and where
@@ -24,11 +23,8 @@ from nst_core.settings import Settings
 from .limits import Limits
 
 # Per device kind: Settings fields of the starting run. Devices without an entry use "cpu".
-# GPU: the quality run of the README's figures. CPU: 256 px output from a 128 px level
-# (level steps: 50 at 128 px, 12 at 256 px, see schedule.default_level_steps). On the 2-core
-# AVX2-only development CPU, idle, 100 + 25 steps took 82 s through the app's stream, previews
-# included, over the minute a visitor should wait; 50 + 12 fit it (the README's table under
-# "Time and memory estimates").
+# GPU: the quality run of the README's figures. CPU: 256 px from a 128 px level (50 + 12 steps,
+# schedule.default_level_steps), a run a visitor waits about a minute for (docs/calibration.md).
 HARDWARE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cuda": {"size": 512, "steps": 300, "optimizer": "lbfgs", "param": "pixels",
              "multiscale": False},

@@ -18,9 +18,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
-
-BENCH = ROOT / "bench"
+from conftest import BENCH, ROOT
 
 
 @pytest.fixture()
@@ -227,3 +225,37 @@ def test_gpu_check_needs_no_gradio():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_calibrate_lr_prints_the_loss_ratio_and_marks_the_registrys_rate(bench):
+    out = bench("calibrate.py", "lr", "--params", "pixels", "--optimizers", "adam", "--sizes",
+                "32", "--steps", "2", "--rates", "0.02", "0.06")
+    assert out.startswith("Machine: ")
+    rows = table_rows(out, "pixels")
+    assert [r[1:5] for r in rows] == [["adam", "32", "2", "0.02 *"], ["adam", "32", "2", "0.06"]]
+    assert all(0 < float(r[5]) < 1 for r in rows)  # two Adam steps lower the loss
+
+
+def test_calibrate_warmup_prints_the_fit_and_the_starting_content_loss(bench):
+    out = bench("calibrate.py", "warmup", "--sizes", "32", "--steps", "1", "3", "--lrs", "0.01")
+    rows = table_rows(out, "32")
+    assert [r[1:3] for r in rows] == [["0.01", "1"], ["0.01", "3"]]
+    assert all(float(r[3]) > 0 and float(r[4]) > 0 for r in rows)
+
+
+def test_calibrate_dip_rate_scores_sgd_on_dip_beside_lbfgs_on_pixels(bench):
+    out = bench("calibrate.py", "dip-rate", "--size", "32", "--steps", "2", "--warmups", "2",
+                "--rates", "1.2e-3")
+    reference, = table_rows(out, "-")
+    row, = table_rows(out, "2")
+    assert reference[1] == "L-BFGS on pixels" and row[1] == "0.0012 *"
+    assert all(float(r[2]) > 0 and 0 < float(r[3]) <= 1 for r in (reference, row))
+
+
+def test_calibrate_style_scales_prints_every_style_loss_against_gram(bench):
+    from nst_core.losses.style import STYLE_LOSSES
+
+    out = bench("calibrate.py", "style-scales", "--size", "64", "--pairs", "2")
+    rows = {r[0]: r for r in (table_rows(out, name)[0] for name in STYLE_LOSSES)}
+    assert rows["gram"][1:3] == ["1, 1", "1"]
+    assert all(float(r[2]) > 0 for r in rows.values())
