@@ -161,7 +161,8 @@ def test_gpu_duration_covers_the_workers_start_up_and_whole_comparisons(machine)
     assert limits.compare_duration(content, quick, ["lbfgs:pixels", "adam:fft", "sgd:pixels"],
                                    stop_key="k") == math.ceil(
         2 * 3 * (100 + 2) * (0.01 + 1e-6 * 128 * 128))
-    plan = types.SimpleNamespace(cells=(quick, dataclasses.replace(quick, steps=200)))
+    plan = types.SimpleNamespace(cells=tuple(types.SimpleNamespace(settings=s) for s in (
+        quick, dataclasses.replace(quick, steps=200))))
     assert limits.explore_duration(content, plan, stop_key="k") == math.ceil(
         2 * (102 + 202) * (0.01 + 1e-6 * 128 * 128))
 
