@@ -7,9 +7,8 @@ import json
 import pytest
 import torch
 
-from nst_core import settings as settings_module
+from nst_core import job as job_module, settings as settings_module
 from nst_core.imaging import images
-from nst_core.engine import schedule
 from nst_core.experiments import sweep
 from nst_core.records import Progress
 from nst_studio.web import explore, files, forms, inputs, streams
@@ -158,11 +157,14 @@ def test_explore_checks_each_cell_once_and_streams_a_grid(content_path, style_pa
         checked.append(s.style_weight)
         real(s, **kw)
 
-    for module in (explore, sweep, schedule, settings_module):
+    for module in (sweep, job_module, settings_module):
         monkeypatch.setattr(module, "validate", counting)
     plan = explore.explore_plan(settings, "stylize", "style_weight", "1; 1e4", LIMITS, 1)
+    assert checked == [1.0, 1e4]  # every cell refused or accepted before any run is queued
     updates = list(streams.explore_updates(read, plan))
-    assert sorted(checked) == [1.0, 1e4]  # each cell once: the plan, not again below it
+    # Each cell's run is then a job, checked when made (before the first run starts), and
+    # nothing below the job checks again.
+    assert checked == [1.0, 1e4, 1.0, 1e4]
     last = updates[-1]
     # Captions say what differs (the page names the setting once, in the status).
     assert "Done" in last.status and "Style weight" in last.status
