@@ -12,7 +12,10 @@ What is checked:
 
    - ``python -m nst_core ...`` runs for real at a tiny size: ``--size N`` -> ``--size 32``,
      ``--min-size N`` -> ``--min-size 32``, ``--steps N`` -> ``--steps 2``,
-     ``--budget-seconds N`` -> ``--budget-seconds 2``; a line that asks for ``--help`` runs as is;
+     ``--budget-seconds N`` -> ``--budget-seconds 2``, and a ``compare`` line without a budget
+     in seconds gets ``--budget-seconds 2`` (each method then stops after 2 s of its own work,
+     a Deep Image Prior's warm-up included, which would otherwise take its 300 steps); a line
+     that asks for ``--help`` runs as is;
    - ``python app.py ...`` runs with ``--help`` only (it would serve forever), and every option
      the line uses must appear in that help;
    - ``pip install -r FILE`` needs FILE to exist, and the README's test command
@@ -129,6 +132,8 @@ def tiny(command: str) -> str:
     for option, value in (("--size", "32"), ("--min-size", "32"), ("--steps", "2"),
                           ("--budget-seconds", "2")):
         command = re.sub(rf"{option}\s+\d+(\.\d+)?", f"{option} {value}", command)
+    if command.startswith("python -m nst_core compare") and "--budget-seconds" not in command:
+        command += " --budget-seconds 2"
     return command
 
 
