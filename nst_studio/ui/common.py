@@ -110,28 +110,36 @@ def request_stop(request: gr.Request | None, kind: str) -> None:
         JOBS.request_stop(key)
 
 
-def lock_run() -> Any:
-    """Run while a job runs: disabled, so a second click is not silently queued behind it."""
-    return gr.Button(interactive=False)
+def lock_run() -> tuple[Any, Any]:
+    """Run and Stop while a job runs: Run disabled, so a second click is not silently queued
+    behind it; Stop enabled."""
+    return gr.Button(interactive=False), gr.Button(interactive=True)
 
 
 def unlock_run() -> Any:
     return gr.Button(interactive=True)
 
 
-def wire_run_button(button: gr.Button, run_event: Any) -> None:
-    """Run is enabled again once its job ends, whichever way: Gradio 6.31 fires ``.then``
-    only after a success, ``.failure`` after an error or a refusal (Stop enables it itself: a
-    cancelled event fires neither)."""
+def idle_buttons() -> tuple[Any, Any]:
+    """Run and Stop with no job running: Run enabled, Stop disabled (nothing to stop)."""
+    return gr.Button(interactive=True), gr.Button(interactive=False)
+
+
+def wire_run_button(button: gr.Button, run_event: Any, stop_btn: gr.Button) -> None:
+    """Run is enabled again, and Stop disabled, once its job ends, whichever way: Gradio 6.31
+    fires ``.then`` only after a success, ``.failure`` after an error or a refusal (Stop's own
+    event does it after a cancel: a cancelled event fires neither)."""
     for ended in (run_event.then, run_event.failure):
-        ended(unlock_run, None, button, queue=False, api_visibility="private")
+        ended(idle_buttons, None, [button, stop_btn], queue=False, api_visibility="private")
 
 
 def run_stop_row(run_label: str, prefix: str = "") -> tuple[gr.Button, gr.Button]:
     """A tab's Run and Stop buttons, side by side (elem_ids ``{prefix}run``, ``{prefix}stop``)."""
     with gr.Row(elem_id=f"{prefix}run_row"):
         run_btn = gr.Button(run_label, variant="primary", elem_id=f"{prefix}run")
-        stop_btn = gr.Button("Stop", variant="stop", elem_id=f"{prefix}stop")
+        # Disabled until a job runs (see lock_run).
+        stop_btn = gr.Button("Stop", variant="stop", interactive=False,
+                             elem_id=f"{prefix}stop")
     return run_btn, stop_btn
 
 
@@ -148,12 +156,15 @@ def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
         async for shown in serve(request, kind, lambda: check(data)):
             yield shown
 
-    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    locked = run_btn.click(lock_run, None, [run_btn, stop_btn], queue=False,
+                           api_visibility="private")
     run_event = locked.then(start, event_inputs, event_outputs, api_name=api_name,
                             api_visibility="undocumented", show_progress="minimal", **job_queue)
-    wire_run_button(run_btn, run_event)
+    wire_run_button(run_btn, run_event, stop_btn)
     stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
                                 queue=False, api_visibility="private")
+    stop_event.then(idle_buttons, None, [run_btn, stop_btn], queue=False,
+                    api_visibility="private")
     return run_event, stop_event
 
 

@@ -39,7 +39,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         run_btn, stop_btn = run_stop_row("Run comparison", "cmp_")
         status = gr.Markdown("", elem_id="cmp_status")
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
-                             elem_id="cmp_gallery")
+                             object_fit="contain", elem_id="cmp_gallery")
         plot = gr.Plot(label="Loss per method", show_label=False, elem_id="cmp_plot")
         # Shown once the comparison is done (an empty table would show placeholder headers).
         table = gr.Dataframe(label="Scores: lower is better (one fixed yardstick for every "
@@ -52,7 +52,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
             # No label badge: it would cover the image's own title.
             curves = gr.Image(label="Curves", show_label=False, type="pil",
                               interactive=False, elem_id="cmp_curves")
-            json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
+            json_file = gr.File(label="Comparison numbers (JSON)", interactive=False,
+                                elem_id="cmp_json")
         copy = links.copy_link(panel, "compare", {"methods": methods, "budget": budget,
                                                   "seconds": seconds})
     outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,

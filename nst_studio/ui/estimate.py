@@ -11,7 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from nst_core.engine.device import resolve_device
-from nst_core.estimate import ESTIMATOR
+from nst_core.estimate import ESTIMATOR, human_seconds
 from nst_studio.web import forms
 from nst_studio.web.jobs import JOBS, zero_gpu
 from nst_studio.web.limits import Limits
@@ -50,7 +50,21 @@ def text(panel: Panel, data: dict, limits: Limits) -> str:
     if guess is None:
         return UNKNOWN
     where = "" if width else " (for a square content image)"
-    return f"**Estimate:** {guess.text()} for {guess.evaluations} steps{where}"
+    return f"**Estimate:** {guess.text()} for {describe(guess, settings)}{where}"
+
+
+def describe(guess: Any, settings: Any) -> str:
+    """What the estimate counts, in a visitor's words: the steps of each level of a
+    multi-scale run (why the total exceeds Steps), and a warm-up's share."""
+    text = f"{guess.evaluations} steps"
+    if len(guess.level_steps) > 1:
+        parts = ", then ".join(f"{n} at {side} px" for side, n in guess.level_steps)
+        text += f" ({parts}: multi-scale, set in Advanced)"
+    if guess.warmup_steps:
+        name = str(settings.param).upper() if settings.param == "dip" else settings.param
+        text += (f"; first the {name} warm-up ({guess.warmup_steps} steps, about "
+                 f"{human_seconds(guess.warmup_seconds)}, shown as its own progress)")
+    return text
 
 
 def build(panel: Panel, limits: Limits) -> gr.Markdown:

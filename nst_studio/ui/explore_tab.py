@@ -36,11 +36,11 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
         run_btn, stop_btn = run_stop_row("Run sweep", "exp_")
         status = gr.Markdown("", elem_id="exp_status")
         gallery = gr.Gallery(label="Runs as they finish", columns=4, height=280,
-                             elem_id="exp_gallery")
+                             object_fit="contain", elem_id="exp_gallery")
         grid = gr.Image(label="Labelled grid", type="pil", format="png", interactive=False,
                         elem_id="exp_grid")
         grid_png = gr.File(label="Grid PNG (settings and per-run losses embedded)",
-                           elem_id="exp_png")
+                           interactive=False, elem_id="exp_png")
     outputs = {"gallery": gallery, "status": status, "grid": grid, "grid_png": grid_png}
     updates = on_gpu(streams.explore_updates, limits.explore_duration)
 

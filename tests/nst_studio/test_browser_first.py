@@ -1,0 +1,123 @@
+"""A visitor's first screen in a real headless browser (Debian's chromium, Playwright's client),
+at 1440x900 and on a phone (390x844): an example pair loaded and the other pairs in view, the
+comparison named, Run and the result near the top, readable help text (WCAG AA 4.5:1, computed
+from the page's own styles), a Stop that is off while nothing runs, output slots that take no
+upload, and the Compare tab without the Method it ignores."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, serving
+
+pytestmark = BROWSER_MARKS
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from nst_studio.web.limits import Limits  # noqa: E402
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+# WCAG 2.1 relative luminance and contrast ratio, computed in the page from computed styles:
+# each help text's colour against the first opaque background behind it.
+CONTRASTS_JS = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const behind = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e)
+      .backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  return [...document.querySelectorAll('.info-text')].filter(e => e.offsetParent)
+    .map(e => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(behind(e));
+      return [e.innerText.slice(0, 40), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
+              parseFloat(getComputedStyle(e).fontSize)]; });
+}"""
+
+
+@pytest.fixture(scope="module")
+def url(vgg):
+    with serving(Limits()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(browser, url: str, viewport: dict):
+    page = browser.new_page(viewport=viewport)
+    page.goto(url)
+    page.wait_for_selector("#content img", timeout=30_000)  # the example pair is loaded
+    return page
+
+
+def _top(page, selector: str) -> float:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box["y"]
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_first_screen_shows_what_to_do(url, browser, viewport):
+    page = _open(browser, url, viewport)
+    height = viewport["height"]
+    assert page.locator("#style img").count() == 1
+    intro = page.inner_text("#intro")
+    assert "Compare" in intro and "example pair is loaded" in intro
+    # Run and the Compare tab on the first screen, the result starting on it.
+    for selector in ("#run", "[role=tab]:has-text('Compare')", "#result"):
+        assert _top(page, selector) < height, selector
+    if viewport is DESKTOP:  # the other pairs and the main settings too
+        for selector in ("#examples", "#method"):
+            box = page.locator(selector).first.bounding_box()
+            assert box["y"] + box["height"] <= height, selector
+    assert page.locator("#stop").is_disabled()
+    for slot in ("#png_file", "#json_file"):
+        assert "Upload" not in page.inner_text(slot) and page.locator(
+            f"{slot} input[type=file]").count() == 0, slot
+    contrasts = page.evaluate(CONTRASTS_JS)
+    assert len(contrasts) >= 4
+    low = [c for c in contrasts if c[1] < 4.5 or c[2] < 12]
+    assert not low, f"help text below 4.5:1 or 12 px: {low}"
+    seed = page.inner_text("#seed")
+    assert "-1: random" in seed and "here: none" not in seed
+    page.close()
+
+
+def test_licences_link_and_steps_explained(url, browser):
+    page = _open(browser, url, DESKTOP)
+    href = page.locator("#intro a").first.get_attribute("href")
+    with urllib.request.urlopen(urllib.parse.urljoin(url, href), timeout=10) as r:
+        assert b"licen" in r.read().lower()
+    page.wait_for_function("document.querySelector('#estimate').innerText.includes('about')",
+                           timeout=120_000)
+    steps = page.locator("#steps input[type=number]").input_value()
+    line = page.inner_text("#estimate")
+    if f"for {steps} steps" not in line:  # a multi-scale run says where the others come from
+        assert "multi-scale" in line and f"{steps} at" in line, line
+    page.close()
+
+
+def test_compare_hides_method_and_fits_pictures(url, browser):
+    page = _open(browser, url, DESKTOP)
+    assert page.locator("#method").is_visible()
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_function("!document.querySelector('#method') || "
+                           "!document.querySelector('#method').offsetParent", timeout=10_000)
+    page.get_by_role("tab", name="Stylize").click()
+    page.wait_for_selector("#method", state="visible", timeout=10_000)
+    with urllib.request.urlopen(urllib.parse.urljoin(url, "config"), timeout=10) as r:
+        config = json.load(r)
+    fits = {c["props"].get("elem_id"): c["props"].get("object_fit")
+            for c in config["components"] if c.get("type") == "gallery"}
+    assert fits.get("cmp_gallery") == "contain" and fits.get("exp_gallery") == "contain"
+    page.close()
