@@ -17,7 +17,8 @@ from ..experiments.tasks import Run, Source, make_run
 from ..optim.registry import OPTIMIZERS
 from ..params.registry import PARAMETERIZATIONS
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
+from .options import (CliError, Parser, RunsFailed, add_grid_arguments,
+                      add_settings_arguments,
                       read_sources, settings_from_args, style_groups)
 from .progress import execute_runs
 
@@ -62,7 +63,7 @@ def _overview(out: str, summaries: Sequence[tuple[list[Run], CompareResult | Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nst compare",
         description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
                     "and step budget; write a labelled grid (grid.png), loss curves "

@@ -15,7 +15,8 @@ from ..experiments.sweep import MODES, grid_runs
 from ..experiments.tasks import Outcome, Run, Source, row
 from ..results import write_result
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_arguments, add_settings_arguments,
+from .options import (CliError, Parser, RunsFailed, add_grid_arguments,
+                      add_settings_arguments,
                       read_sources, settings_from_args, style_groups)
 from .progress import execute_runs
 
@@ -74,7 +75,7 @@ def write_grid(args: argparse.Namespace, settings: Settings, runs: Sequence[Run]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nst sweep",
         description="Run one setting over a list of values, for every content image and "
                     "style, and save a labelled grid (a row per content and style), a table "
