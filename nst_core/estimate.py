@@ -437,15 +437,14 @@ def estimate_with(cal: Calibration, method: Method, settings: Settings, width: i
                       + warm * method.warmup_step) * cal.step(p) for p in runs)
         warm_steps += warm * len(runs)
         warm_seconds += sum(warm * method.warmup_step * cal.step(p) for p in runs)
+        if settings.time_budget is not None:  # each level's run stops on its own clock
+            spent = min(spent, settings.time_budget + cal.overhead_steps * method.time *
+                        cal.step(level_pixels))
         seconds += spent
         per_level.append((level.size, spent))
         steps.append((level.size, level.evaluations))
         evaluations += level.evaluations
         peak = max(peak, _memory(cal, method, settings, max(runs)))
-    if settings.time_budget is not None:  # the run stops on its own clock
-        first = _levels(settings, width, height)[0]
-        seconds = min(seconds, settings.time_budget + cal.overhead_steps * method.time *
-                      cal.step(first.width * first.height))
     return Estimate(seconds * cal.pace, 0 if cal.observed else peak, evaluations, cal.device,
                     tuple(per_level), tuple(steps), warm_steps,
                     min(warm_seconds * cal.pace, seconds * cal.pace))

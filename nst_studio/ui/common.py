@@ -1,8 +1,12 @@
 """What every tab's handlers share: clear errors, upload checks, stop keys, job streams."""
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping
@@ -12,6 +16,7 @@ import gradio as gr
 
 from nst_core.engine.loop import NonFiniteLossError
 from nst_core.imaging import images
+from nst_core.params.base import WARM_UP_LISTENER
 from nst_studio.web import inputs
 from nst_studio.web.jobs import JOBS, StopToken
 
@@ -184,6 +189,19 @@ class Job:
     first: Any
     updates: Callable[[str | None], Iterator[Any]]
     show: Callable[[Any], Any]
+    # What the page shows while a warm-up (a DIP generator fitting the start image) runs
+    # inside a step: given (steps done, steps in all); None: nothing.
+    warming: Callable[[int, int], Any] | None = None
+
+
+# Seconds between the warm-up progress a job's stream shows (a warm-up sends no records).
+WARMING_EVERY = 1.0
+
+
+def warming_status(done: int, total: int) -> str:
+    """The status line during a warm-up."""
+    return (f"Setting up: fitting the DIP generator to the start image, {done}/{total} "
+            "warm-up steps (before the first step)")
 
 
 _END = object()
@@ -201,6 +219,38 @@ def _advance(running: Iterator[Any], token: StopToken | None) -> Any:
             running.close()
         return _END
     return record
+
+
+@dataclass
+class _Warming:
+    shown: Any
+
+
+async def _next_record(running: Iterator[Any], token: StopToken | None,
+                       warming: Callable[[int, int], Any] | None) -> AsyncIterator[Any]:
+    """The next record of ``running`` (see :func:`_advance`), computed in a worker thread;
+    while it takes, a warm-up's progress every WARMING_EVERY seconds (as :class:`_Warming`).
+    A cancel while waiting leaves the thread to end with its step (the stop token ends it)."""
+    heard: list[tuple[int, int]] = []
+    done: concurrent.futures.Future = concurrent.futures.Future()
+    context = contextvars.copy_context()
+    context.run(WARM_UP_LISTENER.set, (lambda d, t: heard.append((d, t))) if warming else None)
+
+    def work() -> None:
+        try:
+            done.set_result(_advance(running, token))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting event
+            done.set_exception(exc)
+
+    threading.Thread(target=context.run, args=(work,), daemon=True,
+                     name="nst-step").start()
+    waiting, shown = asyncio.wrap_future(done), None
+    while not waiting.done():
+        await asyncio.wait({waiting}, timeout=WARMING_EVERY)
+        if heard and heard[-1] != shown and not waiting.done():
+            shown = heard[-1]
+            yield _Warming(warming(*shown))
+    yield waiting.result()
 
 
 async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
@@ -224,8 +274,10 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
     running = job.updates(key)
     try:
         while True:
-            record = await anyio.to_thread.run_sync(_advance, running, token,
-                                                    abandon_on_cancel=True)
+            record = _END
+            async for record in _next_record(running, token, job.warming):
+                if record is not _END and isinstance(record, _Warming):
+                    yield record.shown
             if record is _END:
                 break
             shown = job.show(record)

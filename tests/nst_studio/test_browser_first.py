@@ -6,12 +6,13 @@ upload, and the Compare tab without the Method it ignores."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, serving
+from conftest import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, load_factor, serving
 
 pytestmark = BROWSER_MARKS
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -121,3 +122,51 @@ def test_compare_hides_method_and_fits_pictures(url, browser):
             for c in config["components"] if c.get("type") == "gallery"}
     assert fits.get("cmp_gallery") == "contain" and fits.get("exp_gallery") == "contain"
     page.close()
+
+
+def _seconds(line: str) -> float:
+    """The seconds of an estimate line's "about 55 s" / "about 2 min"."""
+    match = re.search(r"about ([\d.]+) (s|min)\b", line)
+    assert match, line
+    return float(match.group(1)) * (60 if match.group(2) == "min" else 1)
+
+
+@pytest.mark.parametrize("tab, line_id, what", [("Compare", "cmp_estimate", "3 methods"),
+                                                ("Explore", "exp_estimate", "3 runs")])
+def test_compare_and_explore_estimate_fits_a_minute(url, browser, tab, line_id, what):
+    """The default comparison (the DIP warm-up's cost named) and sweep are estimated within a
+    minute on this CPU (the bound grows with how oversubscribed the shared CPU is)."""
+    page = _open(browser, url, DESKTOP)
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_function(f"document.querySelector('#{line_id}').innerText.includes('about')",
+                           timeout=300_000)
+    line = page.inner_text(f"#{line_id}")
+    assert what in line, line
+    if tab == "Compare":
+        assert "DIP warm-up takes about" in line, line
+    assert _seconds(line) <= 60 * load_factor(), line
+    page.close()
+
+
+def test_dip_warm_up_shows_progress_then_is_reused(vgg, browser, monkeypatch):
+    """A DIP run's set-up shows its own progress in the status line; the same run again takes
+    the finished warm-up over and says so."""
+    from nst_core.params import dip
+
+    monkeypatch.setattr(dip, "WARMUP_STEPS", 400)  # a few seconds at 64 px
+    with serving(Limits(default_size=64, default_steps=3)) as small:
+        page = _open(browser, small, DESKTOP)
+        page.click("#method input")
+        page.get_by_role("option", name="Adam · DIP").click()
+        page.click("#run")
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".includes('warm-up steps')", timeout=120_000)
+        assert "/400 warm-up steps" in page.inner_text("#status")
+        page.wait_for_function("document.querySelector('#status').innerText.includes('Done')",
+                               timeout=300_000)
+        assert "warm-up 400 steps in" in page.inner_text("#status")
+        page.wait_for_selector("#run:not([disabled])")
+        page.click("#run")
+        page.wait_for_function("document.querySelector('#status').innerText"
+                               ".includes('warm-up reused')", timeout=300_000)
+        page.close()
