@@ -278,8 +278,8 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
             async for record in _next_record(running, token, job.warming):
                 if record is not _END and isinstance(record, _Warming):
                     yield record.shown
-            if record is _END:
-                break
+            if record is _END or (token is not None and token.is_set()):
+                break  # stopped while the record came: the page keeps what Stop showed
             shown = job.show(record)
             # Nothing to show, nothing sent: Gradio 6.31 answers every "unchanged" update
             # (gr.skip()) by rebuilding the component into the session's state, where the

@@ -23,7 +23,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     with gr.Tab("Stylize", id="stylize"):
         run_btn, stop_btn = run_stop_row("Run")
         estimate.build(panel, limits)
-        status = gr.Markdown("Ready: press **Run** (or pick other images on the left).",
+        status = gr.Markdown("Ready: press **Run** (or pick other images).",
                              elem_id="status")
         result = gr.Image(label="Result (previews while running)", type="pil", format="png",
                           interactive=False, elem_id="result", height=400)

@@ -6,9 +6,11 @@ upload, and the Compare tab without the Method it ignores."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +93,13 @@ def test_first_screen_shows_what_to_do(url, browser, viewport):
     assert not low, f"help text below 4.5:1 or 12 px: {low}"
     seed = page.inner_text("#seed")
     assert "-1: random" in seed and "here: none" not in seed
+    shots = os.environ.get("NST_SCREENSHOT_DIR")  # the README's, renewed on purpose
+    if shots:
+        page.wait_for_function("document.querySelector('#estimate').innerText"
+                               ".includes('about')", timeout=120_000)
+        page.mouse.move(0, 0)
+        name = "desktop" if viewport is DESKTOP else "phone"
+        page.screenshot(path=str(Path(shots) / f"app_first_{name}.png"))
     page.close()
 
 
