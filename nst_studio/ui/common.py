@@ -168,8 +168,6 @@ def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
     wire_run_button(run_btn, run_event, stop_btn)
     stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
                                 queue=False, api_visibility="private")
-    stop_event.then(idle_buttons, None, [run_btn, stop_btn], queue=False,
-                    api_visibility="private")
     return run_event, stop_event
 
 
@@ -196,6 +194,16 @@ class Job:
 
 # Seconds between the warm-up progress a job's stream shows (a warm-up sends no records).
 WARMING_EVERY = 1.0
+
+
+def warming(status: Any, params: Any) -> Callable[[int, int], Any] | None:
+    """A job's :attr:`Job.warming` for ``status``, when one of ``params`` (parameterization
+    names) warms up; None otherwise (its steps are then awaited as plain worker calls)."""
+    from nst_core.params.registry import PARAMETERIZATIONS
+
+    if not any(getattr(PARAMETERIZATIONS.get(p), "warmup_option", None) for p in params):
+        return None
+    return lambda done, total: {status: warming_status(done, total)}
 
 
 def warming_status(done: int, total: int) -> str:
@@ -231,6 +239,9 @@ async def _next_record(running: Iterator[Any], token: StopToken | None,
     """The next record of ``running`` (see :func:`_advance`), computed in a worker thread;
     while it takes, a warm-up's progress every WARMING_EVERY seconds (as :class:`_Warming`).
     A cancel while waiting leaves the thread to end with its step (the stop token ends it)."""
+    if warming is None:
+        yield await anyio.to_thread.run_sync(_advance, running, token, abandon_on_cancel=True)
+        return
     heard: list[tuple[int, int]] = []
     done: concurrent.futures.Future = concurrent.futures.Future()
     context = contextvars.copy_context()

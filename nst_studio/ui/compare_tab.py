@@ -15,7 +15,7 @@ from nst_studio.web.limits import Limits
 
 from . import estimate, links
 from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run,
-                     warming_status, wire_run_stop)
+                     warming, wire_run_stop)
 from .panel import Panel
 
 
@@ -81,7 +81,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
             raise ValueError("pick at least one method to compare")
         return Job({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
                    lambda key: updates(read, settings, data[methods], stop_key=key), show,
-                   lambda done, total: {status: warming_status(done, total)})
+                   warming(status, [m.split(":")[-1] for m in data[methods]]))
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "compare")

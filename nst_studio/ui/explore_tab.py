@@ -12,7 +12,7 @@ from nst_studio.web.limits import Limits
 
 from . import estimate
 from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run,
-                     warming_status, wire_run_stop)
+                     warming, wire_run_stop)
 from .panel import Panel
 
 INTRO = ("One run per value of a setting, with the images and settings on the left, laid out "
@@ -63,7 +63,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                                     len(read.styles), int(data[columns] or 0))
         return Job({gallery: [], status: LOADING}, lambda key: updates(read, plan, stop_key=key),
                    lambda u: changes(u, outputs),
-                   lambda done, total: {status: warming_status(done, total)})
+                   warming(status, {c.settings.param for c in plan.cells}))
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "explore")

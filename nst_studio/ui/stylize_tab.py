@@ -14,7 +14,7 @@ from nst_studio.web.limits import Limits
 
 from . import estimate, gallery, links
 from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run, user_error,
-                     warming_status, wire_run_stop)
+                     warming, wire_run_stop)
 from .panel import Panel
 
 
@@ -52,7 +52,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         return Job({status: LOADING, job_state: {"settings": settings.to_dict(), "step": 0}},
                    lambda key: updates(read, settings, stop_key=key),
                    lambda u: changes(u, outputs),
-                   lambda done, total: {status: warming_status(done, total)})
+                   warming(status, [settings.param]))
 
     def stop(state: dict | None, request: gr.Request) -> dict:
         # Interrupts the step in progress; the cancel below ends the event itself.
