@@ -126,6 +126,9 @@ class Estimate:
     evaluations: int  # steps, all levels and tiles together
     device: str
     levels: tuple[tuple[int, float], ...] = ()  # (longest side, seconds) per level
+    level_steps: tuple[tuple[int, int], ...] = ()  # (longest side, steps) per level
+    warmup_steps: int = 0  # the parameterization's set-up (a DIP warm-up), all runs together
+    warmup_seconds: float = 0.0  # ... and what it takes, within ``seconds``
 
     def text(self) -> str:
         """"about 40 s, 1.2 GB on this CPU"."""
@@ -423,7 +426,8 @@ def _memory(cal: Calibration, method: Method, s: Settings, pixels: int) -> int:
 def estimate_with(cal: Calibration, method: Method, settings: Settings, width: int,
                   height: int) -> Estimate:
     """The estimate of one run from a calibration and its method's factors."""
-    seconds, peak, evaluations, per_level = 0.0, 0, 0, []
+    seconds, peak, evaluations, per_level, steps = 0.0, 0, 0, [], []
+    warm_steps, warm_seconds = 0, 0.0
     for i, level in enumerate(_levels(settings, width, height)):
         runs = _level_pixels(settings, level)
         level_pixels = level.width * level.height
@@ -431,16 +435,19 @@ def estimate_with(cal: Calibration, method: Method, settings: Settings, width: i
         spent = cal.overhead_steps * cal.step(level_pixels) * method.time
         spent += sum((level.steps * method.time + method.setup_steps
                       + warm * method.warmup_step) * cal.step(p) for p in runs)
+        warm_steps += warm * len(runs)
+        warm_seconds += sum(warm * method.warmup_step * cal.step(p) for p in runs)
+        if settings.time_budget is not None:  # each level's run stops on its own clock
+            spent = min(spent, settings.time_budget + cal.overhead_steps * method.time *
+                        cal.step(level_pixels))
         seconds += spent
         per_level.append((level.size, spent))
+        steps.append((level.size, level.evaluations))
         evaluations += level.evaluations
         peak = max(peak, _memory(cal, method, settings, max(runs)))
-    if settings.time_budget is not None:  # the run stops on its own clock
-        first = _levels(settings, width, height)[0]
-        seconds = min(seconds, settings.time_budget + cal.overhead_steps * method.time *
-                      cal.step(first.width * first.height))
     return Estimate(seconds * cal.pace, 0 if cal.observed else peak, evaluations, cal.device,
-                    tuple(per_level))
+                    tuple(per_level), tuple(steps), warm_steps,
+                    min(warm_seconds * cal.pace, seconds * cal.pace))
 
 
 class Estimator:

@@ -37,19 +37,23 @@ def _pick(cls, data: Mapping[str, Any], names: Mapping[str, str] | None = None):
 @dataclass(frozen=True)
 class WarmUpFacts:
     """What a parameterization's warm-up did before the first step (a DIP generator fitting
-    the start image): steps done, seconds spent, how close it came (MSE, PSNR in dB)."""
+    the start image): steps done, seconds spent, how close it came (MSE, PSNR in dB).
+    ``reused``: an earlier run's identical warm-up was taken over (``seconds`` is then what
+    taking it over cost, ``steps`` the steps that warm-up made)."""
 
     steps: int | None = None
     seconds: float | None = None
     mse: float | None = None
     psnr: float | None = None
+    reused: bool | None = None
 
     _KEYS = {"steps": "warmup_steps", "seconds": "warmup_seconds", "mse": "warmup_mse",
-             "psnr": "warmup_psnr"}
+             "psnr": "warmup_psnr", "reused": "warmup_reused"}
 
     def to_json(self) -> dict[str, Any]:
         return _present({"warmup_mse": self.mse, "warmup_psnr": self.psnr,
-                         "warmup_steps": self.steps, "warmup_seconds": self.seconds})
+                         "warmup_steps": self.steps, "warmup_seconds": self.seconds,
+                         "warmup_reused": self.reused or None})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "WarmUpFacts | None":

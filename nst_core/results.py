@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,18 +58,54 @@ def json_path(png_path: str | os.PathLike) -> Path:
     return Path(png_path).with_suffix(".json")
 
 
+# Result formats by file extension. PNG holds the settings in a text chunk; JPEG and WebP
+# carry none, so their settings live only in the JSON beside them.
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+JPEG_QUALITY = 95  # Pillow's default of 75 shows blocking on painted textures
+
+
+def check_output_path(path: str | os.PathLike, what: str = "--out") -> str:
+    """The format a result file at ``path`` is written in, checked before any work: not a
+    folder, a known extension, a folder that exists and can be written to. ValueError
+    naming the problem otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{what} {path} is a folder; give a file name in it, e.g. "
+                         f"{p / 'result.png'}")
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{what} {path}: unknown image extension {p.suffix or '(none)'!r}; "
+                         f"choose from: {', '.join(FORMATS)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path}: the folder {parent} does not exist")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ValueError(f"{what} {path}: no permission to write that file")
+    try:  # what the folder really allows (a read-only mount, root's permissions, /proc)
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise ValueError(f"{what} {path}: cannot write in {parent} "
+                         f"({exc.strerror or exc})") from None
+    return fmt
+
+
 def write_result(image: Image.Image, png_path: str | os.PathLike,
                  metadata: dict) -> tuple[Path, Path]:
-    """Write the PNG with ``metadata`` embedded and the same metadata as JSON beside it.
+    """Write the image in the format its extension names (:data:`FORMATS`; a PNG has
+    ``metadata`` embedded) and the same metadata as JSON beside it.
 
-    Creates the folder if needed; returns (PNG path, JSON path).
+    Creates the folder if needed; returns (image path, JSON path).
     """
     # One JSON form for both files; values JSON has no type for (a sweep cell's value may be
     # any setting's) are written as text.
     metadata = json.loads(json.dumps(metadata, default=str))
     png = Path(png_path)
     png.parent.mkdir(parents=True, exist_ok=True)
-    images.save_png(image, png, metadata)
+    fmt = FORMATS.get(png.suffix.lower(), "PNG")
+    if fmt == "PNG":
+        images.save_png(image, png, metadata)
+    else:
+        image.convert("RGB").save(png, fmt, quality=JPEG_QUALITY)
     js = json_path(png)
     js.write_text(json.dumps(metadata, indent=1, sort_keys=True))
     return png, js

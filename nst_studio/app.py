@@ -38,17 +38,37 @@ from nst_studio.ui import (api, compare_tab, estimate, examples, explore_tab, li
                            panel, stylize_tab)
 
 INTRO = """# Neural style transfer studio
-Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19): pick a
-content image and a style image, a method and a number of steps, then **Run**. Previews show as
-it goes; **Stop** keeps the image as it is. Example images: `examples/README.md` (public
-domain / CC0)."""
+Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19). An
+example pair is loaded: press **Run**, or pick another pair under the images, or upload your own.
+Previews show as it goes; **Stop** keeps the image as it is. **Compare** (the tab beside
+Stylize) runs several methods (what is optimized: pixels, Fourier coefficients, a Deep Image
+Prior generator, a Laplacian pyramid) on the same pair and budget, and ranks them with one
+fixed score."""
+# The example images' sources and licences (public domain / CC0), served from examples/ (an
+# allowed path, see launch_kwargs); a relative link, so it works under a proxy's root too.
+LICENCES = (f"Example images: [sources and licences](gradio_api/file={examples.EXAMPLES}/README.md)"
+            " (public domain / CC0).")
 # Small results (a 128 px preview, a grid of small cells) are shown scaled up to the box
 # instead of as a thumbnail. The run column stays in view while the settings column scrolls, and
 # the tables wrap rather than scroll sideways.
+# The example pairs in one line of small thumbnails (a pair per table row, side by side), so the
+# settings stay on the first screen. Help text under each setting: Gradio's default light grey (#bbbbc2, 1.9:1 on white) is below
+# WCAG 2.1 AA's 4.5:1 for text; #4b5563 on white is 7.6:1. On a narrow screen (the columns
+# stacked) the run column comes first: Run, the estimate and the result before the settings.
 CSS = ("#result img, #exp_grid img, #pair_before img, #pair_last img "
        "{ width: 100%; height: 100%; object-fit: contain; }\n"
        "#run_column { position: sticky; top: 8px; align-self: flex-start; }\n"
-       "#cmp_table table { table-layout: auto; }")
+       "#cmp_table table { table-layout: auto; }\n"
+       "#examples thead { display: none; }\n"
+       "#examples tbody { display: flex; flex-wrap: wrap; gap: 6px; }\n"
+       "#examples tr { display: flex; gap: 2px; }\n"
+       "#examples td { padding: 2px; }\n"
+       "#examples td .container, #examples td img { width: 44px !important; "
+       "height: 44px !important; }\n"
+       ".info-text { color: #4b5563 !important; font-size: 13px !important; }\n"
+       ".dark .info-text { color: #d1d5db !important; }\n"
+       "@media (max-width: 768px) { #main_row { flex-direction: column-reverse; }\n"
+       "  #run_column { position: static; } }")
 # Gradio deletes its cached uploads and previews older than an hour, every 10 minutes.
 DELETE_CACHE = (600, 3600)
 # On ZeroGPU this process must run nothing on the GPU (it has one only inside jobs): the
@@ -70,21 +90,34 @@ def build_demo(limits: Limits | None = None, cls: type = Settings) -> gr.Blocks:
     # Jobs of every tab share one device: they queue together.
     job_queue = dict(concurrency_limit=limits.concurrency, concurrency_id="device")
     with gr.Blocks(title="Neural style transfer studio", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO + (" " + LICENCES if (examples.EXAMPLES / "README.md").is_file()
+                             else ""), elem_id="intro")
         link_message = links.message_box()
         # Two columns: images and settings on the left; Run, Stop and the result on the right.
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="main_row"):
             with gr.Column(scale=5, elem_id="settings_column"):
                 left = panel.build(limits, cls)
             with gr.Column(scale=6, elem_id="run_column"):
-                with gr.Tabs():
+                with gr.Tabs() as tabs:
                     copies = [stylize_tab.build(left, limits, job_queue),
                               compare_tab.build(left, limits, job_queue)]
                     explore_tab.build(left, limits, job_queue)
+        _method_per_tab(tabs, left)
         api.build(limits, job_queue)
         links.wire_load(demo, left, link_message, copies)
     demo.queue(max_size=limits.max_queue, default_concurrency_limit=limits.concurrency)
     return demo
+
+
+def _method_per_tab(tabs: gr.Tabs, left: panel.Panel) -> None:
+    """The Method dropdown shows only where it is used: Compare runs its own list of methods."""
+    method = left.form.get("method")
+    if method is None:
+        return
+    for tab in tabs.children:
+        shown = getattr(tab, "id", None) != "compare"
+        tab.select(lambda shown=shown: gr.Dropdown(visible=shown), None, method,
+                   queue=False, api_visibility="private", show_progress="hidden")
 
 
 def launch_kwargs(limits: Limits) -> dict[str, Any]:

@@ -174,6 +174,17 @@ def short_dip_warm_up(monkeypatch):
     monkeypatch.setattr(dip, "WARMUP_STEPS", 30)
 
 
+@pytest.fixture(autouse=True)
+def fresh_warm_ups():
+    """Each test warms up on its own: a warm-up another test finished is not taken over
+    (nst_core.params.warm_cache), unless the test makes it itself."""
+    from nst_core.params import warm_cache
+
+    warm_cache.clear()
+    yield
+    warm_cache.clear()
+
+
 ODD = (1, 3, 37, 53)  # divisible by no power of 2: DIP must pad and crop
 
 

@@ -17,7 +17,7 @@ from ..experiments.tasks import Source, Task, make_task
 from ..optim.registry import OPTIMIZERS
 from ..params.registry import PARAMETERIZATIONS
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_command_arguments, read_sources,
+from .options import (CliError, Parser, RunsFailed, add_grid_command_arguments, read_sources,
                       settings_from_args, style_groups)
 from .progress import perform_with_bar
 
@@ -62,7 +62,7 @@ def _overview(out: str, summaries: Sequence[tuple[list[Task], CompareResult | No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nst compare",
         description="Run several OPTIMIZER:PARAM methods on the same content, style, settings "
                     "and step budget; write a labelled grid (grid.png), loss curves "

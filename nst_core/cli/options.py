@@ -21,6 +21,14 @@ class RunsFailed(Exception):
     """Some runs of a grid failed (the others finished and were written): exit status 1."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and a pointer to ``--help`` (argparse's own
+    print the whole usage block first, burying the error)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\nsee {self.prog} --help\n")
+
+
 def _flag(info: FieldInfo) -> str:
     return info.flag or "--" + info.name.replace("_", "-")
 

@@ -15,7 +15,7 @@ from ..experiments.sweep import MODES, sweep_tasks
 from ..experiments.tasks import Outcome, Source, Task, outcome_row
 from ..results import write_result
 from ..settings import Settings
-from .options import (CliError, RunsFailed, add_grid_command_arguments, read_sources,
+from .options import (CliError, Parser, RunsFailed, add_grid_command_arguments, read_sources,
                       settings_from_args, style_groups)
 from .progress import perform_with_bar
 
@@ -74,7 +74,7 @@ def write_grid(args: argparse.Namespace, settings: Settings, tasks: Sequence[Tas
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nst sweep",
         description="Run one setting over a list of values, for every content image and "
                     "style, and save a labelled grid (a row per content and style), a table "

@@ -159,7 +159,7 @@ def _row(method: str, final: Progress, scores: Mapping[str, float]) -> dict[str,
            "lr": run.lr, **{k: scores[k] for k in ("score", "ssim", "style_distance")}}
     if run.warmup is not None:
         row.update(warmup_steps=run.warmup.steps, warmup_seconds=run.warmup.seconds,
-                   warmup_mse=run.warmup.mse)
+                   warmup_mse=run.warmup.mse, warmup_reused=bool(run.warmup.reused))
     return row
 
 

@@ -33,7 +33,10 @@ class GridLook:
     strip: int | None = None
 
 
-COMPARE_LOOK = GridLook(margin=6, gap=6, columns=4, min_side=MIN_TILE)
+# A comparison's grid is the content, the style(s) and every method's result: one row for the
+# content, a style and the four parameterizations' best methods (nst_core.methods.DEFAULT_METHODS)
+# and more, so the results sit beside the images they came from.
+COMPARE_LOOK = GridLook(margin=6, gap=6, columns=8, min_side=MIN_TILE)
 SWEEP_LOOK = GridLook(margin=0, gap=GRID_GAP, columns=6, strip=LABEL_HEIGHT)
 
 

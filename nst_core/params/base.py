@@ -8,6 +8,7 @@ new parameterization works with every optimizer, loss, preview and colour option
 """
 from __future__ import annotations
 
+import contextvars
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
@@ -114,6 +115,13 @@ def per_pixel_lr(lr_at_64px: float) -> Callable[[Sequence[int]], float]:
     return lambda shape: lr_at_64px * shape[-1] * shape[-2] / (64 * 64)
 
 
+# Who hears of a warm-up's steps as they go, in this context: ``listener(done, total)``. A
+# warm-up runs inside a single step of the engine's stream (no record comes until it ends), so
+# a caller that shows its progress (the app's status line) listens here instead.
+WARM_UP_LISTENER: contextvars.ContextVar[Callable[[int, int], None] | None] = \
+    contextvars.ContextVar("warm_up_listener", default=None)
+
+
 def warm_up(made: Parameterized, seconds: float | None = None) -> WarmUpFacts | None:
     """Run the set-up a factory left in ``made.warm_up`` (a DIP generator fitting the start
     image), once, stopping early when ``seconds`` are spent: what it did, or None without one.
@@ -123,12 +131,17 @@ def warm_up(made: Parameterized, seconds: float | None = None) -> WarmUpFacts | 
     if warm is None:
         return None
     start, done = time.perf_counter(), 0
+    listener = WARM_UP_LISTENER.get()
     while done < warm.steps and (seconds is None or time.perf_counter() - start < seconds):
         warm.step()
         done += 1
+        if listener is not None:
+            listener(done, warm.steps)
     mse, psnr = warm.finish()
     made.warm_up = None  # run once
-    return WarmUpFacts(steps=done, seconds=time.perf_counter() - start, mse=mse, psnr=psnr)
+    reused = getattr(warm, "reused", None)  # a cached warm-up taken over: its steps, no work
+    return WarmUpFacts(steps=reused or done, seconds=time.perf_counter() - start, mse=mse,
+                       psnr=psnr, reused=bool(reused) or None)
 
 
 def count_parameters(params: Sequence[torch.Tensor]) -> int:

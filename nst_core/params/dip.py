@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..fields import option, option_values
+from . import warm_cache
 from .base import Parameterization, Parameterized
 
 # Ulyanov et al.'s shape (5 levels, 4-channel skips, a 32-channel input) at 48 channels, not
@@ -133,6 +134,9 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     if 2 ** depth > 4 * max(h, w):
         raise ValueError(f"dip depth {depth} is too deep for a {w}x{h} image")
     ph, pw = padded_size(h, w, depth)
+    steps = WARMUP_STEPS if warmup_steps is None else warmup_steps
+    cache_key = (warm_cache.key("dip", init, o, device, steps, torch.get_rng_state(), generator)
+                 if init is not None and steps > 0 else None)
     net = SkipNet(input_channels, channels, skip_channels, depth, c).to(device)
     noise = (torch.rand((n, input_channels, ph, pw), generator=generator) * INPUT_SCALE).to(device)
     top, left = (ph - h) // 2, (pw - w) // 2
@@ -153,9 +157,8 @@ def make_dip(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
                                     dtype=noise.dtype) * input_noise
         return forward(x)
 
-    steps = WARMUP_STEPS if warmup_steps is None else warmup_steps
-    warm = (WarmUp(net.parameters(), image_fn, init.to(device=device, dtype=torch.float32), steps)
-            if init is not None and steps > 0 else None)
+    warm = (WarmUp(net, image_fn, init.to(device=device, dtype=torch.float32), steps,
+                   generator, cache_key) if cache_key is not None else None)
     return Parameterized(list(net.parameters()), image_fn, warm)
 
 
@@ -164,20 +167,39 @@ class WarmUp:
     :meth:`step`. The engine drives it (:func:`nst_core.params.base.warm_up`), so a time budget
     and a stop land between its steps as between the run's; :meth:`finish` reports it."""
 
-    def __init__(self, params, image_fn, target: torch.Tensor, steps: int):
-        self.steps = steps
+    def __init__(self, net: nn.Module, image_fn, target: torch.Tensor, steps: int,
+                 generator: torch.Generator | None = None, cache_key: str | None = None):
+        self._net, self._generator, self._key = net, generator, cache_key
         self._image_fn, self._target = image_fn, target
-        self._opt: torch.optim.Optimizer | None = torch.optim.Adam(params, lr=WARMUP_LR)
+        self.done = 0
+        # The same warm-up finished earlier in this process (nst_core.params.warm_cache):
+        # taken over, with the random state it left, instead of run again.
+        kept = warm_cache.take(cache_key) if cache_key else None
+        self.reused = kept["steps"] if kept else 0
+        if kept:
+            net.load_state_dict(kept["weights"])
+            if generator is not None:
+                generator.set_state(kept["generator"])
+            torch.set_rng_state(kept["rng"])
+        self.steps = 0 if kept else steps
+        self._opt: torch.optim.Optimizer | None = (
+            None if kept else torch.optim.Adam(net.parameters(), lr=WARMUP_LR))
 
     def step(self) -> None:
         self._opt.zero_grad(set_to_none=True)
         F.mse_loss(self._image_fn(), self._target).backward()
         self._opt.step()
+        self.done += 1
 
     def finish(self) -> tuple[float, float]:
         """How close the warm-up came: MSE and PSNR (dB) to the start image; frees Adam's
-        moments, which are as large as the generator."""
+        moments, which are as large as the generator. A complete warm-up is kept for reuse."""
         self._opt = None
+        if self._key and not self.reused and self.done >= self.steps:
+            warm_cache.keep(self._key, {
+                "steps": self.done, "rng": torch.get_rng_state(),
+                "weights": {k: v.detach().clone() for k, v in self._net.state_dict().items()},
+                "generator": self._generator.get_state() if self._generator else None})
         with torch.no_grad():
             mse = float(F.mse_loss(self._image_fn(), self._target))
         return mse, _psnr(mse)

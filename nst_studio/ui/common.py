@@ -1,8 +1,12 @@
 """What every tab's handlers share: clear errors, upload checks, stop keys, job streams."""
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping
@@ -12,6 +16,7 @@ import gradio as gr
 
 from nst_core.engine.loop import NonFiniteLossError
 from nst_core.imaging import images
+from nst_core.params.base import WARM_UP_LISTENER
 from nst_studio.web import inputs
 from nst_studio.web.jobs import JOBS, StopToken
 
@@ -110,28 +115,36 @@ def request_stop(request: gr.Request | None, kind: str) -> None:
         JOBS.request_stop(key)
 
 
-def lock_run() -> Any:
-    """Run while a job runs: disabled, so a second click is not silently queued behind it."""
-    return gr.Button(interactive=False)
+def lock_run() -> tuple[Any, Any]:
+    """Run and Stop while a job runs: Run disabled, so a second click is not silently queued
+    behind it; Stop enabled."""
+    return gr.Button(interactive=False), gr.Button(interactive=True)
 
 
 def unlock_run() -> Any:
     return gr.Button(interactive=True)
 
 
-def wire_run_button(button: gr.Button, run_event: Any) -> None:
-    """Run is enabled again once its job ends, whichever way: Gradio 6.31 fires ``.then``
-    only after a success, ``.failure`` after an error or a refusal (Stop enables it itself: a
-    cancelled event fires neither)."""
+def idle_buttons() -> tuple[Any, Any]:
+    """Run and Stop with no job running: Run enabled, Stop disabled (nothing to stop)."""
+    return gr.Button(interactive=True), gr.Button(interactive=False)
+
+
+def wire_run_button(button: gr.Button, run_event: Any, stop_btn: gr.Button) -> None:
+    """Run is enabled again, and Stop disabled, once its job ends, whichever way: Gradio 6.31
+    fires ``.then`` only after a success, ``.failure`` after an error or a refusal (Stop's own
+    event does it after a cancel: a cancelled event fires neither)."""
     for ended in (run_event.then, run_event.failure):
-        ended(unlock_run, None, button, queue=False, api_visibility="private")
+        ended(idle_buttons, None, [button, stop_btn], queue=False, api_visibility="private")
 
 
 def run_stop_row(run_label: str, prefix: str = "") -> tuple[gr.Button, gr.Button]:
     """A tab's Run and Stop buttons, side by side (elem_ids ``{prefix}run``, ``{prefix}stop``)."""
     with gr.Row(elem_id=f"{prefix}run_row"):
         run_btn = gr.Button(run_label, variant="primary", elem_id=f"{prefix}run")
-        stop_btn = gr.Button("Stop", variant="stop", elem_id=f"{prefix}stop")
+        # Disabled until a job runs (see lock_run).
+        stop_btn = gr.Button("Stop", variant="stop", interactive=False,
+                             elem_id=f"{prefix}stop")
     return run_btn, stop_btn
 
 
@@ -148,10 +161,11 @@ def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
         async for shown in serve(request, kind, lambda: check(data)):
             yield shown
 
-    locked = run_btn.click(lock_run, None, run_btn, queue=False, api_visibility="private")
+    locked = run_btn.click(lock_run, None, [run_btn, stop_btn], queue=False,
+                           api_visibility="private")
     run_event = locked.then(start, event_inputs, event_outputs, api_name=api_name,
                             api_visibility="undocumented", show_progress="minimal", **job_queue)
-    wire_run_button(run_btn, run_event)
+    wire_run_button(run_btn, run_event, stop_btn)
     stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
                                 queue=False, api_visibility="private")
     return run_event, stop_event
@@ -173,6 +187,29 @@ class Job:
     first: Any
     updates: Callable[[str | None], Iterator[Any]]
     show: Callable[[Any], Any]
+    # What the page shows while a warm-up (a DIP generator fitting the start image) runs
+    # inside a step: given (steps done, steps in all); None: nothing.
+    warming: Callable[[int, int], Any] | None = None
+
+
+# Seconds between the warm-up progress a job's stream shows (a warm-up sends no records).
+WARMING_EVERY = 1.0
+
+
+def warming(status: Any, params: Any) -> Callable[[int, int], Any] | None:
+    """A job's :attr:`Job.warming` for ``status``, when one of ``params`` (parameterization
+    names) warms up; None otherwise (its steps are then awaited as plain worker calls)."""
+    from nst_core.params.registry import PARAMETERIZATIONS
+
+    if not any(getattr(PARAMETERIZATIONS.get(p), "warmup_option", None) for p in params):
+        return None
+    return lambda done, total: {status: warming_status(done, total)}
+
+
+def warming_status(done: int, total: int) -> str:
+    """The status line during a warm-up."""
+    return (f"Setting up: fitting the DIP generator to the start image, {done}/{total} "
+            "warm-up steps (before the first step)")
 
 
 _END = object()
@@ -190,6 +227,41 @@ def _advance(running: Iterator[Any], token: StopToken | None) -> Any:
             running.close()
         return _END
     return record
+
+
+@dataclass
+class _Warming:
+    shown: Any
+
+
+async def _next_record(running: Iterator[Any], token: StopToken | None,
+                       warming: Callable[[int, int], Any] | None) -> AsyncIterator[Any]:
+    """The next record of ``running`` (see :func:`_advance`), computed in a worker thread;
+    while it takes, a warm-up's progress every WARMING_EVERY seconds (as :class:`_Warming`).
+    A cancel while waiting leaves the thread to end with its step (the stop token ends it)."""
+    if warming is None:
+        yield await anyio.to_thread.run_sync(_advance, running, token, abandon_on_cancel=True)
+        return
+    heard: list[tuple[int, int]] = []
+    done: concurrent.futures.Future = concurrent.futures.Future()
+    context = contextvars.copy_context()
+    context.run(WARM_UP_LISTENER.set, (lambda d, t: heard.append((d, t))) if warming else None)
+
+    def work() -> None:
+        try:
+            done.set_result(_advance(running, token))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting event
+            done.set_exception(exc)
+
+    threading.Thread(target=context.run, args=(work,), daemon=True,
+                     name="nst-step").start()
+    waiting, shown = asyncio.wrap_future(done), None
+    while not waiting.done():
+        await asyncio.wait({waiting}, timeout=WARMING_EVERY)
+        if heard and heard[-1] != shown and not waiting.done():
+            shown = heard[-1]
+            yield _Warming(warming(*shown))
+    yield waiting.result()
 
 
 async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
@@ -213,10 +285,12 @@ async def serve(request: gr.Request | None, kind: str, check: Callable[[], Job]
     running = job.updates(key)
     try:
         while True:
-            record = await anyio.to_thread.run_sync(_advance, running, token,
-                                                    abandon_on_cancel=True)
-            if record is _END:
-                break
+            record = _END
+            async for record in _next_record(running, token, job.warming):
+                if record is not _END and isinstance(record, _Warming):
+                    yield record.shown
+            if record is _END or (token is not None and token.is_set()):
+                break  # stopped while the record came: the page keeps what Stop showed
             shown = job.show(record)
             # Nothing to show, nothing sent: Gradio 6.31 answers every "unchanged" update
             # (gr.skip()) by rebuilding the component into the session's state, where the

@@ -13,9 +13,9 @@ from nst_studio.web import budget as budgets
 from nst_studio.web.jobs import on_gpu
 from nst_studio.web.limits import Limits
 
-from . import links
+from . import estimate, links
 from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run,
-                     wire_run_stop)
+                     warming, wire_run_stop)
 from .panel import Panel
 
 
@@ -31,15 +31,22 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         methods = gr.CheckboxGroup(choices, value=[m for m in DEFAULT_METHODS
                                                    if m in offered][:3],
                                    label="Methods", elem_id="cmp_methods")
+        start_budget, start_seconds = budgets.compare_start(len(methods.value or ()))
         with gr.Row():
-            budget = gr.Radio(list(budgets.COMPARE_BUDGETS), value="steps", label="Budget",
-                              elem_id="cmp_budget")
-            seconds = gr.Number(30, label="Seconds per method (same time)",
+            budget = gr.Radio(list(budgets.COMPARE_BUDGETS), value=start_budget,
+                              label="Budget", elem_id="cmp_budget")
+            seconds = gr.Number(start_seconds, label="Seconds per method (same time)",
                                 elem_id="cmp_seconds")
         run_btn, stop_btn = run_stop_row("Run comparison", "cmp_")
+
+        estimate.build(panel, limits, "cmp_estimate", extra=[methods, budget, seconds],
+                       compute=lambda data: estimate.runs_text(
+                           panel, data, limits, lambda s: budgets.method_runs(
+                               s, data[methods], data[budget], data[seconds], limits),
+                           "methods"))
         status = gr.Markdown("", elem_id="cmp_status")
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
-                             elem_id="cmp_gallery")
+                             object_fit="contain", elem_id="cmp_gallery")
         plot = gr.Plot(label="Loss per method", show_label=False, elem_id="cmp_plot")
         # Shown once the comparison is done (an empty table would show placeholder headers).
         table = gr.Dataframe(label="Scores: lower is better (one fixed yardstick for every "
@@ -52,7 +59,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
             # No label badge: it would cover the image's own title.
             curves = gr.Image(label="Curves", show_label=False, type="pil",
                               interactive=False, elem_id="cmp_curves")
-            json_file = gr.File(label="Comparison numbers (JSON)", elem_id="cmp_json")
+            json_file = gr.File(label="Comparison numbers (JSON)", interactive=False,
+                                elem_id="cmp_json")
         copy = links.copy_link(panel, "compare", {"methods": methods, "budget": budget,
                                                   "seconds": seconds})
     outputs = {"gallery": gallery, "status": status, "plot": plot, "grid": grid,
@@ -72,7 +80,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         if not data[methods]:
             raise ValueError("pick at least one method to compare")
         return Job({gallery: [], status: LOADING, table: gr.Dataframe(visible=False)},
-                   lambda key: updates(read, settings, data[methods], stop_key=key), show)
+                   lambda key: updates(read, settings, data[methods], stop_key=key), show,
+                   warming(status, [m.split(":")[-1] for m in data[methods]]))
 
     def stop(request: gr.Request) -> dict:
         request_stop(request, "compare")

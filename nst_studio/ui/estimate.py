@@ -3,6 +3,7 @@ images and settings change, and the finished jobs' pace that refines it
 (:mod:`nst_core.estimate`)."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -11,7 +12,7 @@ import gradio as gr
 from PIL import Image
 
 from nst_core.engine.device import resolve_device
-from nst_core.estimate import ESTIMATOR
+from nst_core.estimate import ESTIMATOR, human_seconds
 from nst_studio.web import forms
 from nst_studio.web.jobs import JOBS, zero_gpu
 from nst_studio.web.limits import Limits
@@ -34,33 +35,81 @@ def _shape(path: Any) -> tuple[int | None, int | None]:
         return None, None
 
 
+def _form_settings(panel: Panel, data: dict, limits: Limits) -> Any:
+    """The settings as Run reads them (the time limit included: a refusal shows here)."""
+    form = {name: data[c] for name, c in panel.form.items()}
+    return forms.settings_from_form(form, limits=limits, n_styles=1, base=data[panel.base],
+                                    need_style=False, cls=panel.cls)
+
+
+def _guess(settings: Any, width: int | None, height: int | None) -> Any:
+    lock = JOBS.device_lock(str(resolve_device(settings.device)))
+    return ESTIMATOR.estimate(settings, width, height, lock=lock)
+
+
 def text(panel: Panel, data: dict, limits: Limits) -> str:
     """The estimate line for the form's values, or why there is none."""
-    form = {name: data[c] for name, c in panel.form.items()}
     try:
-        # The settings as Run reads them (the time limit included: a refusal shows here).
-        settings = forms.settings_from_form(form, limits=limits, n_styles=1,
-                                            base=data[panel.base], need_style=False,
-                                            cls=panel.cls)
+        settings = _form_settings(panel, data, limits)
         width, height = _shape(data[panel.content])
-        lock = JOBS.device_lock(str(resolve_device(settings.device)))
-        guess = ESTIMATOR.estimate(settings, width, height, lock=lock)
+        guess = _guess(settings, width, height)
     except ValueError as exc:
         return f"**Estimate:** {exc}"
     if guess is None:
         return UNKNOWN
     where = "" if width else " (for a square content image)"
-    return f"**Estimate:** {guess.text()} for {guess.evaluations} steps{where}"
+    return f"**Estimate:** {guess.text()} for {describe(guess, settings)}{where}"
 
 
-def build(panel: Panel, limits: Limits) -> gr.Markdown:
+def runs_text(panel: Panel, data: dict, limits: Limits,
+              runs: Callable[[Any], list[tuple[str, Any]]], what: str) -> str:
+    """The estimate line of a job of several runs (Compare's methods, Explore's cells):
+    ``runs(settings)`` -> (label, settings) of each run, one after the other."""
+    try:
+        chosen = runs(_form_settings(panel, data, limits))
+        width, height = _shape(data[panel.content])
+        guesses = [(label, _guess(s, width, height)) for label, s in chosen]
+    except ValueError as exc:
+        return f"**Estimate:** {exc}"
+    if not guesses:
+        return f"**Estimate:** no {what} chosen"
+    if any(g is None for _, g in guesses):
+        return UNKNOWN
+    first = guesses[0][1]
+    total = dataclasses.replace(first, seconds=sum(g.seconds for _, g in guesses),
+                                peak_bytes=max(g.peak_bytes for _, g in guesses))
+    parts = "; ".join(f"{label}: {human_seconds(g.seconds)}" for label, g in guesses)
+    warm = sum(g.warmup_seconds for _, g in guesses)
+    warmed = (f"; the DIP warm-up takes about {human_seconds(warm)} of it, shown as its own "
+              "progress") if warm else ""
+    return (f"**Estimate:** {total.text()} for {len(guesses)} {what}, one after the other "
+            f"({parts}){warmed}")
+
+
+def describe(guess: Any, settings: Any) -> str:
+    """What the estimate counts, in a visitor's words: the steps of each level of a
+    multi-scale run (why the total exceeds Steps), and a warm-up's share."""
+    text = f"{guess.evaluations} steps"
+    if len(guess.level_steps) > 1:
+        parts = ", then ".join(f"{n} at {side} px" for side, n in guess.level_steps)
+        text += f" ({parts}: multi-scale, set in Advanced)"
+    if guess.warmup_steps:
+        name = str(settings.param).upper() if settings.param == "dip" else settings.param
+        text += (f"; first the {name} warm-up ({guess.warmup_steps} steps, about "
+                 f"{human_seconds(guess.warmup_seconds)}, shown as its own progress)")
+    return text
+
+
+def build(panel: Panel, limits: Limits, elem_id: str = "estimate",
+          compute: Callable[[dict], str] | None = None, extra: Any = ()) -> gr.Markdown:
     """The estimate line (inside the caller's layout), updated when the page loads and when
-    any image or setting changes."""
-    line = gr.Markdown(PENDING, elem_id="estimate")
-    gr.on(None, lambda data: text(panel, data, limits),
-          {panel.content, panel.base, *panel.form.values()}, line, api_visibility="private",
-          show_progress="hidden", trigger_mode="always_last", queue=True,
-          concurrency_limit=1, concurrency_id="estimate")
+    any image or setting changes (or one of ``extra``, a tab's own inputs). ``compute``
+    makes the line from the event's values (the Stylize tab's run without one)."""
+    line = gr.Markdown(PENDING, elem_id=elem_id)
+    compute = compute or (lambda data: text(panel, data, limits))
+    gr.on(None, compute, {panel.content, panel.base, *panel.form.values(), *extra}, line,
+          api_visibility="private", show_progress="hidden", trigger_mode="always_last",
+          queue=True, concurrency_limit=1, concurrency_id="estimate")
     return line
 
 

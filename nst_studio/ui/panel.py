@@ -77,9 +77,10 @@ class Panel:
         return out
 
 
-def _image(label: str, elem_id: str, height: int, guard: str) -> gr.Image:
+def _image(label: str, elem_id: str, height: int, guard: str, value: str | None = None
+           ) -> gr.Image:
     """An upload slot; a file a browser cannot show is replaced by a PNG of what is read."""
-    slot = upload_image(label, guard, elem_id=elem_id, height=height)
+    slot = upload_image(label, guard, elem_id=elem_id, height=height, value=value)
 
     def shown(path: str | None) -> Any:
         try:
@@ -131,16 +132,23 @@ def _masks(panel: Panel) -> None:
 def build(limits: Limits, cls: type = Settings) -> Panel:
     """Lay out the left column (inside the caller's column) and wire its own events."""
     panel = Panel(limits, cls, base=gr.State(None))
+    pairs = example_pairs()
+    # The page opens with the first example pair loaded: a visitor can press Run at once.
+    first = [str(p) for p in pairs[0]] if pairs else [None, None]
     with gr.Row(elem_id="images_row"):
-        panel.content = _image("Content image", "content", IMAGE_HEIGHT, "content image")
-        panel.styles.append(_image("Style image", "style", IMAGE_HEIGHT, "style image"))
-    # The main choices right under the images: with the Run button and the result beside
-    # them, a visitor sees all of it without scrolling.
+        panel.content = _image("Content image", "content", IMAGE_HEIGHT, "content image",
+                               value=first[0])
+        panel.styles.append(_image("Style image", "style", IMAGE_HEIGHT, "style image",
+                                   value=first[1]))
+    # The other pairs right under the images, where a visitor looks first.
+    if pairs:
+        gr.Examples([[str(c), str(s)] for c, s in pairs],
+                    inputs=[panel.content, panel.styles[0]], cache_examples=False,
+                    label="Example pairs (click one)", examples_per_page=len(pairs),
+                    elem_id="examples", api_visibility="private")
+    # The main choices right under them: with the Run button and the result beside them, a
+    # visitor sees all of it without scrolling.
     panel.form = controls.settings_form(limits, advanced=False, cls=cls)
-    gr.Examples([[str(c), str(s)] for c, s in example_pairs()],
-                inputs=[panel.content, panel.styles[0]], cache_examples=False,
-                label="Example images (click a row)", examples_per_page=4,
-                api_visibility="private")
     _styles(panel)
     _masks(panel)
     with gr.Accordion("Advanced", open=False, elem_id="advanced"):

@@ -14,7 +14,7 @@ from nst_studio.web.limits import Limits
 
 from . import estimate, gallery, links
 from .common import (LOADING, Job, changes, request_stop, run_stop_row, unlock_run, user_error,
-                     wire_run_stop)
+                     warming, wire_run_stop)
 from .panel import Panel
 
 
@@ -23,7 +23,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     with gr.Tab("Stylize", id="stylize"):
         run_btn, stop_btn = run_stop_row("Run")
         estimate.build(panel, limits)
-        status = gr.Markdown("Ready: pick a content and a style image, then **Run**.",
+        status = gr.Markdown("Ready: press **Run** (or pick other images).",
                              elem_id="status")
         result = gr.Image(label="Result (previews while running)", type="pil", format="png",
                           interactive=False, elem_id="result", height=400)
@@ -32,8 +32,9 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         # label badge would cover its top.
         plot = gr.Plot(label="Loss", show_label=False, elem_id="loss_plot")
         with gr.Row():
-            png_file = gr.File(label="Result PNG (settings embedded)", elem_id="png_file")
-            json_file = gr.File(label="Settings JSON", elem_id="json_file")
+            png_file = gr.File(label="Result PNG (settings embedded)", interactive=False,
+                               elem_id="png_file")
+            json_file = gr.File(label="Settings JSON", interactive=False, elem_id="json_file")
         reuse_btn = gr.Button("Reuse these settings", elem_id="reuse")
         copy = links.copy_link(panel, "stylize")
         shelf = gallery.build()
@@ -50,7 +51,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
         read, settings = panel.read(data)
         return Job({status: LOADING, job_state: {"settings": settings.to_dict(), "step": 0}},
                    lambda key: updates(read, settings, stop_key=key),
-                   lambda u: changes(u, outputs))
+                   lambda u: changes(u, outputs),
+                   warming(status, [settings.param]))
 
     def stop(state: dict | None, request: gr.Request) -> dict:
         # Interrupts the step in progress; the cancel below ends the event itself.

@@ -110,6 +110,14 @@ def _slider_step(info: FieldInfo, lo: float, hi: float) -> float:
     return 10 ** math.floor(math.log10((hi - lo) / 100))
 
 
+def form_none_help(text: str, off: float) -> str:
+    """A field's help for the form, where ``off`` stands for none: the help's own "(none: ...)"
+    reads "(-1: ...)"; a help that does not say what none means gets "(-1: none)"."""
+    if "(none:" in text:
+        return text.replace("(none:", f"({off:g}:", 1)
+    return f"{text} ({off:g}: none)"
+
+
 def _number_control(info: FieldInfo, limits: Limits, common: dict[str, Any]) -> Control:
     whole = info.kind == "int"
     if info.log:
@@ -118,7 +126,7 @@ def _number_control(info: FieldInfo, limits: Limits, common: dict[str, Any]) -> 
     lo, hi, _ = form_range(info, limits)
     if info.optional and info.name not in TOGGLED:
         off = none_value(info)
-        common["info"] = f"{common['info']} ({off:g} here: none)"
+        common["info"] = form_none_help(common["info"], off)
         lo = None
     if lo is not None and hi is not None:
         return Control(info.name, "slider", info.label, minimum=lo, maximum=hi,

@@ -18,33 +18,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from nst_core import estimate
-from nst_core.engine.device import resolve_device
+# The device's starting run is the library's, shared with the command line.
+from nst_core.defaults import HARDWARE_DEFAULTS, device_kind, hardware_values  # noqa: F401
 from nst_core.settings import Settings
 from .limits import Limits
-
-# Per device kind: Settings fields of the starting run. Devices without an entry use "cpu".
-# GPU: the quality run of the README's figures. CPU: 256 px from a 128 px level (50 + 12 steps,
-# schedule.default_level_steps), a run a visitor waits about a minute for (docs/calibration.md).
-HARDWARE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cuda": {"size": 512, "steps": 300, "optimizer": "lbfgs", "param": "pixels",
-             "multiscale": False},
-    "cpu": {"size": 256, "steps": 50, "optimizer": "lbfgs", "param": "pixels",
-            "multiscale": True, "min_size": 128},
-}
-
-
-def device_kind(device: str = "auto") -> str:
-    """"cuda" or "cpu": the entry of :data:`HARDWARE_DEFAULTS` a device uses."""
-    kind = resolve_device(device).type
-    return kind if kind in HARDWARE_DEFAULTS else "cpu"
-
-
-def hardware_values(kind: str) -> dict[str, Any]:
-    if kind not in HARDWARE_DEFAULTS:
-        raise ValueError(f"unknown device kind {kind!r}; choose from: "
-                         f"{', '.join(HARDWARE_DEFAULTS)}")
-    return dict(HARDWARE_DEFAULTS[kind])
-
 
 def start_settings(limits: Limits, cls: type = Settings, *, kind: str | None = None,
                    lock: AbstractContextManager | None = None) -> Settings:

@@ -15,6 +15,7 @@ from nst_core.optim.registry import OPTIMIZERS
 from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.methods import available_methods
 from nst_core.settings import PRESETS, Settings, field_info
+from . import budget
 from .limits import Limits
 
 EXPLORE_MODES = (("Stylize sweep", "stylize"), ("Content reconstruction", "reconstruct"),
@@ -146,3 +147,10 @@ def explore_plan(settings: Settings, mode: str, vary: str, values_text: Any, lim
     cells = sweep.sweep_cells(settings, vary, values, mode=mode, n_styles=n_styles,
                               also=limits.check)
     return ExplorePlan(settings, mode, vary, tuple(values), cells, int(columns or 0))
+
+
+def cell_runs(settings: Settings, mode: str, vary: str, values_text: Any, limits: Limits,
+              seconds: Any = 0) -> list[tuple[str, Settings]]:
+    """(caption, settings) of each run a sweep makes, one after the other (its estimate)."""
+    plan = explore_plan(budget.timed(settings, seconds), mode, vary, values_text, limits, 1)
+    return [(cell.label, cell.settings) for cell in plan.cells]

@@ -84,10 +84,20 @@ def status_line(p: Progress) -> str:
     pace = f" · {p.elapsed / p.step:.2f} s/step" if p.step else ""
     if p.done:
         return (f"**Done:** {p.step}/{p.total} steps in {_duration(p.elapsed)}{pace} · "
-                f"loss {p.losses['total']:.3g}")
+                f"loss {p.losses['total']:.3g}{warm_note(p)}")
     pct = 100 * p.step / max(p.total, 1)
     return (f"step {p.step}/{p.total} ({pct:.0f}%){pace} · ETA {_duration(p.eta)} · "
             f"loss {p.losses['total']:.3g}")
+
+
+def warm_note(p: Progress) -> str:
+    """What the run's warm-up cost (its last level's), or that an earlier one was reused."""
+    warm = p.run.warmup if p.run is not None else None
+    if warm is None or not warm.steps:
+        return ""
+    if warm.reused:
+        return f" · warm-up reused ({warm.steps} steps, done earlier for the same inputs)"
+    return f" · warm-up {warm.steps} steps in {_duration(warm.seconds)}"
 
 
 def paced_preview(p: Progress, pace: Throttle) -> Image.Image | None:

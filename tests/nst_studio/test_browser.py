@@ -291,9 +291,10 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
     assert not outside, f"the page fetched from outside 127.0.0.1: {outside[:3]}"
 
 
-def test_api_page_example_runs_as_copied(browser, monkeypatch):
+def test_api_page_example_runs_as_copied(browser, monkeypatch, tmp_path):
     """The /stylize example the API page shows, copied from the page and run as it stands
-    from the app's folder (a small server: the example uses its defaults)."""
+    from a folder without the app's files (a small server: the example uses its defaults);
+    its images are the server's own, by URL."""
     with serving(Limits(default_size=32, default_steps=3)) as url:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url)
@@ -303,7 +304,8 @@ def test_api_page_example_runs_as_copied(browser, monkeypatch):
         start = text.index("from gradio_client import Client")
         snippet = text[start:text.index("print(result)", start)]
         assert 'api_name="/stylize"' in snippet and 'settings_text="{}"' in snippet
-        monkeypatch.chdir(ROOT)
+        assert f"handle_file('{url}gradio_api/file=" in snippet, snippet
+        monkeypatch.chdir(tmp_path)
         namespace: dict = {}
         exec(compile(snippet, "api-page-example", "exec"), namespace)
         preview, result_png, progress = namespace["result"]

@@ -23,6 +23,16 @@ def test_a_comparison_grid_enlarges_small_tiles_under_their_captions():
     assert tile_w == MIN_TILE and grid.height > 150 + 2 * 18  # two caption lines under it
 
 
+def test_a_comparison_grid_of_the_default_methods_is_one_row():
+    from nst_core.methods import DEFAULT_METHODS
+
+    n = 2 + len(DEFAULT_METHODS)  # the content, the style, each method's result
+    tiles = [(Image.new("RGB", (32, 32), "red"), ["x", "y"])] * n
+    one = make_grid(tiles[:1], look=COMPARE_LOOK)
+    grid = make_grid(tiles, look=COMPARE_LOOK)
+    assert grid.height == one.height and grid.width > (n - 1) * MIN_TILE
+
+
 def test_tables_and_numbers():
     table = markdown_table(("Method", "Seconds"), [["a", "1.0"], ["b", "2.0"]], "lr")
     assert table.splitlines() == ["| Method | Seconds |", "|---|---:|", "| a | 1.0 |",
