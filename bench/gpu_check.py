@@ -174,7 +174,7 @@ def run(settings: Settings, style: Any = STYLE, **kwargs: Any) -> dict[str, Any]
     sync(settings.device)
     reset_peak(settings.device)
     start = time.perf_counter()
-    records = list(stylize(CONTENT, style, settings, check=False, **kwargs))
+    records = list(stylize(CONTENT, style, settings, **kwargs))
     sync(settings.device)
     final = records[-1]
     return dict(seconds=final.info["seconds"], wall=time.perf_counter() - start,

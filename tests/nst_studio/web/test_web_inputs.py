@@ -26,9 +26,9 @@ def test_styles_and_blend_weights():
 def test_load_inputs_reads_each_image_once_and_names_a_missing_content(content_path,
                                                                         style_path):
     read = inputs.load_inputs(content_path, [style_path])
-    assert isinstance(read.content, Image.Image) and read.style is read.styles[0]
+    assert isinstance(read.content, Image.Image) and len(read.styles) == 1
     assert inputs.load_inputs(None, [style_path, style_path], need_content=False).content is None
-    assert len(inputs.load_inputs(content_path, [style_path, style_path]).style) == 2
+    assert len(inputs.load_inputs(content_path, [style_path, style_path]).styles) == 2
     with pytest.raises(ValueError, match="no content image"):
         inputs.load_inputs(None, [style_path])
 
