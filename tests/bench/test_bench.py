@@ -227,3 +227,29 @@ def test_gpu_check_needs_no_gradio():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_method_sweep_prints_a_row_per_optimizer_and_rate(bench, tmp_path):
+    out = bench("method_sweep.py", "--param", "brushstrokes", "--optimizer", "adam",
+                "--lrs", "0.1", "--sizes", "24", "32", "--steps", "1", "1",
+                "--param-options", '{"strokes": 40}', "--save", str(tmp_path))
+    assert "| adam | 0.1 |" in out and len(list(tmp_path.glob("*.png"))) == 1
+
+
+def test_brushstroke_cost_prints_a_row_per_size_and_count(bench):
+    out = bench("brushstroke_cost.py", "--sizes", "32", "--strokes", "20", "40",
+                "--repeats", "1")
+    assert out.count("| 32 |") == 2
+
+
+def test_loss_scales_prints_every_style_and_content_loss(bench):
+    out = bench("loss_scales.py", "--size", "32", "--pairs", "1")
+    assert "| sliced | style" in out and "| self_similarity | content" in out
+
+
+def test_methods_grid_writes_a_grid_and_a_table(bench, tmp_path):
+    out = bench("methods_grid.py", "--methods", "adam:brushstrokes", "strotss preset",
+                "--size", "32", "--seconds", "2", "--tile", "32",
+                "--out", str(tmp_path / "grid.png"))
+    assert "| astronaut.png:starry_night.jpg | strotss preset |" in out
+    assert (tmp_path / "grid.png").exists()
