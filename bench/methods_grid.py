@@ -23,6 +23,7 @@ import time
 import common  # noqa: F401
 from common import ROOT, machine
 from nst_core import Settings, from_preset, stylize
+from nst_core.engine.schedule import plan
 from nst_core.experiments.report import make_grid, markdown_table, number
 from nst_core.experiments.scoring import make_scorer
 from nst_core.imaging import images
@@ -38,19 +39,25 @@ METHODS: dict[str, dict | str] = {
 }
 
 
-def settings_for(method: dict | str, size: int, seconds: float) -> Settings:
+def settings_for(method: dict | str, content: str, size: int, seconds: float) -> Settings:
+    """The method's settings with ``seconds`` in all: the time budget holds per level, so a
+    coarse-to-fine run (the strotss preset) shares it between its levels."""
     base = from_preset(method) if isinstance(method, str) else Settings(**method)
-    return dataclasses.replace(base, size=size, steps=100_000, time_budget=seconds,
-                               preview_every=0, seed=0, device="cpu")
+    s = dataclasses.replace(base, size=size, steps=100_000, preview_every=0, seed=0,
+                            device="cpu")
+    levels = len(plan(content, s)) if s.multiscale else 1
+    return dataclasses.replace(s, time_budget=seconds / levels)
 
 
 def run_one(pair: tuple[str, str], label: str, size: int, seconds: float, scorer) -> dict:
-    s = settings_for(METHODS[label], size, seconds)
+    s = settings_for(METHODS[label], pair[0], size, seconds)
     start = time.perf_counter()
-    final = list(stylize(*pair, s))[-1]
+    records = list(stylize(*pair, s))
     took = time.perf_counter() - start
-    scores = scorer(final.image)
-    return {"image": final.image, "steps": final.step, "seconds": took, **scores}
+    # Steps taken, over every level: a record per step, the start and the end repeat one.
+    steps = len({(r.info.get("level"), r.step) for r in records if r.step > 0})
+    scores = scorer(records[-1].image)
+    return {"image": records[-1].image, "steps": steps, "seconds": took, **scores}
 
 
 def _path(name: str) -> str:
