@@ -49,8 +49,9 @@ def settings_for(method: dict | str, content: str, size: int, seconds: float) ->
     return dataclasses.replace(s, time_budget=seconds / levels)
 
 
-def run_one(pair: tuple[str, str], label: str, size: int, seconds: float, scorer) -> dict:
-    s = settings_for(METHODS[label], pair[0], size, seconds)
+def run_one(pair: tuple[str, str], label: str, size: int, seconds: float, scorer,
+            lr: float | None = None) -> dict:
+    s = dataclasses.replace(settings_for(METHODS[label], pair[0], size, seconds), lr=lr)
     start = time.perf_counter()
     records = list(stylize(*pair, s))
     took = time.perf_counter() - start
@@ -74,9 +75,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--tile", type=int, default=160, help="grid tile side in px")
     ap.add_argument("--out", help="grid PNG to write")
+    ap.add_argument("--lr", nargs="*", default=[], metavar="METHOD=RATE",
+                    help="a learning rate other than the registry's for a method")
     args = ap.parse_args()
     print(f"# {machine()}; {args.size} px, {args.seconds:g} s per method (wall clock, "
           "set-up and warm-up included), seed 0")
+    rates = {k: float(v) for k, v in (t.rsplit("=", 1) for t in args.lr)}
     rows, tiles = [], []
     for text in args.pairs:
         pair = tuple(_path(p) for p in text.split(":"))
@@ -85,7 +89,7 @@ def main() -> None:
             tiles.append((images.load_image(p), [os.path.basename(p), "content" if i == 0
                                                  else "style"]))
         for label in args.methods:
-            r = run_one(pair, label, args.size, args.seconds, scorer)
+            r = run_one(pair, label, args.size, args.seconds, scorer, rates.get(label))
             tiles.append((r["image"], [label, f"score {number(r['score'], 3, 1e4)}",
                                        f"SSIM {r['ssim']:.3f}"]))
             rows.append([text, label, str(r["steps"]), f"{r['seconds']:.0f}",
