@@ -382,7 +382,9 @@ PRESETS: dict[str, Settings] = {
     "coarse-texture": Settings(style_layers=("relu3_1", "relu4_1", "relu5_1")),
     # STROTSS as a method (Kolkin et al. 2019): its losses on its hypercolumn, the Laplacian
     # pyramid it optimizes and its coarse-to-fine schedule from 64 px. Adam: L-BFGS's curvature
-    # pairs do not survive positions sampled anew at every step. Measured in docs/methods.md.
+    # pairs do not survive positions sampled anew at every step. Style weight 2: the losses'
+    # SCALEs put them on the Gram and MSE losses' scales (bench/loss_scales.py); docs/methods.md
+    # shows the preset's results.
     "strotss": Settings(param="pyramid", optimizer="adam", multiscale=True, min_size=64,
                         style_loss="strotss", content_loss="self_similarity",
                         content_layers=STROTSS_LAYERS, style_layers=STROTSS_LAYERS,
