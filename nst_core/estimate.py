@@ -274,8 +274,8 @@ def measure_method(cal: Calibration, settings: Settings, steps: int = PROBE_STEP
     s = _probe_settings(dataclasses.replace(settings, device=cal.device))
     side = side or probe_sides(cal.device)[1]
     base = dataclasses.replace(s, optimizer=BASE_METHOD[0], param=BASE_METHOD[1], lr=None,
-                               param_options={}, style_loss="gram", precision="auto",
-                               pooling="max")
+                               param_options={}, style_loss="gram", content_loss="mse",
+                               precision="auto", pooling="max")
     held = lock or contextlib.nullcontext()
     with held:
         theirs = probe(s, side, steps)
@@ -308,7 +308,7 @@ def method_key(s: Settings) -> tuple:
     """What a step's cost depends on besides the pixels (all measured as one factor); the
     number of warm-up steps is counted, not measured (see :func:`_probe_settings`)."""
     skip = get_param(s.param).warmup_option
-    return (s.optimizer, s.param, s.style_loss, s.precision, s.pooling,
+    return (s.optimizer, s.param, s.style_loss, s.content_loss, s.precision, s.pooling,
             tuple(sorted((str(k), str(v)) for k, v in dict(s.param_options).items()
                          if k != skip)))
 

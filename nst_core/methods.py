@@ -12,7 +12,8 @@ from .settings import Settings
 # Every parameterization at its best optimizer (the registry's ``best``), in registry order.
 DEFAULT_METHODS = tuple(f"{p.best}:{name}" for name, p in PARAMETERIZATIONS.items())
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD"}
-PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP", "pyramid": "pyramid"}
+PARAM_LABELS = {"pixels": "pixels", "fft": "FFT", "dip": "DIP", "pyramid": "pyramid",
+                "brushstrokes": "brushstrokes", "cppn": "CPPN"}
 
 
 class Method(NamedTuple):

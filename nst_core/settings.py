@@ -22,6 +22,11 @@ from .fields import FieldInfo, bound_json, check_field, option_values
 # content at conv4_2, style at conv1_1 ... conv5_1 (we read the ReLU outputs, as the paper does).
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
+# STROTSS's hypercolumn (Kolkin et al. 2019: VGG16 relu1_1, 1_2, 2_1, 2_2, 3_1, 3_2, 3_3, 4_3
+# and 5_3), by the same names in VGG19.
+STROTSS_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3",
+                  "relu4_3", "relu5_3")
+
 INITS = ("content", "noise", "style")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 LUMINANCE_SPACES = ("yiq", "ycbcr")
@@ -87,6 +92,16 @@ def _style_loss_help() -> dict[str, str]:
     return dict(DESCRIPTIONS)
 
 
+def _content_loss_names() -> tuple[str, ...]:
+    from .losses.content import CONTENT_LOSSES
+    return tuple(CONTENT_LOSSES)
+
+
+def _content_loss_help() -> dict[str, str]:
+    from .losses.content import CONTENT_DESCRIPTIONS
+    return dict(CONTENT_DESCRIPTIONS)
+
+
 @dataclass(frozen=True)
 class Settings:
     # --- what is matched (VGG19 layer names, see nst_core.imaging.vgg.LAYER_NAMES)
@@ -128,6 +143,10 @@ class Settings:
         "gram", label="Style loss", group="loss", advanced=True, choices=_style_loss_names,
         choice_help=_style_loss_help, noun="style loss",
         help="statistic matched at the style layers")
+    content_loss: str = setting(
+        "mse", label="Content loss", group="loss", advanced=True, choices=_content_loss_names,
+        choice_help=_content_loss_help, noun="content loss",
+        help="what is kept of the photo at the content layers")
     # --- edge-preserving style loss (nst_core.losses.spatial): the style loss splits at the
     # content's edges into a flat-region term (x1) and an edge-region term (x edge_weight). None =
     # no split; 0 = no style on strong content edges; 1 = the same push everywhere, per region.
@@ -360,6 +379,15 @@ PRESETS: dict[str, Settings] = {
     "fine-texture": Settings(style_layers=("relu1_1", "relu2_1", "relu3_1")),
     # Large receptive fields only: swirls and motifs, less local colour.
     "coarse-texture": Settings(style_layers=("relu3_1", "relu4_1", "relu5_1")),
+    # STROTSS as a method (Kolkin et al. 2019): its losses on its hypercolumn, the Laplacian
+    # pyramid it optimizes and its coarse-to-fine schedule from 64 px. Adam: L-BFGS's curvature
+    # pairs do not survive positions sampled anew at every step. Style weight 2: the losses'
+    # SCALEs put them on the Gram and MSE losses' scales (bench/loss_scales.py); docs/methods.md
+    # shows the preset's results.
+    "strotss": Settings(param="pyramid", optimizer="adam", multiscale=True, min_size=64,
+                        style_loss="strotss", content_loss="self_similarity",
+                        content_layers=STROTSS_LAYERS, style_layers=STROTSS_LAYERS,
+                        content_weight=1.0, style_weight=2.0),
 }
 
 

@@ -99,7 +99,8 @@ def build_objective(s: Settings, device: torch.device, has_styles: bool) -> Obje
     extractor = vgg.FeatureExtractor(net, layers, dtype=vgg.resolve_precision(s.precision, device))
     return Objective(extractor, content_layers=content, style_layers=style,
                      content_weight=s.content_weight, style_weight=s.style_weight,
-                     tv_weight=s.tv_weight, tv_exponent=s.tv_exponent, style_loss=s.style_loss)
+                     tv_weight=s.tv_weight, tv_exponent=s.tv_exponent, style_loss=s.style_loss,
+                     content_loss=s.content_loss)
 
 
 def prepare(content: images.ImageSource, style: Any, settings: Settings, *,

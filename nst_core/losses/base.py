@@ -1,7 +1,8 @@
 """What every style loss shares: the :class:`StyleLoss` module (a target computed once, kept as
 a buffer, retargeted through a public method, as in crowsonkb's style-transfer-pytorch) and the
 weighted statistics the losses are built from (Gram matrices, moments, matrix square roots,
-quantiles). A new style loss is a module that imports this one and is registered by name in
+quantiles and 1-D optimal transport by sorting, which the histogram loss uses per channel and the
+sliced Wasserstein loss along random directions). A new style loss is a module that imports this one and is registered by name in
 :mod:`nst_core.losses.style`."""
 from __future__ import annotations
 
@@ -102,6 +103,17 @@ def sqrtm_eigh(a: torch.Tensor) -> torch.Tensor:
 HIST_LEVELS = 256
 
 
+def channel_rows(features: torch.Tensor, weights: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """NxCxHxW activations -> C x (N*H*W) rows (the batch pooled into one distribution) and
+    their position weights, 1 x (N*H*W) (ones without ``weights``)."""
+    n, c, h, w = features.shape
+    values = features.transpose(0, 1).reshape(c, n * h * w)
+    if weights is None:
+        return values, values.new_ones(1, n * h * w)
+    return values, weights.to(values.dtype).transpose(0, 1).reshape(1, n * h * w)
+
+
 def _levels(k: int, like: torch.Tensor) -> torch.Tensor:
     return (torch.arange(k, dtype=like.dtype, device=like.device) + 0.5) / k
 
@@ -124,3 +136,20 @@ def weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, k: int) -> t
     pos = (cw - 0.5 * w) / cw[..., -1:].clamp_min(1e-12)
     levels = _levels(k, values).expand(values.shape[0], k)
     return _interp(levels, pos, v)
+
+
+def match_quantiles(values: torch.Tensor, weights: torch.Tensor,
+                    target: torch.Tensor) -> torch.Tensor:
+    """Per row of ``values`` (R x P, position weights 1 x P or R x P), the weighted mean squared
+    distance of each value to the target quantile (R x k, levels (i + 0.5) / k) at its own
+    rank: the exact 1-D Wasserstein-2 distance, whatever P and k are. The target is held fixed,
+    so the gradient is Risser et al.'s 2 (x - R(x))."""
+    v, idx = values.sort(-1)
+    with torch.no_grad():
+        ws = weights.expand_as(values).gather(-1, idx)
+        cw = ws.cumsum(-1)
+        total = cw[..., -1:].clamp_min(1e-12)
+        level = (cw - 0.5 * ws) / total
+        k = target.shape[-1]
+        remapped = _interp(level, _levels(k, level).expand(level.shape[0], k), target)
+    return (ws * (v - remapped).square()).sum(-1) / total[..., 0]

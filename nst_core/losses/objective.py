@@ -13,25 +13,15 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import spatial
 from ..imaging import vgg
+from .content import ContentLoss, get_content_loss
+from .hypercolumns import HYPERCOLUMNS
 from .style import get_style_loss
 
 __all__ = ["ContentLoss", "Objective", "tv_loss"]
-
-
-class ContentLoss(nn.Module):
-    """MSE between activations and the content image's activations at one layer."""
-
-    def __init__(self, target: torch.Tensor):
-        super().__init__()
-        self.register_buffer("target", target.detach())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(x, self.target)
 
 
 def tv_loss(image: torch.Tensor, exponent: float = 1.25) -> torch.Tensor:
@@ -59,7 +49,8 @@ class Objective(nn.Module):
                  content_layers: Mapping[str, float] | None = None,
                  style_layers: Mapping[str, float] | None = None,
                  content_weight: float = 1.0, style_weight: float = 1.0,
-                 tv_weight: float = 0.0, tv_exponent: float = 1.25, style_loss: str = "gram"):
+                 tv_weight: float = 0.0, tv_exponent: float = 1.25, style_loss: str = "gram",
+                 content_loss: str = "mse"):
         super().__init__()
         self.extractor = extractor
         self.content_layer_weights = dict(content_layers or {})
@@ -71,6 +62,7 @@ class Objective(nn.Module):
                         "tv": float(tv_weight)}
         self.tv_exponent = tv_exponent
         self.style_loss_cls = get_style_loss(style_loss)
+        self.content_loss_cls = get_content_loss(content_loss)
         self.content_losses = nn.ModuleDict()
         self.group_losses = nn.ModuleList()
         self.regions: list[spatial.Region] = []
@@ -85,8 +77,13 @@ class Objective(nn.Module):
             return
         with torch.no_grad():
             feats = self.extractor(content, self.content_layers)
-        self.content_losses = nn.ModuleDict({name: ContentLoss(feats[name])
-                                             for name in self.content_layers})
+        cls = self.content_loss_cls
+        if getattr(cls, "hypercolumns", False):  # every layer at once, the loss weighs them
+            self.content_losses = nn.ModuleDict({HYPERCOLUMNS: cls(
+                feats, self.content_layer_weights)})
+        else:
+            self.content_losses = nn.ModuleDict({name: cls(feats[name])
+                                                 for name in self.content_layers})
 
     def set_styles(self, features: Sequence[Mapping[str, torch.Tensor]],
                    blend: Sequence[float] | None = None,
@@ -105,11 +102,20 @@ class Objective(nn.Module):
         weights = list(blend) if blend is not None else [1.0] * n
         groups = [(range(n), weights)] if masks is None else [([i], [1.0]) for i in range(n)]
         with torch.no_grad():
-            self.group_losses = nn.ModuleList(
-                nn.ModuleDict({name: self.style_loss_cls([features[i][name] for i in idx], w)
-                               for name in self.style_layers})
-                for idx, w in groups)
+            self.group_losses = nn.ModuleList(self._style_group([features[i] for i in idx], w)
+                                              for idx, w in groups)
             self.regions = spatial.style_regions(n, blend, masks, edge, edge_weight)
+
+    def _style_group(self, features: Sequence[Mapping[str, torch.Tensor]],
+                     blend: Sequence[float]) -> nn.ModuleDict:
+        """One style group's losses: one per layer, or one over every layer (hypercolumns)."""
+        cls = self.style_loss_cls
+        if getattr(cls, "hypercolumns", False):
+            return nn.ModuleDict({HYPERCOLUMNS: cls(
+                [{n: f[n] for n in self.style_layers} for f in features], blend,
+                self.style_layer_weights)})
+        return nn.ModuleDict({name: cls([f[name] for f in features], blend)
+                              for name in self.style_layers})
 
     def set_style_images(self, styles: Sequence[torch.Tensor], **kwargs) -> None:
         """:meth:`set_styles` from style images (what VGG sees of them)."""
@@ -118,16 +124,20 @@ class Objective(nn.Module):
         self.set_styles(features, **kwargs)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        if len(self.content_losses) != len(self.content_layers) or \
+        if (self.content_layers and not len(self.content_losses)) or \
                 (self.style_layers and not self.regions):
             raise RuntimeError("the objective has no targets yet: call set_content/set_styles")
         zero = image.new_zeros(())
         feats = self.extractor(image, self.layers) if self.layers else {}
-        content = sum((self.content_layer_weights[n] * loss(feats[n])
+        content = sum((loss(_only(feats, self.content_layers)) if n == HYPERCOLUMNS else
+                       self.content_layer_weights[n] * loss(feats[n])
                        for n, loss in self.content_losses.items()), zero)
         style = zero
         for group, weights, multiplier in self.regions:
             for n, loss in self.group_losses[group].items():
+                if n == HYPERCOLUMNS:  # every layer at once; the loss weighs the layers
+                    style = style + multiplier * loss(_only(feats, self.style_layers), weights)
+                    continue
                 w = None if weights is None else spatial.resize_weights(weights,
                                                                         feats[n].shape[-2:])
                 style = style + multiplier * self.style_layer_weights[n] * loss(feats[n], w)
@@ -137,3 +147,7 @@ class Objective(nn.Module):
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
 
+
+def _only(feats: Mapping[str, torch.Tensor], layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """The activations of ``layers`` (a term's hypercolumn) out of every extracted layer."""
+    return {name: feats[name] for name in layers}

@@ -32,9 +32,12 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .base import (HIST_LEVELS, StyleLoss, _flat, _flat_weights, _levels, _interp, gram,
-                   sqrtm_eigh, weighted_moments, weighted_quantiles)
+from .base import (HIST_LEVELS, StyleLoss, _flat, _flat_weights, channel_rows, gram,
+                   match_quantiles, sqrtm_eigh, weighted_moments, weighted_quantiles)
+from .sliced import SlicedWassersteinLoss
+from .strotss import StrotssLoss
 
 
 class GramLoss(StyleLoss):
@@ -200,14 +203,7 @@ class HistogramLoss(StyleLoss):
         values, w = self._rows(features, weights)
         return weighted_quantiles(values, w, HIST_LEVELS)
 
-    @staticmethod
-    def _rows(features: torch.Tensor, weights: torch.Tensor | None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-        n, c, h, w = features.shape
-        values = features.transpose(0, 1).reshape(c, n * h * w)
-        if weights is None:
-            return values, values.new_ones(1, n * h * w)
-        return values, weights.to(values.dtype).transpose(0, 1).reshape(1, n * h * w)
+    _rows = staticmethod(channel_rows)
 
     @staticmethod
     def combine(stats: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
@@ -221,26 +217,22 @@ class HistogramLoss(StyleLoss):
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         values, w = self._rows(x, weights)
-        v, idx = values.sort(-1)
-        with torch.no_grad():
-            ws = w.expand_as(values).gather(-1, idx)
-            cw = ws.cumsum(-1)
-            total = cw[..., -1:].clamp_min(1e-12)
-            level = (cw - 0.5 * ws) / total
-            k = self.target.shape[-1]
-            remapped = _interp(level, _levels(k, level).expand(level.shape[0], k), self.target)
-        per_channel = (ws * (v - remapped).square()).sum(-1) / total[..., 0]
-        return self.SCALE * per_channel.mean() / self.norm
+        return self.SCALE * match_quantiles(values, w, self.target).mean() / self.norm
 
 
-# name -> StyleLoss subclass. A new entry is picked up by settings validation, the CLI, the app
-# and the parametrized tests.
-STYLE_LOSSES: dict[str, type[StyleLoss]] = {
+# name -> style loss class. A new entry is picked up by settings validation, the CLI, the app
+# and the parametrized tests. Each is a module built from (style_features, blend), one
+# activation tensor per style, with a ``target`` buffer, called as loss(x, weights); one that
+# declares ``hypercolumns = True`` is built from and called with every style layer at once
+# (:mod:`.hypercolumns`).
+STYLE_LOSSES: dict[str, type[nn.Module]] = {
     "gram": GramLoss,
     "mean_cov": MeanCovLoss,
     "mmd_poly": MMDPolyLoss,
     "bn": BNStatsLoss,
     "histogram": HistogramLoss,
+    "sliced": SlicedWassersteinLoss,
+    "strotss": StrotssLoss,
 }
 
 # One line each, for the CLI help and the app.
@@ -250,10 +242,14 @@ DESCRIPTIONS = {
     "mmd_poly": "MMD with the polynomial kernel (x.y/C + c)^2 (Li et al. 2017)",
     "bn": "per-channel mean and std, 'BN statistics' (Li et al. 2017)",
     "histogram": "per-channel activation histograms (Risser et al. 2017)",
+    "sliced": "sliced Wasserstein: sorted projections on random directions, new every step "
+              "(Heitz et al. 2021)",
+    "strotss": "relaxed earth mover's distance + mean and covariance on sampled hypercolumns "
+               "of every style layer (STROTSS, Kolkin et al. 2019)",
 }
 
 
-def get_style_loss(name: str) -> type[StyleLoss]:
+def get_style_loss(name: str) -> type[nn.Module]:
     if name not in STYLE_LOSSES:
         raise ValueError(f"unknown style loss {name!r}; choose from: {', '.join(STYLE_LOSSES)}")
     return STYLE_LOSSES[name]

@@ -156,7 +156,8 @@ PRESET_WORDS = {"gatys": "Gatys et al.: the paper's layers",
                 "shallow-content": "Shallow content: more of the photo's detail",
                 "deep-content": "Deep content: only the layout stays",
                 "fine-texture": "Fine texture: strokes and colour",
-                "coarse-texture": "Coarse texture: swirls and motifs"}
+                "coarse-texture": "Coarse texture: swirls and motifs",
+                "strotss": "STROTSS: the photo's layout, the painting's look (coarse to fine)"}
 
 
 def preset_label(name: str) -> str:

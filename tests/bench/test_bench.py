@@ -259,3 +259,29 @@ def test_calibrate_style_scales_prints_every_style_loss_against_gram(bench):
     rows = {r[0]: r for r in (table_rows(out, name)[0] for name in STYLE_LOSSES)}
     assert rows["gram"][1:3] == ["1, 1", "1"]
     assert all(float(r[2]) > 0 for r in rows.values())
+
+
+def test_method_sweep_prints_a_row_per_optimizer_and_rate(bench, tmp_path):
+    out = bench("method_sweep.py", "--param", "brushstrokes", "--optimizer", "adam",
+                "--lrs", "0.1", "--sizes", "24", "32", "--steps", "1", "1",
+                "--param-options", '{"strokes": 40}', "--save", str(tmp_path))
+    assert "| adam | 0.1 |" in out and len(list(tmp_path.glob("*.png"))) == 1
+
+
+def test_brushstroke_cost_prints_a_row_per_size_and_count(bench):
+    out = bench("brushstroke_cost.py", "--sizes", "32", "--strokes", "20", "40",
+                "--repeats", "1")
+    assert out.count("| 32 |") == 2
+
+
+def test_loss_scales_prints_every_style_and_content_loss(bench):
+    out = bench("loss_scales.py", "--size", "32", "--pairs", "1")
+    assert "| sliced | style" in out and "| self_similarity | content" in out
+
+
+def test_methods_grid_writes_a_grid_and_a_table(bench, tmp_path):
+    out = bench("methods_grid.py", "--methods", "adam:brushstrokes", "strotss preset",
+                "--size", "32", "--seconds", "2", "--tile", "32",
+                "--out", str(tmp_path / "grid.png"))
+    assert "| astronaut.png:starry_night.jpg | strotss preset |" in out
+    assert (tmp_path / "grid.png").exists()

@@ -11,6 +11,7 @@ from nst_core.params.registry import PARAMETERIZATIONS
 from nst_core.settings import (GROUPS, INITS, KINDS, LUMINANCE_SPACES, PRESERVE_COLORS, PRESETS,
                                FieldInfo, Settings, field_info, field_infos, from_dict,
                                from_json, from_preset, setting, validate)
+from nst_core.losses.content import CONTENT_LOSSES
 from nst_core.losses.style import STYLE_LOSSES
 
 INFOS = field_infos()
@@ -61,6 +62,7 @@ def test_kinds_and_flags_read_from_the_fields():
 @pytest.mark.parametrize("name, registry", [("param", PARAMETERIZATIONS),
                                             ("optimizer", OPTIMIZERS),
                                             ("style_loss", STYLE_LOSSES),
+                                            ("content_loss", CONTENT_LOSSES),
                                             ("init", INITS),
                                             ("preserve_color", PRESERVE_COLORS),
                                             ("luminance_space", LUMINANCE_SPACES),

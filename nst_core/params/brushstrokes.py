@@ -1,0 +1,375 @@
+"""Brushstroke parameterization (Kotovenko, Wright, Heimbrecht and Ommer, "Rethinking Style
+Transfer: From Pixels to Parameterized Brushstrokes", CVPR 2021).
+
+The image is a set of strokes, each a quadratic Bezier curve (a centre, offsets of its start,
+control and end points) with a width and a colour, drawn by a differentiable renderer on a flat
+canvas; the optimizer moves, bends, widens and recolours strokes, never a pixel. The result
+reads as paint: the style can only be laid down in strokes.
+
+Renderer (:func:`render`), after the paper's: each pixel's distance to a stroke is its distance
+to the curve (sampled as a polyline of :data:`CURVE_POINTS` points); a stroke covers the pixel
+through a sigmoid of (half width - distance), about two pixels wide, so coverage, position and
+width have gradients; among the strokes that cover a pixel the nearest centreline wins,
+softened by a softmax over distances, and what no stroke covers shows the canvas. Memory is
+bounded by considering only each pixel's :data:`NEIGHBOURS` nearest strokes (found without
+gradients on blocks of pixels, again at every render since strokes move) and by keeping five
+numbers per pixel and neighbour for the backward pass (:class:`PolylineDistance`): pixels x
+NEIGHBOURS, whatever the stroke count (bench/brushstroke_cost.py measures it).
+
+Start (:func:`initial_strokes`): strokes on a jittered grid over the image, oriented along the
+start image's local edges (the structure tensor's minor axis, as a painter follows contours),
+each coloured with the mean of the image under its centreline; the canvas is the image's mean
+colour. Without a start image, random orientations and colours on a grey canvas.
+
+Pixel refinement (Kotovenko et al.'s second stage): with ``stroke_steps`` set, the first that
+many optimization steps move strokes; from then on the strokes are frozen and a pixel layer on
+top of their rendering is optimized, which adds the detail strokes cannot hold.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..fields import option, option_values
+from .base import Parameterization, Parameterized, per_pixel_lr
+from .fft import SIGMOID_EPS
+
+# Points on each curve's polyline: a quadratic Bezier of the curvature strokes reach is within a
+# small fraction of a pixel of 6 points' polyline at the sizes used here.
+CURVE_POINTS = 6
+# Strokes considered per pixel (their renderer bounds memory the same way, with the k nearest).
+NEIGHBOURS = 8
+# Side of the blocks the nearest strokes are found for, in grid spacings.
+CELL = 0.5
+# The search's first pass: blocks COARSE times the side of the blocks neighbours are kept for,
+# and CANDIDATES per kept neighbour, enough that re-ranking them finds what ranking every stroke
+# for each small block finds (bench/brushstroke_cost.py measures the difference).
+COARSE = 4
+CANDIDATES = 6
+# Scale (px) of the sigmoid edge of a stroke: coverage rises from 10% to 90% over 4.4 x EDGE,
+# about two pixels of anti-aliasing, through which position and width get their gradients.
+EDGE = 0.5
+# Temperature (px) of the softmax that lets the nearest covering stroke win a pixel.
+NEAREST = 1.0
+# Start shape, in units of the grid spacing d = sqrt(H*W / strokes): a stroke twice as long as
+# the spacing and 0.9 of it wide covers about twice the image, so the jittered grid leaves no
+# canvas showing.
+LENGTH, WIDTH = 2.0, 0.9
+JITTER = 0.5  # of a grid cell, uniform
+# Half side (in grid spacings) of the box the structure tensor that orients strokes is averaged in.
+ORIENTATION_SCALE = 1.0
+# Bounds strokes are projected back into before each render (in grid spacings), as the pixel
+# parameterization clamps its values: a rate too large for a step then leaves strokes that are
+# too thick or too long, not one stroke over the whole canvas (seen with L-BFGS at lr 2), and the
+# neighbour search's discs stay small.
+MIN_WIDTH, MAX_WIDTH = 0.1, 4.0
+MAX_REACH = 3.0  # of the start, control and end points from the stroke's centre
+# Pixel layer: its parameter is multiplied by this, so the optimizer's learning rate for strokes
+# moves a pixel at about the pixel parameterization's Adam pace.
+PIXEL_SCALE = 0.2
+# Kotovenko et al.'s count at 512 px (a stroke per 7.2 px of grid). The same count at every size
+# keeps a picture's brushwork as the size changes; at 256 px after 100 Adam steps (astronaut x
+# Starry Night, the fixed scorer's score / luma SSIM) 5000 strokes gave 1.86e6 / 0.219, 2000
+# gave 2.40e6 / 0.190 and 1250 (the paper's density) 2.95e6 / 0.189, with finer detail to see.
+STROKES = 5000
+
+# The options (Settings.param_options) and their ranges: 100,000 strokes is 20 times the paper's
+# count, one per 10 px^2 at 1024 px.
+OPTIONS = (
+    option("strokes", STROKES, minimum=1, maximum=100_000,
+           help="brushstrokes (at most one per 4 px^2: fewer on a small image)"),
+    option("stroke_steps", None, kind="int", optional=True, minimum=0, maximum=100_000,
+           help="optimization steps that move strokes; after them the strokes are frozen and "
+                "a pixel layer on top is optimized (none: strokes only)"),
+)
+
+
+def bezier(points: torch.Tensor, samples: int | None = None) -> torch.Tensor:
+    """N x 3 x 2 (start, control, end) -> N x samples (default CURVE_POINTS) x 2 points of the
+    quadratic curve."""
+    samples = CURVE_POINTS if samples is None else samples
+    t = torch.linspace(0, 1, samples, device=points.device, dtype=points.dtype)[:, None]
+    s, c, e = points[:, 0:1], points[:, 1:2], points[:, 2:3]
+    return (1 - t) ** 2 * s + 2 * (1 - t) * t * c + t ** 2 * e
+
+
+def pixel_centres(height: int, width: int, device, step: float = 1.0) -> torch.Tensor:
+    """(rows*cols) x 2 (x, y) centres of a grid of ``step``-pixel cells over the image."""
+    ys = torch.arange(0, height, step, device=device, dtype=torch.float32) + step / 2
+    xs = torch.arange(0, width, step, device=device, dtype=torch.float32) + step / 2
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([x.flatten(), y.flatten()], dim=1)
+
+
+def _blocks(height: int, width: int, cell: int) -> tuple[int, int]:
+    """Rows and columns of ``cell``-pixel blocks over the image."""
+    return -(-height // cell), -(-width // cell)
+
+
+def _spread(per_block: torch.Tensor, height: int, width: int, cell: int) -> torch.Tensor:
+    """rows x cols x k values of blocks -> (height*width) x k, each pixel its block's."""
+    k = per_block.shape[-1]
+    grid = per_block.repeat_interleave(cell, 0)[:height].repeat_interleave(cell, 1)[:, :width]
+    return grid.reshape(height * width, k)
+
+
+@torch.no_grad()
+def nearest_strokes(curves: torch.Tensor, half_widths: torch.Tensor, height: int, width: int,
+                    cell: int, k: int | None = None) -> torch.Tensor:
+    """(H*W) x k indices of the strokes nearest each pixel, found for the centre of each
+    ``cell`` x ``cell`` block in two passes. First, for blocks COARSE times larger, every
+    stroke is ranked by the distance to the disc that holds it (its curve lies in the hull of
+    its points, so within the largest distance of a point from the curve's middle, plus the
+    half width) and the CANDIDATES x k best are kept; then each block re-ranks its coarse
+    block's candidates by the distance to the nearest of their curve points less the half
+    width. The first pass is the only one that sees every stroke, and it costs one distance
+    per stroke and coarse block: a small part of a render up to several thousand strokes."""
+    n = curves.shape[0]
+    k = min(NEIGHBOURS if k is None else k, n)
+    middle = curves[:, curves.shape[1] // 2]
+    reach = (curves - middle[:, None]).norm(dim=-1).amax(-1) + half_widths
+    big = cell * COARSE
+    cand = (torch.cdist(pixel_centres(height, width, curves.device, big), middle) - reach) \
+        .topk(min(n, CANDIDATES * k), dim=1, largest=False).indices
+    rows, cols = _blocks(height, width, big)
+    fine_rows, fine_cols = _blocks(height, width, cell)
+    # Each block takes the candidates of the coarse block it lies in.
+    inside = (torch.arange(fine_rows, device=cand.device)[:, None] // COARSE * cols
+              + torch.arange(fine_cols, device=cand.device)[None, :] // COARSE)
+    cand = cand[inside.flatten()]
+    centres = pixel_centres(height, width, curves.device, cell)
+    near = (curves[cand] - centres[:, None, None]).norm(dim=-1).amin(-1) - half_widths[cand]
+    best = cand.gather(1, near.topk(k, dim=1, largest=False).indices)
+    return _spread(best.view(fine_rows, fine_cols, k), height, width, cell)
+
+
+# Pixel-stroke-segment values computed at once when measuring distances: chunks of pixels keep
+# the temporaries near 16 MB each whatever the image size.
+DISTANCE_CHUNK = 2 ** 22
+
+
+def _closest(px: torch.Tensor, py: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor):
+    """For pixels (P x 1 x 1 each) and their strokes' polylines (P x k x T each): per pixel and
+    stroke, the nearest segment j, the position t in [0, 1] of the closest point on it, and
+    the offset (dx, dy) from that point to the pixel (P x k each)."""
+    ax, ay = xs[..., :-1], ys[..., :-1]
+    bx, by = xs[..., 1:] - ax, ys[..., 1:] - ay
+    qx, qy = px - ax, py - ay
+    t = ((qx * bx + qy * by) / (bx * bx + by * by + 1e-8)).clamp(0, 1)
+    dx, dy = qx - t * bx, qy - t * by
+    j = (dx * dx + dy * dy).argmin(-1, keepdim=True)
+    return j[..., 0], t.gather(-1, j)[..., 0], dx.gather(-1, j)[..., 0], dy.gather(-1, j)[..., 0]
+
+
+class PolylineDistance(torch.autograd.Function):
+    """Distance of each pixel to each of its k strokes' polylines, P x k, differentiable in the
+    polylines' points.
+
+    The closest point c = a + t (b - a) on the nearest segment is optimal, so the distance's
+    gradient is -(p - c)/|p - c| on c (t's own change does not count, the envelope theorem),
+    shared (1 - t) : t between the segment's ends. Only j, t and that unit vector are kept for
+    the backward pass (5 values per pixel and stroke) instead of every segment's
+    intermediates: memory stays near that of the image times k.
+    """
+
+    @staticmethod
+    def forward(ctx, pixels, xs, ys, idx):
+        parts = []
+        step = max(1, DISTANCE_CHUNK // (idx.shape[1] * xs.shape[1]))
+        for i in range(0, len(idx), step):
+            chunk = idx[i:i + step]
+            p = pixels[i:i + step]
+            parts.append(_closest(p[:, 0, None, None], p[:, 1, None, None], xs[chunk],
+                                  ys[chunk]))
+        j, t, dx, dy = (torch.cat(x) for x in zip(*parts))
+        dist = (dx * dx + dy * dy + 1e-8).sqrt()
+        ctx.save_for_backward(idx, j, t, dx / dist, dy / dist)
+        ctx.points = xs.shape
+        return dist
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx, j, t, ux, uy = ctx.saved_tensors
+        n, points = ctx.points
+        start = (idx * points + j).flatten()
+        grads = []
+        for u in (ux, uy):
+            g = torch.zeros(n * points, dtype=grad.dtype, device=grad.device)
+            g.index_add_(0, start, (-(1 - t) * u * grad).flatten())
+            g.index_add_(0, start + 1, (-t * u * grad).flatten())
+            grads.append(g.view(n, points))
+        return None, grads[0], grads[1], None
+
+
+def render(curves: torch.Tensor, half_widths: torch.Tensor, colors: torch.Tensor,
+           canvas: torch.Tensor, height: int, width: int, cell: int) -> torch.Tensor:
+    """Strokes (N x T x 2 polylines in pixels, N half widths, N x 3 colours in [0, 1]) on a
+    canvas colour (3) -> 1 x 3 x H x W image. See the module docstring."""
+    idx = nearest_strokes(curves.detach(), half_widths.detach(), height, width, cell)
+    pixels = pixel_centres(height, width, curves.device)
+    dist = PolylineDistance.apply(pixels, curves[..., 0], curves[..., 1], idx)
+    cover = (half_widths[idx] - dist) / EDGE
+    # Nearest covering stroke wins: softmax of log(coverage) - distance / temperature.
+    weights = torch.softmax(F.logsigmoid(cover) - dist / NEAREST, dim=1)
+    # Coverage of the union of strokes: 1 - prod(1 - m).
+    alpha = 1 - torch.exp(F.logsigmoid(-cover).sum(1, keepdim=True))
+    color = (weights[..., None] * colors[idx]).sum(1)
+    image = alpha * color + (1 - alpha) * canvas
+    return image.T.reshape(1, 3, height, width)
+
+
+def _grid(height: int, width: int, count: int) -> tuple[int, int]:
+    """Rows and columns of a grid of about ``count`` cells with the image's aspect ratio."""
+    rows = max(1, round(math.sqrt(count * height / width)))
+    return rows, max(1, round(count / rows))
+
+
+def _orientations(image: torch.Tensor, centres: torch.Tensor, spacing: float,
+                  generator: Optional[torch.Generator]) -> torch.Tensor:
+    """Angle of each stroke: along the image's edges at its centre (perpendicular to the
+    structure tensor's major axis, the tensor averaged over about one grid spacing); where
+    the structure has no direction (low coherence) the angle is free to be random."""
+    gray = image.mean(1, keepdim=True)
+    gx = F.pad(gray[..., :, 2:] - gray[..., :, :-2], (1, 1, 0, 0), mode="replicate") / 2
+    gy = F.pad(gray[..., 2:, :] - gray[..., :-2, :], (0, 0, 1, 1), mode="replicate") / 2
+    tensor = torch.cat([gx * gx, gx * gy, gy * gy], dim=1)
+    k = 2 * max(1, round(ORIENTATION_SCALE * spacing)) + 1
+    tensor = F.avg_pool2d(tensor, k, stride=1, padding=k // 2, count_include_pad=False)
+    jxx, jxy, jyy = _sample(tensor, centres).T
+    major = 0.5 * torch.atan2(2 * jxy, jxx - jyy)
+    coherence = torch.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / (jxx + jyy + 1e-6)
+    free = (torch.rand(len(centres), generator=generator) - 0.5) * math.pi
+    return major + math.pi / 2 + (1 - coherence.clamp(0, 1)).cpu() * free
+
+
+def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Values of a 1 x C x H x W map at pixel positions (P x 2, x y) -> P x C, bilinear."""
+    h, w = image.shape[-2:]
+    scale = torch.tensor([2.0 / w, 2.0 / h])
+    grid = (points.cpu() * scale - 1).to(image.device, image.dtype).view(1, 1, -1, 2)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)[0, :, 0].T
+
+
+def initial_strokes(image: Optional[torch.Tensor], height: int, width: int, count: int,
+                    generator: Optional[torch.Generator] = None) -> dict:
+    """Start strokes (see the module docstring): location (N x 2) and curve offsets (N x 3 x 2)
+    in grid spacings, log width in grid spacings (N), colour logits (N x 3); and the canvas
+    colour (3) and the grid spacing in pixels."""
+    rows, cols = _grid(height, width, count)
+    cell = torch.tensor([width / cols, height / rows])
+    spacing = math.sqrt(float(cell[0] * cell[1]))
+    jy, jx = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+    corner = torch.stack([jx.flatten(), jy.flatten()], dim=1).float()
+    jitter = (torch.rand(corner.shape, generator=generator) - 0.5) * JITTER
+    centres = (corner + 0.5 + jitter) * cell
+    n = len(centres)
+    if image is None:
+        angle = torch.rand(n, generator=generator) * math.pi
+        color = torch.logit(torch.rand((n, 3), generator=generator).clamp(0.05, 0.95))
+        canvas = torch.full((3,), 0.5)
+    else:
+        image = image.detach().float()
+        angle = _orientations(image, centres, spacing, generator)
+        canvas = image.mean((0, 2, 3)).cpu()
+    along = torch.stack([angle.cos(), angle.sin()], dim=1) * (LENGTH / 2)
+    curve = torch.stack([-along, torch.zeros_like(along), along], dim=1)
+    if image is not None:
+        line = bezier(centres[:, None, :] + curve * spacing)
+        colour = _sample(image, line.reshape(-1, 2)).reshape(n, -1, 3).mean(1).cpu()
+        color = torch.logit(colour.clamp(SIGMOID_EPS, 1 - SIGMOID_EPS))
+    return {"location": centres / spacing, "curve": curve,
+            "width": torch.full((n,), math.log(WIDTH)), "color": color,
+            "canvas": canvas, "spacing": spacing}
+
+
+# Finest stroke grid: one stroke per MIN_SPACING^2 pixels at most, so a small image (a test, a
+# first multi-scale level) gets strokes of a few pixels rather than sub-pixel ones.
+MIN_SPACING = 2.0
+
+
+def stroke_count(height: int, width: int, strokes: int) -> int:
+    """The strokes asked for, at most one per MIN_SPACING^2 pixels."""
+    return max(1, min(strokes, int(height * width / MIN_SPACING ** 2)))
+
+
+def make_brushstrokes(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
+                      generator: Optional[torch.Generator] = None,
+                      device: str | torch.device = "cpu", **options) -> Parameterized:
+    """Registry factory: strokes from the start image (or random ones), rendered on each read.
+
+    Options (``Settings.param_options``, :data:`OPTIONS`): ``strokes`` (at most one per
+    MIN_SPACING^2 pixels: :func:`stroke_count`) and ``stroke_steps`` (None: every step moves
+    strokes; a number: after that many optimization steps the strokes are frozen and a pixel
+    layer on top of their rendering is optimized, Kotovenko et al.'s pixel refinement). Before
+    each render the strokes are projected back onto the canvas, to widths of
+    MIN_WIDTH-MAX_WIDTH grid spacings and points within MAX_REACH of their centres.
+    """
+    o = option_values("brushstrokes", OPTIONS, options)
+    n, c, h, w = shape
+    start = initial_strokes(None if init is None else init[:1], h, w,
+                            stroke_count(h, w, o["strokes"]), generator)
+    spacing = start["spacing"]
+    location, curve, width, color = (start[k].to(device).requires_grad_(True)
+                                     for k in ("location", "curve", "width", "color"))
+    canvas = start["canvas"].to(device)
+    cell = max(1, round(spacing * CELL))
+    bounds = torch.tensor([w, h], device=device) / spacing
+
+    def strokes_image() -> torch.Tensor:
+        with torch.no_grad():
+            location.copy_(torch.minimum(location.clamp_min(0), bounds))
+            curve.clamp_(-MAX_REACH, MAX_REACH)
+            width.clamp_(math.log(MIN_WIDTH), math.log(MAX_WIDTH))
+        points = (location[:, None, :] + curve) * spacing
+        return render(bezier(points), torch.exp(width) * (spacing / 2), torch.sigmoid(color),
+                      canvas, h, w, cell)
+
+    params = [location, curve, width, color]
+    image_fn = strokes_image if o["stroke_steps"] is None else \
+        _refined(strokes_image, o["stroke_steps"], (1, c, h, w), device, params)
+    return Parameterized(params, image_fn if n == 1 else
+                         (lambda: image_fn().expand(n, c, h, w)))
+
+
+def _refined(strokes_image, stroke_steps: int, shape, device, params: list) -> callable:
+    """Kotovenko et al.'s two stages in one image function: the strokes for the first
+    ``stroke_steps`` optimization steps (reads with a gradient), then the frozen rendering
+    plus a pixel layer (appended to ``params``; it has no gradient before, so no optimizer
+    moves it, and the strokes have none after)."""
+    layer = torch.zeros(shape, device=device, requires_grad=True)
+    params.append(layer)
+    state = {"steps": 0, "frozen": None}
+
+    def image_fn() -> torch.Tensor:
+        if torch.is_grad_enabled():
+            state["steps"] += 1
+            if state["steps"] > stroke_steps and state["frozen"] is None:
+                with torch.no_grad():
+                    state["frozen"] = strokes_image()
+        frozen = state["frozen"]
+        if frozen is None:
+            return strokes_image()
+        with torch.no_grad():
+            # Projected back so the image stays in [0, 1], as the pixel parameterization does.
+            layer.copy_(torch.maximum(torch.minimum(layer, (1 - frozen) / PIXEL_SCALE),
+                                      -frozen / PIXEL_SCALE))
+        return frozen + PIXEL_SCALE * layer
+
+    return image_fn
+
+
+# Learning rates: bench/method_sweep.py --param brushstrokes (docs/methods.md#learning-rates).
+# Positions and offsets are in grid spacings, widths in log spacings, colours in logits, so one
+# rate suits every parameter; SGD's best rate grows with the pixel count, as pixels' does.
+BRUSHSTROKES = Parameterization(
+    make_brushstrokes,
+    {"lbfgs": 1.0,
+     "adam": 0.2,  # the lowest score on both swept pairs; 0.1 keeps more of the photo
+     "sgd": per_pixel_lr(1e-7)},
+    "quadratic Bezier brushstrokes (position, curve, width, colour) through a differentiable "
+    "renderer, started from the content (Kotovenko et al. 2021)",
+    best="adam", options=OPTIONS)
