@@ -34,6 +34,7 @@ from .engine.loop import optimize
 from .engine.prepare import prepare
 from .engine.device import resolve_device
 from .optim.registry import LBFGS_HISTORY
+from .params import warm_cache
 from .params.registry import get_param
 from .engine.schedule import MIN_LEVEL_SIDE, Level, plan
 from .settings import Settings
@@ -191,11 +192,12 @@ def probe(settings: Settings, side: int, steps: int = PROBE_STEPS) -> Probe:
     skip = {t.untyped_storage().data_ptr()
             for t in (*objective.parameters(), *objective.buffers())}
     saved = _SavedTensors(skip)
-    gen = optimize(prepared)
-    records = [next(gen)]  # step 0: the start, scored without gradients
-    with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
-        records.append(next(gen))
-    records.extend(gen)
+    with warm_cache.bypassed():  # a probe times its warm-up in full
+        gen = optimize(prepared)
+        records = [next(gen)]  # step 0: the start, scored without gradients
+        with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
+            records.append(next(gen))
+        records.extend(gen)
     total = time.perf_counter() - start
     stamps = [r.elapsed for r in records if not r.done and r.step > 0]
     deltas = [b - a for a, b in zip(stamps, stamps[1:])] or [stamps[0]]

@@ -93,13 +93,7 @@ def blocks(text: str) -> list[tuple[str, str]]:
 
 def prose(text: str) -> str:
     """The text outside fenced code, HTML comments and inline code spans."""
-    kept, inside = [], False
-    for line in text.splitlines():
-        if FENCE.match(line):
-            inside = not inside
-            continue
-        kept.append("" if inside else line)
-    out = re.sub(r"<!--.*?-->", "", "\n".join(kept), flags=re.S)
+    out = re.sub(r"<!--.*?-->", "", prose_keep_code(text), flags=re.S)
     return re.sub(r"`[^`\n]*`", "``", out)
 
 
@@ -119,6 +113,7 @@ def inline_commands(text: str) -> list[str]:
 
 
 def prose_keep_code(text: str) -> str:
+    """The text outside fenced code blocks (inline code spans kept)."""
     kept, inside = [], False
     for line in text.splitlines():
         if FENCE.match(line):

@@ -80,7 +80,8 @@ class StrotssLoss(nn.Module):
             self.scale = {n: sum(w * s[n] for s, (_, w) in zip(scales, kept))
                           for n in self.names}
             self.eps = {n: hc.SILENT_EPS * s for n, s in self.scale.items()}
-            self.register_buffer("shares", torch.tensor([w for _, w in kept]))
+            self.register_buffer("shares", torch.tensor(  # on the features' device
+                [w for _, w in kept], device=kept[0][0][self.names[0]].device))
             # The style's hypercolumns at the fixed positions, rows styles x SAMPLES.
             self.register_buffer("target", self._style_rows(fresh=False))
 

@@ -242,7 +242,8 @@ def _orientations(image: torch.Tensor, centres: torch.Tensor, spacing: float,
     major = 0.5 * torch.atan2(2 * jxy, jxx - jyy)
     coherence = torch.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2) / (jxx + jyy + 1e-6)
     free = (torch.rand(len(centres), generator=generator) - 0.5) * math.pi
-    return major + math.pi / 2 + (1 - coherence.clamp(0, 1)).cpu() * free
+    # The start strokes are built on the CPU (then moved to the run's device).
+    return (major + math.pi / 2).cpu() + (1 - coherence.clamp(0, 1)).cpu() * free
 
 
 def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

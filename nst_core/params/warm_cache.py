@@ -5,10 +5,11 @@ generator's weights and the run's random generator, so the run that follows is t
 after a fresh warm-up."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -16,6 +17,7 @@ import torch
 KEPT = 4
 _LOCK = threading.Lock()
 _KEPT: "OrderedDict[str, dict[str, Any]]" = OrderedDict()
+_BYPASS = threading.local()  # set in this thread: warm-ups neither taken over nor kept
 
 
 def _digest(*parts: Any) -> str:
@@ -38,7 +40,21 @@ def key(name: str, init: torch.Tensor, options: dict, device: Any, steps: int,
     return _digest(name, init, sorted(options.items()), str(device), steps, rng, state)
 
 
+@contextlib.contextmanager
+def bypassed() -> Iterator[None]:
+    """Warm-ups in this thread run in full and are not kept: the time estimate's probes time
+    a warm-up, which a kept one would hide (and random probe images would only crowd out a
+    visitor's)."""
+    _BYPASS.on = True
+    try:
+        yield
+    finally:
+        _BYPASS.on = False
+
+
 def take(k: str) -> dict[str, Any] | None:
+    if getattr(_BYPASS, "on", False):
+        return None
     with _LOCK:
         found = _KEPT.get(k)
         if found is not None:
@@ -47,6 +63,8 @@ def take(k: str) -> dict[str, Any] | None:
 
 
 def keep(k: str, entry: dict[str, Any]) -> None:
+    if getattr(_BYPASS, "on", False):
+        return
     with _LOCK:
         _KEPT[k] = entry
         _KEPT.move_to_end(k)

@@ -18,6 +18,9 @@ import sys
 import pytest
 import torch
 
+from nst_core.optim.registry import OPTIMIZERS
+from nst_core.params.registry import PARAMETERIZATIONS
+
 from conftest import BENCH, ROOT
 
 
@@ -206,7 +209,7 @@ def test_gpu_check_runs_every_section_at_tiny_sizes_on_the_cpu(bench, tmp_path):
     sections = {r["section"] for r in data["rows"]}
     assert sections == {"methods", "parity", "features", "stream", "speed", "shares", "tiled"}
     assert [r for r in data["rows"] if r["check"] in ("error", "skipped")] == []
-    assert len(table_rows(out, "methods")) == 12  # every parameterization x optimizer
+    assert len(table_rows(out, "methods")) == len(PARAMETERIZATIONS) * len(OPTIMIZERS)  # every pair
     (held,) = [r for r in table_rows(out, "stream") if r[1].startswith("no GPU tensor")]
     assert held[2] == "ok"
     speed = {r[1] for r in table_rows(out, "speed")}
