@@ -189,7 +189,7 @@ def test_a_link_opens_its_tab_with_the_compare_choices(url):
             page.goto(url + "?tab=compare&methods=adam:fft&budget=time&seconds=12&example=1")
             page.wait_for_selector("#content img", timeout=30_000)
             page.wait_for_function(
-                "document.querySelector('#cmp_seconds input').value === '12'", timeout=15_000)
+                "document.querySelector('#cmp_seconds input')?.value === '12'", timeout=15_000)
             page.locator("#cmp_methods").wait_for(state="visible", timeout=10_000)
             checked = page.locator("#cmp_methods input:checked")
             assert checked.count() == 1

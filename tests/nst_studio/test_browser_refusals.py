@@ -125,6 +125,9 @@ def test_a_refused_setting_leaves_run_enabled(page, url):
     _loaded(page, url)
     _upload(page, "content", CONTENT)
     page.wait_for_selector("#content img", timeout=20_000)
+    # The page opens with an example pair: take its style image away.
+    page.locator("#style").get_by_label("Remove Image").click()
+    page.wait_for_function("!document.querySelector('#style img')", timeout=10_000)
     page.click("#run")  # no style image
     _error_shown(page, "no style image: upload one")
     _upload(page, "style", STYLE)
