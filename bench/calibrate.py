@@ -6,6 +6,7 @@
     python bench/calibrate.py dip-rate [--size 128] [--steps 150] [--warmups 100 300]
                                        [--rates 1e-2 5e-3 2e-3 1.2e-3]
     python bench/calibrate.py style-scales [--size 128]
+    python bench/calibrate.py content-scales [--size 128]
 
 The protocol of every section is the one its constant was chosen with: the default objective,
 astronaut x Starry Night (examples/), seed 0, the content as the start image. Each prints the
@@ -21,11 +22,13 @@ import os
 from typing import Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from common import CONTENT, ROOT, STYLE, machine
 from nst_core.engine.prepare import prepare
 from nst_core.engine.schedule import stylize
 from nst_core.experiments.scoring import make_scorer
+from nst_core.losses.content import CONTENT_LOSSES
 from nst_core.losses.style import STYLE_LOSSES
 from nst_core.params import dip
 from nst_core.params.registry import PARAMETERIZATIONS
@@ -152,15 +155,49 @@ def section_style_scales(args: argparse.Namespace) -> str:
     rows = []
     for name, values in losses.items():
         ratios = [g / v for g, v in zip(losses["gram"], values)]
-        geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
-        rows.append([name, ", ".join(f"{r:.2g}" for r in ratios), f"{geo:.3g}",
+        rows.append([name, ", ".join(f"{r:.2g}" for r in ratios), f"{_geo(ratios):.3g}",
                      getattr(STYLE_LOSSES[name], "SCALE", "-")])
     return table(["style loss", f"gram / variant ({len(pairs)} pairs)", "geo-mean",
                   "SCALE in code"], rows)
 
 
+def _geo(ratios: Sequence[float]) -> float:
+    return math.exp(sum(map(math.log, ratios)) / len(ratios))
+
+
+def content_losses(content: str, style: str, name: str, size: int) -> tuple[float, float]:
+    """The content term alone (weight 1) where the photo is lost: of the style image resized
+    to the content's size, and of uniform noise (a content loss is zero at the content)."""
+    p = prepare(content, style, Settings(size=size, content_loss=name, content_weight=1.0,
+                                         style_weight=0.0))
+    painting = F.interpolate(p.styles[0], size=p.content.shape[-2:], mode="bilinear",
+                             align_corners=False, antialias=True)
+    noise = torch.rand(p.content.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return tuple(float(p.objective(x)["content"]) for x in (painting, noise))
+
+
+def section_content_scales(args: argparse.Namespace) -> str:
+    """mse / variant at the style image and at noise, geometric means over the pairs, beside
+    the SCALE in the code (an entry whose SCALE is calibrated shows a geo-mean near 1 at the
+    style image)."""
+    examples = os.path.join(ROOT, "examples")
+    pairs = SCALE_PAIRS[:args.pairs]
+    losses = {name: [content_losses(os.path.join(examples, c), os.path.join(examples, s),
+                                    name, args.size) for c, s in pairs]
+              for name in CONTENT_LOSSES}
+    rows = []
+    for name, values in losses.items():
+        for k, what in enumerate(("style image", "noise")):
+            ratio = _geo([m[k] / v[k] for m, v in zip(losses["mse"], values)])
+            rows.append([name, what, f"{ratio:.3g}",
+                         getattr(CONTENT_LOSSES[name], "SCALE", "-")])
+    return table(["content loss", "read at", f"mse / variant, geo-mean ({len(pairs)} pairs)",
+                  "SCALE in code"], rows)
+
+
 SECTIONS = {"lr": section_lr, "warmup": section_warmup, "dip-rate": section_dip_rate,
-            "style-scales": section_style_scales}
+            "style-scales": section_style_scales, "content-scales": section_content_scales}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     scales = sub.add_parser("style-scales", help="each style loss's SCALE against the Gram loss")
     scales.add_argument("--size", type=int, default=128)
     scales.add_argument("--pairs", type=int, default=len(SCALE_PAIRS), help="how many pairs")
+    content = sub.add_parser("content-scales",
+                             help="each content loss's SCALE against the MSE loss")
+    content.add_argument("--size", type=int, default=128)
+    content.add_argument("--pairs", type=int, default=len(SCALE_PAIRS), help="how many pairs")
     return ap
 
 

@@ -382,8 +382,8 @@ PRESETS: dict[str, Settings] = {
     # STROTSS as a method (Kolkin et al. 2019): its losses on its hypercolumn, the Laplacian
     # pyramid it optimizes and its coarse-to-fine schedule from 64 px. Adam: L-BFGS's curvature
     # pairs do not survive positions sampled anew at every step. Style weight 2: the losses'
-    # SCALEs put them on the Gram and MSE losses' scales (bench/loss_scales.py); docs/methods.md
-    # shows the preset's results.
+    # SCALEs put them on the Gram and MSE losses' scales (bench/calibrate.py style-scales and
+    # content-scales); docs/methods.md shows the preset's results.
     "strotss": Settings(param="pyramid", optimizer="adam", multiscale=True, min_size=64,
                         style_loss="strotss", content_loss="self_similarity",
                         content_layers=STROTSS_LAYERS, style_layers=STROTSS_LAYERS,

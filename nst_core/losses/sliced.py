@@ -63,7 +63,7 @@ class SlicedWassersteinLoss(nn.Module):
     """
 
     # Puts the loss on the Gram loss's scale at the start (the content image), as every style
-    # loss's SCALE: bench/loss_scales.py measures it.
+    # loss's SCALE: bench/calibrate.py style-scales measures it.
     SCALE = 8.7e5
 
     def __init__(self, style_features: Sequence[torch.Tensor], blend: Sequence[float]):

@@ -63,7 +63,7 @@ class StrotssLoss(nn.Module):
     """
 
     hypercolumns = True
-    # On the Gram loss's scale at the start (the content image): bench/loss_scales.py.
+    # On the Gram loss's scale at the start (the content image): bench/calibrate.py style-scales.
     SCALE = 1.59e6
 
     def __init__(self, style_features: Sequence[torch.Tensor | hc.Layers],
@@ -128,7 +128,7 @@ class SelfSimilarityLoss(nn.Module):
 
     hypercolumns = True
     # On the MSE content loss's scale where the photo is lost (the style image, resized):
-    # bench/loss_scales.py.
+    # bench/calibrate.py style-scales.
     SCALE = 7.3e6
 
     def __init__(self, target: torch.Tensor | hc.Layers,

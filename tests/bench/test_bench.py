@@ -277,9 +277,14 @@ def test_brushstroke_cost_prints_a_row_per_size_and_count(bench):
     assert out.count("| 32 |") == 2
 
 
-def test_loss_scales_prints_every_style_and_content_loss(bench):
-    out = bench("loss_scales.py", "--size", "32", "--pairs", "1")
-    assert "| sliced | style" in out and "| self_similarity | content" in out
+def test_calibrate_content_scales_prints_every_content_loss_against_mse(bench):
+    from nst_core.losses.content import CONTENT_LOSSES
+
+    out = bench("calibrate.py", "content-scales", "--size", "32", "--pairs", "1")
+    for name in CONTENT_LOSSES:
+        read_at = [r[1] for r in table_rows(out, name)]
+        assert read_at == ["style image", "noise"], (name, out)
+    assert [r[2] for r in table_rows(out, "mse")] == ["1", "1"]
 
 
 def test_methods_grid_writes_a_grid_and_a_table(bench, tmp_path):
