@@ -144,14 +144,19 @@ def unweighted_style_loss(content: str, style: str, name: str, size: int) -> flo
         return float(p.objective(p.content)["style"])
 
 
+def over_pairs(measure, names: Sequence[str], pairs: Sequence[tuple[str, str]],
+               size: int) -> dict[str, list]:
+    """``measure(content, style, name, size)`` for every registry name on every example pair."""
+    examples = os.path.join(ROOT, "examples")
+    return {name: [measure(os.path.join(examples, c), os.path.join(examples, s), name, size)
+                   for c, s in pairs] for name in names}
+
+
 def section_style_scales(args: argparse.Namespace) -> str:
     """gram / variant per pair and its geometric mean, beside the SCALE in the code (an entry
     whose SCALE is calibrated shows a geo-mean near 1)."""
-    examples = os.path.join(ROOT, "examples")
     pairs = SCALE_PAIRS[:args.pairs]
-    losses = {name: [unweighted_style_loss(os.path.join(examples, c), os.path.join(examples, s),
-                                           name, args.size) for c, s in pairs]
-              for name in STYLE_LOSSES}
+    losses = over_pairs(unweighted_style_loss, STYLE_LOSSES, pairs, args.size)
     rows = []
     for name, values in losses.items():
         ratios = [g / v for g, v in zip(losses["gram"], values)]
@@ -181,11 +186,8 @@ def section_content_scales(args: argparse.Namespace) -> str:
     """mse / variant at the style image and at noise, geometric means over the pairs, beside
     the SCALE in the code (an entry whose SCALE is calibrated shows a geo-mean near 1 at the
     style image)."""
-    examples = os.path.join(ROOT, "examples")
     pairs = SCALE_PAIRS[:args.pairs]
-    losses = {name: [content_losses(os.path.join(examples, c), os.path.join(examples, s),
-                                    name, args.size) for c, s in pairs]
-              for name in CONTENT_LOSSES}
+    losses = over_pairs(content_losses, CONTENT_LOSSES, pairs, args.size)
     rows = []
     for name, values in losses.items():
         for k, what in enumerate(("style image", "noise")):
