@@ -21,6 +21,8 @@ sys.path.insert(0, ROOT)
 
 from bench.common import machine  # noqa: E402
 from nst_core.estimate import ESTIMATOR  # noqa: E402
+from nst_core.experiments.compare import scoring_seconds  # noqa: E402
+from nst_core.methods import DEFAULT_METHODS  # noqa: E402
 from nst_core.imaging.vgg import get_vgg  # noqa: E402
 from nst_studio.ui.examples import example_pairs  # noqa: E402
 from nst_studio.web import budget, defaults, explore, inputs, streams  # noqa: E402
@@ -46,11 +48,10 @@ def main() -> None:
     w, h = read.content.size
     rows = []
 
-    from nst_core.methods import DEFAULT_METHODS
     methods = list(DEFAULT_METHODS[:3])  # the Compare tab's starting choice
     kind, seconds = budget.compare_start(len(methods))
     runs = budget.method_runs(settings, methods, kind, seconds, limits)
-    guess = sum(ESTIMATOR.estimate(s, w, h).seconds for _, s in runs)
+    guess = sum(ESTIMATOR.estimate(s, w, h).seconds + scoring_seconds(s, w, h) for _, s in runs)
     cmp_settings = budget.compare_settings(settings, kind, seconds, limits)
     took, first = _timed(streams.compare_job(read, cmp_settings, methods))
     rows.append((f"Compare {', '.join(methods)} ({kind}, {seconds:g} s)", guess, took, first))

@@ -434,22 +434,23 @@ def estimate_with(cal: Calibration, method: Method, settings: Settings, width: i
         runs = _level_pixels(settings, level)
         level_pixels = level.width * level.height
         warm = _warmup_steps(settings, i, level)
-        spent = cal.overhead_steps * cal.step(level_pixels) * method.time
-        spent += sum((level.steps * method.time + method.setup_steps
-                      + warm * method.warmup_step) * cal.step(p) for p in runs)
+        # The present pace scales the work, never the clock: a time budget stops a run after
+        # that many wall seconds however slow the machine is just now.
+        overhead = cal.overhead_steps * cal.step(level_pixels) * method.time * cal.pace
+        spent = overhead + cal.pace * sum((level.steps * method.time + method.setup_steps
+                                           + warm * method.warmup_step) * cal.step(p)
+                                          for p in runs)
         warm_steps += warm * len(runs)
-        warm_seconds += sum(warm * method.warmup_step * cal.step(p) for p in runs)
+        warm_seconds += cal.pace * sum(warm * method.warmup_step * cal.step(p) for p in runs)
         if settings.time_budget is not None:  # each level's run stops on its own clock
-            spent = min(spent, settings.time_budget + cal.overhead_steps * method.time *
-                        cal.step(level_pixels))
+            spent = min(spent, settings.time_budget + overhead)
         seconds += spent
         per_level.append((level.size, spent))
         steps.append((level.size, level.evaluations))
         evaluations += level.evaluations
         peak = max(peak, _memory(cal, method, settings, max(runs)))
-    return Estimate(seconds * cal.pace, 0 if cal.observed else peak, evaluations, cal.device,
-                    tuple(per_level), tuple(steps), warm_steps,
-                    min(warm_seconds * cal.pace, seconds * cal.pace))
+    return Estimate(seconds, 0 if cal.observed else peak, evaluations, cal.device,
+                    tuple(per_level), tuple(steps), warm_steps, min(warm_seconds, seconds))
 
 
 class Estimator:
@@ -527,10 +528,22 @@ class Estimator:
             cal.methods.get(method_key(settings), Method())
         return estimate_with(cal, method, settings, width, height)
 
+    def step_seconds(self, settings: Settings, width: int | None = None,
+                     height: int | None = None) -> float | None:
+        """Seconds of one plain step on the output's pixels at the present pace (what one
+        pass of a fixed scorer costs, :mod:`nst_core.experiments.compare`); None where the
+        device has no calibration yet."""
+        cal = self.known(settings.device)
+        if cal is None:
+            return None
+        last = _levels(settings, width or settings.size, height or settings.size)[-1]
+        return cal.step(last.width * last.height) * cal.pace
+
     def record(self, settings: Settings, width: int, height: int, seconds: float) -> None:
         """A finished run took ``seconds``: refine this device's pace (or learn its cost per
-        pixel-step from the run, on a device never probed)."""
-        if not seconds > 0:
+        pixel-step from the run, on a device never probed). A run with a time budget teaches
+        nothing: its clock, not its pace, may have ended it."""
+        if not seconds > 0 or settings.time_budget is not None:
             return
         device = str(resolve_device(settings.device))
         cal = self.known(device)

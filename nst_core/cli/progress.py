@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..experiments.distributed import perform_grid
 from ..experiments.tasks import Outcome, Task
+from ..params.base import WARM_UP_LISTENER
 from ..records import Progress, history_row
 
 
@@ -21,9 +23,13 @@ def follow_with_bar(gen, total: int, quiet: bool, label: str = "",
 
     history: list[dict] = []
     final = None
-    with tqdm(total=total, desc=label or "stylizing", unit="step", file=sys.stderr,
-              disable=quiet, dynamic_ncols=True) as bar:
+    label = label or "stylizing"
+    with tqdm(total=total, desc=label, unit="step", file=sys.stderr,
+              disable=quiet, dynamic_ncols=True) as bar, \
+            _hearing_warm_ups(lambda done, all_: bar.set_description_str(
+                f"{label}: setting up, warm-up step {done}/{all_}")):
         for p in gen:
+            bar.set_description_str(label, refresh=False)
             if p.done:
                 final = p
                 history.append(history_row(p))
@@ -63,7 +69,29 @@ def perform_with_bar(tasks: Sequence[Task], args: argparse.Namespace, label: str
             bar.set_postfix_str(f"{task.label} loss {p.losses['total']:.4g}", refresh=False)
             bar.refresh()
 
-        return perform_grid(tasks, on_outcome=on_outcome, on_step=on_step,
-                            ray=getattr(args, "ray", None),
-                            ray_cpus=getattr(args, "ray_cpus", 1.0),
-                            ray_gpus=getattr(args, "ray_gpus", 0.25), before_run=before_run)
+        # Runs in this process: a warm-up (inside a run's first step) shows as it goes.
+        with _hearing_warm_ups(lambda done, all_: bar.set_postfix_str(
+                f"setting up, warm-up step {done}/{all_}")):
+            return perform_grid(tasks, on_outcome=on_outcome, on_step=on_step,
+                                ray=getattr(args, "ray", None),
+                                ray_cpus=getattr(args, "ray_cpus", 1.0),
+                                ray_gpus=getattr(args, "ray_gpus", 0.25), before_run=before_run)
+
+
+# Warm-up steps between two redraws of a bar (a DIP warm-up makes hundreds of small steps).
+WARM_UP_SHOW_EVERY = 10
+
+
+@contextlib.contextmanager
+def _hearing_warm_ups(show: Callable[[int, int], None]) -> Iterator[None]:
+    """``show(done, total)`` hears the warm-up steps of runs driven in this context (a warm-up
+    sends no record until it ends: :data:`nst_core.params.base.WARM_UP_LISTENER`)."""
+    def heard(done: int, total: int) -> None:
+        if done % WARM_UP_SHOW_EVERY == 0 or done == total:
+            show(done, total)
+
+    token = WARM_UP_LISTENER.set(heard)
+    try:
+        yield
+    finally:
+        WARM_UP_LISTENER.reset(token)

@@ -168,6 +168,10 @@ def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
     wire_run_button(run_btn, run_event, stop_btn)
     stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
                                 queue=False, api_visibility="private")
+    # Nothing runs any more: Stop looks unarmed again (its own event, so that the stop's
+    # message is never redrawn by it).
+    stop_event.then(lambda: gr.Button(interactive=False), None, [stop_btn], queue=False,
+                    api_visibility="private")
     return run_event, stop_event
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+from nst_core.experiments.compare import scoring_seconds
 from nst_core.methods import DEFAULT_METHODS, available_methods
 from nst_studio.web import streams
 from nst_studio.web import budget as budgets
@@ -43,7 +44,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                        compute=lambda data: estimate.runs_text(
                            panel, data, limits, lambda s: budgets.method_runs(
                                s, data[methods], data[budget], data[seconds], limits),
-                           "methods"))
+                           "methods", scoring=scoring_seconds))
         status = gr.Markdown("", elem_id="cmp_status")
         gallery = gr.Gallery(label="Results as they progress", columns=3, height=320,
                              object_fit="contain", elem_id="cmp_gallery")

@@ -62,13 +62,16 @@ def text(panel: Panel, data: dict, limits: Limits) -> str:
 
 
 def runs_text(panel: Panel, data: dict, limits: Limits,
-              runs: Callable[[Any], list[tuple[str, Any]]], what: str) -> str:
+              runs: Callable[[Any], list[tuple[str, Any]]], what: str,
+              scoring: Callable[[Any, int | None, int | None], float] | None = None) -> str:
     """The estimate line of a job of several runs (Compare's methods, Explore's cells):
-    ``runs(settings)`` -> (label, settings) of each run, one after the other."""
+    ``runs(settings)`` -> (label, settings) of each run, one after the other; ``scoring``
+    (settings, width, height) -> the seconds spent scoring each run besides its own."""
     try:
         chosen = runs(_form_settings(panel, data, limits))
         width, height = _shape(data[panel.content])
         guesses = [(label, _guess(s, width, height)) for label, s in chosen]
+        scored = sum(scoring(s, width, height) for _, s in chosen) if scoring else 0.0
     except ValueError as exc:
         return f"**Estimate:** {exc}"
     if not guesses:
@@ -76,9 +79,11 @@ def runs_text(panel: Panel, data: dict, limits: Limits,
     if any(g is None for _, g in guesses):
         return UNKNOWN
     first = guesses[0][1]
-    total = dataclasses.replace(first, seconds=sum(g.seconds for _, g in guesses),
+    total = dataclasses.replace(first, seconds=sum(g.seconds for _, g in guesses) + scored,
                                 peak_bytes=max(g.peak_bytes for _, g in guesses))
     parts = "; ".join(f"{label}: {human_seconds(g.seconds)}" for label, g in guesses)
+    if scored:
+        parts += f"; scoring: {human_seconds(scored)}"
     warm = sum(g.warmup_seconds for _, g in guesses)
     warmed = (f"; the DIP warm-up takes about {human_seconds(warm)} of it, shown as its own "
               "progress") if warm else ""

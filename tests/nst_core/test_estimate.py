@@ -164,6 +164,19 @@ def test_time_budget_caps_the_estimate():
         pytest.approx(5.0 + 2 * (0.01 + 1e-6 * 128 * 128))
 
 
+def test_a_slow_pace_scales_the_work_but_not_the_time_budget():
+    s = Settings(size=128, steps=1000, time_budget=5.0)
+    est = fresh()
+    est.known("cpu").pace = 3.0  # the machine is three times slower than measured just now
+    overhead = 2 * (0.01 + 1e-6 * 128 * 128)
+    assert est.estimate(s).seconds == pytest.approx(5.0 + 3 * overhead)
+    short = dataclasses.replace(s, steps=10)  # ends on its steps, well within the budget
+    assert est.estimate(short).seconds == \
+        pytest.approx(3 * fresh().estimate(dataclasses.replace(short, time_budget=None)).seconds)
+    est.record(s, 128, 128, 60.0)  # its clock stopped it: says nothing of the pace
+    assert est.known("cpu").pace == 3.0
+
+
 def test_finished_jobs_refine_the_pace_and_teach_an_unprobed_device():
     est = fresh()
     s = Settings(size=64, steps=10)

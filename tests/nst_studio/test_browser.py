@@ -155,6 +155,8 @@ def _run_then_stop(page, url: str, tmp_path: Path) -> tuple[int, bytes]:
     step = int(stopped.group(1))
     assert step >= 2
     page.wait_for_function("!document.querySelector('#run').disabled", timeout=10_000)
+    page.wait_for_function("document.querySelector('#stop').disabled", timeout=10_000)
+    assert "Stopped at step" in page.inner_text("#status")  # not redrawn by Stop's end
     # The image at that step is the result, and it downloads with its settings and step.
     assert page.locator("#result img").count() == 1
     link = page.locator("#png_file a").first

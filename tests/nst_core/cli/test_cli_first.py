@@ -104,3 +104,14 @@ def test_help_says_how_defaults_are_chosen():
     assert proc.returncode == 0
     assert "Without --size and --steps the run fits the hardware" in " ".join(
         proc.stdout.split())
+
+
+@pytest.mark.parametrize("command", [[], ["compare", "--methods", "adam:dip"]])
+def test_a_warm_up_shows_on_the_bar_as_it_goes(tmp_path, content_path, style_path, command):
+    """A DIP warm-up runs before the first step: the bar names it and counts its steps."""
+    out = ["--out", tmp_path / ("cmp" if command else "o.png")]
+    proc = nst(*command, *_pair(content_path, style_path), *out, "--size", 32, "--steps", 1,
+               "--param", "dip", "--optimizer", "adam", "--param-option", "warmup_steps=20")
+    assert proc.returncode == 0, proc.stderr
+    assert "setting up, warm-up step 10/20" in proc.stderr, proc.stderr
+    assert "warm-up step 20/20" in proc.stderr

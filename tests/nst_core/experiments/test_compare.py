@@ -8,7 +8,7 @@ from PIL import Image
 
 from nst_core import Settings, read_png_settings
 from nst_core.cli.main import main
-from nst_core.experiments.compare import compare, compare_stream, summarize
+from nst_core.experiments.compare import compare, compare_stream, scoring_seconds, summarize
 from nst_core.methods import parse_method
 from nst_core.params.registry import PARAMETERIZATIONS
 
@@ -189,3 +189,20 @@ def test_cli_equal_time_comparison_carries_the_fixed_score(tmp_path, content_pat
     with pytest.raises(SystemExit):
         main(["compare", "--content", str(content_path), "--style", str(style_path),
               "--budget-seconds", "x", "--out", str(out)])
+
+
+def test_scoring_seconds_count_a_pass_per_preview_and_two_more():
+    from nst_core.estimate import BASE_METHOD, Calibration, Estimator, Method
+    est = Estimator()
+    cal = Calibration("cpu", fixed=0.01, per_pixel=1e-6, overhead_steps=0.0, saved_fixed=0.0,
+                      saved_per_pixel=0.0, weight_bytes=0, methods={BASE_METHOD: Method()})
+    est.set(cal)
+    step = 0.01 + 1e-6 * 64 * 64
+    s = Settings(size=64, steps=100, preview_every=10, device="cpu")
+    assert scoring_seconds(s, 64, 64, est) == pytest.approx(12 * step)
+    # Equal time: only the steps its clock allows are previewed (about half of them here).
+    half = Settings(size=64, steps=100, preview_every=10, device="cpu", time_budget=55 * step)
+    assert scoring_seconds(half, 64, 64, est) == pytest.approx(7 * step)
+    cal.pace = 2.0  # a busier machine: each pass takes twice as long, and fewer steps fit
+    assert scoring_seconds(half, 64, 64, est) == pytest.approx(2 * 4 * step)
+    assert scoring_seconds(s, 64, 64, Estimator()) == 0.0  # no calibration yet
