@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..fields import option, option_values
-from . import dip
+from . import dip, warm_cache
 from .base import Parameterization, Parameterized
 
 # Half lucent's 8 layers, twice its 24 units (the composite activation doubles them again). With
@@ -124,6 +124,11 @@ def make_cppn(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
     """
     o = option_values("cppn", OPTIONS, options)
     n, c, h, w = shape
+    steps = dip.WARMUP_STEPS if o["warmup_steps"] is None else o["warmup_steps"]
+    # Taken before the network is drawn: the same random state draws the same network, so an
+    # equal key means an equal warm-up (nst_core.params.warm_cache).
+    cache_key = (warm_cache.key("cppn", init, o, device, steps, torch.get_rng_state(), None)
+                 if init is not None and steps > 0 else None)
     net = CPPN(o["layers"], o["channels"], c, o["fourier"], float(o["fourier_scale"])).to(device)
     coords = coordinates(h, w).to(device)
 
@@ -131,10 +136,8 @@ def make_cppn(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
         rgb = net(coords).T.reshape(1, c, h, w)
         return rgb.expand(n, c, h, w)
 
-    steps = dip.WARMUP_STEPS if o["warmup_steps"] is None else o["warmup_steps"]
-    warm = (dip.WarmUp(net, image_fn,
-                       init.to(device=device, dtype=torch.float32), steps)
-            if init is not None and steps > 0 else None)
+    warm = (dip.WarmUp(net, image_fn, init.to(device=device, dtype=torch.float32), steps,
+                       cache_key=cache_key) if cache_key is not None else None)
     return Parameterized(list(net.parameters()), image_fn, warm)
 
 

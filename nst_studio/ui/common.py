@@ -205,14 +205,22 @@ def warming(status: Any, params: Any) -> Callable[[int, int], Any] | None:
     names) warms up; None otherwise (its steps are then awaited as plain worker calls)."""
     from nst_core.params.registry import PARAMETERIZATIONS
 
-    if not any(getattr(PARAMETERIZATIONS.get(p), "warmup_option", None) for p in params):
+    warm = [p for p in dict.fromkeys(params)
+            if getattr(PARAMETERIZATIONS.get(p), "warmup_option", None)]
+    if not warm:
         return None
-    return lambda done, total: {status: warming_status(done, total)}
+    return lambda done, total: {status: warming_status(done, total, warm)}
 
 
-def warming_status(done: int, total: int) -> str:
-    """The status line during a warm-up."""
-    return (f"Setting up: fitting the DIP generator to the start image, {done}/{total} "
+# What each parameterization with a warm-up fits to the start image, in a visitor's words.
+WARMING_WHAT = {"dip": "the DIP generator", "cppn": "the CPPN"}
+
+
+def warming_status(done: int, total: int, params: Any = ("dip",)) -> str:
+    """The status line during a warm-up of one of ``params`` (a comparison's methods warm up
+    one after the other: the line names every one that may be warming)."""
+    what = " or ".join(WARMING_WHAT.get(p, f"the {p} network") for p in params)
+    return (f"Setting up: fitting {what} to the start image, {done}/{total} "
             "warm-up steps (before the first step)")
 
 

@@ -85,10 +85,18 @@ def runs_text(panel: Panel, data: dict, limits: Limits,
     if scored:
         parts += f"; scoring: {human_seconds(scored)}"
     warm = sum(g.warmup_seconds for _, g in guesses)
-    warmed = (f"; the DIP warm-up takes about {human_seconds(warm)} of it, shown as its own "
-              "progress") if warm else ""
+    names = list(dict.fromkeys(_warm_name(s.param) for (_, s), (_, g) in zip(chosen, guesses)
+                               if g.warmup_seconds))
+    warmed = (f"; the {' and '.join(names)} warm-up{'s' if len(names) > 1 else ''} "
+              f"take{'' if len(names) > 1 else 's'} about {human_seconds(warm)} of it, shown as "
+              "its own progress") if warm else ""
     return (f"**Estimate:** {total.text()} for {len(guesses)} {what}, one after the other "
             f"({parts}){warmed}")
+
+
+def _warm_name(param: str) -> str:
+    """A parameterization with a warm-up as the page names it (its acronym: DIP, CPPN)."""
+    return str(param).upper() if param in ("dip", "cppn") else str(param)
 
 
 def describe(guess: Any, settings: Any) -> str:
@@ -99,7 +107,7 @@ def describe(guess: Any, settings: Any) -> str:
         parts = ", then ".join(f"{n} at {side} px" for side, n in guess.level_steps)
         text += f" ({parts}: multi-scale, set in Advanced)"
     if guess.warmup_steps:
-        name = str(settings.param).upper() if settings.param == "dip" else settings.param
+        name = _warm_name(settings.param)
         text += (f"; first the {name} warm-up ({guess.warmup_steps} steps, about "
                  f"{human_seconds(guess.warmup_seconds)}, shown as its own progress)")
     return text

@@ -8,6 +8,7 @@ from PIL import Image
 
 from nst_core import estimate as core
 from nst_core.estimate import Calibration, Estimator, Method
+from nst_core.settings import Settings
 from nst_studio.web import forms
 from nst_studio.web import settings_io
 from nst_studio.web.limits import Limits
@@ -78,3 +79,35 @@ def test_a_zero_gpu_page_waits_for_the_first_job_instead_of_probing(monkeypatch)
     assert estimate.text(panel, data, limits) == estimate.UNKNOWN
     monkeypatch.setattr(estimate, "zero_gpu", lambda: True)
     assert estimate.warm_up() is None  # no calibration thread either
+
+
+def test_a_comparison_line_counts_scoring_and_names_each_warm_up(machine):
+    import dataclasses
+
+    from nst_core.experiments.compare import scoring_seconds
+
+    limits = Limits(default_size=64, default_steps=20)
+    panel, data = form_data(limits, None, multiscale=False)
+    for param in ("dip", "cppn"):
+        machine.known("cpu").methods[core.method_key(Settings(param=param, optimizer="adam"))] \
+            = Method(warmup_step=0.5)
+
+    def runs(settings):
+        return [(p, dataclasses.replace(settings, param=p, optimizer="adam", size=64,
+                                        param_options={"warmup_steps": 10} if p != "pixels"
+                                        else {}))
+                for p in ("pixels", "dip", "cppn")]
+
+    line = estimate.runs_text(panel, data, limits, runs, "methods", scoring=scoring_seconds)
+    assert "for 3 methods, one after the other (pixels: " in line
+    assert "; scoring: 1 s)" in line, line
+    assert "the DIP and CPPN warm-ups take about" in line, line
+    plain = estimate.runs_text(panel, data, limits, runs, "runs")
+    assert "scoring" not in plain
+
+
+def test_the_warm_up_status_names_what_is_fitted():
+    from nst_studio.ui.common import warming_status
+
+    assert "fitting the CPPN to the start image, 3/10 warm-up" in warming_status(3, 10, ["cppn"])
+    assert "the DIP generator or the CPPN" in warming_status(3, 10, ["dip", "cppn"])
