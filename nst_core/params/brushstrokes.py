@@ -369,7 +369,7 @@ def _refined(strokes_image, stroke_steps: int, shape, device, params: list) -> c
 BRUSHSTROKES = Parameterization(
     make_brushstrokes,
     {"lbfgs": 1.0,
-     "adam": 0.2,  # the lowest score on both swept pairs; 0.1 keeps more of the photo
+     "adam": 0.1,  # the lowest score on both pairs of docs/methods.md (128 px, 60 steps)
      "sgd": per_pixel_lr(1e-7)},
     "quadratic Bezier brushstrokes (position, curve, width, colour) through a differentiable "
     "renderer, started from the content (Kotovenko et al. 2021)",
