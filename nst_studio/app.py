@@ -41,9 +41,9 @@ INTRO = """# Neural style transfer studio
 Repaints a photo in the style of a painting (Gatys et al.'s method on the original VGG19). An
 example pair is loaded: press **Run**, or pick another pair under the images, or upload your own.
 Previews show as it goes; **Stop** keeps the image as it is. **Compare** (the tab beside
-Stylize) runs several methods (what is optimized: pixels, Fourier coefficients, a Deep Image
-Prior generator, a Laplacian pyramid) on the same pair and budget, and ranks them with one
-fixed score."""
+Stylize) runs several methods (what is optimized: pixels, Fourier coefficients, a Laplacian
+pyramid, a Deep Image Prior generator, brushstrokes, a CPPN) on the same pair and budget, and
+ranks them with one fixed score."""
 # The example images' sources and licences (public domain / CC0), served from examples/ (an
 # allowed path, see launch_kwargs); a relative link, so it works under a proxy's root too.
 LICENCES = (f"Example images: [sources and licences](gradio_api/file={examples.EXAMPLES}/README.md)"

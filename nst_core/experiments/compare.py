@@ -27,7 +27,8 @@ from ..job import Job, as_styles
 from ..engine.loop import NonFiniteLossError, optimize
 from ..records import Progress, RunFacts, history_row
 from ..engine.prepare import prepare
-from ..estimate import ESTIMATOR, Estimator
+from .. import estimate as estimates
+from ..estimate import Estimator
 from ..methods import method_label, parse_methods, with_method
 from ..results import result_metadata, write_result
 from .tasks import Outcome, Task, record_from_metadata
@@ -46,10 +47,12 @@ SCORE_PASS_STEPS = 1.0
 
 
 def scoring_seconds(settings: Settings, width: int | None = None, height: int | None = None,
-                    estimator: Estimator = ESTIMATOR) -> float:
+                    estimator: Estimator | None = None) -> float:
     """Seconds a comparison spends scoring one method's images, outside the method's own
     clock: a pass per preview (the points of its curve), one for its final image and one for
-    its share of the scorer's set-up and the grid. 0 where the device has no calibration."""
+    its share of the scorer's set-up and the grid. 0 where the device has no calibration.
+    ``estimator``: this process's (:data:`nst_core.estimate.ESTIMATOR`) unless given."""
+    estimator = estimator or estimates.ESTIMATOR
     step = estimator.step_seconds(settings, width, height)
     full = estimator.estimate(dataclasses.replace(settings, time_budget=None), width, height,
                               measure=False)

@@ -5,6 +5,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -138,24 +139,27 @@ def wire_run_button(button: gr.Button, run_event: Any, stop_btn: gr.Button) -> N
         ended(idle_buttons, None, [button, stop_btn], queue=False, api_visibility="private")
 
 
-def run_stop_row(run_label: str, prefix: str = "") -> tuple[gr.Button, gr.Button]:
-    """A tab's Run and Stop buttons, side by side (elem_ids ``{prefix}run``, ``{prefix}stop``)."""
+def run_stop_row(run_label: str, prefix: str = "") -> tuple[gr.Button, gr.Button, gr.State]:
+    """A tab's Run and Stop buttons, side by side (elem_ids ``{prefix}run``, ``{prefix}stop``),
+    and the State that keeps Stop's last message (see :func:`wire_run_stop`)."""
     with gr.Row(elem_id=f"{prefix}run_row"):
         run_btn = gr.Button(run_label, variant="primary", elem_id=f"{prefix}run")
         # Disabled until a job runs (see lock_run).
         stop_btn = gr.Button("Stop", variant="stop", interactive=False,
                              elem_id=f"{prefix}stop")
-    return run_btn, stop_btn
+        said = gr.State(None)
+    return run_btn, stop_btn, said
 
 
 def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
                   check: Callable[[dict], Job], event_inputs: Any, event_outputs: Any,
                   api_name: str,
-                  job_queue: dict, stop: Callable[..., dict], stop_inputs: Any = None,
-                  stop_outputs: Any = None) -> tuple[Any, Any]:
+                  job_queue: dict, stop: Callable[..., dict], status: Any, said: gr.State,
+                  stop_inputs: Any = None, stop_outputs: Any = None) -> tuple[Any, Any]:
     """A tab's job events: Run disabled while its job (``check(data)``, served by
     :func:`serve`) runs and enabled again when it ends; Stop cancels the job's event and runs
-    ``stop``. Returns the run and stop events."""
+    ``stop``, whose message in ``status`` stays (kept in ``said``: see :func:`_last_word`).
+    Returns the run and stop events."""
 
     async def start(data: dict, request: gr.Request) -> AsyncIterator[Any]:
         async for shown in serve(request, kind, lambda: check(data)):
@@ -166,13 +170,28 @@ def wire_run_stop(run_btn: gr.Button, stop_btn: gr.Button, *, kind: str,
     run_event = locked.then(start, event_inputs, event_outputs, api_name=api_name,
                             api_visibility="undocumented", show_progress="minimal", **job_queue)
     wire_run_button(run_btn, run_event, stop_btn)
-    stop_event = stop_btn.click(stop, stop_inputs, stop_outputs, cancels=[run_event],
-                                queue=False, api_visibility="private")
-    # Nothing runs any more: Stop looks unarmed again (its own event, so that the stop's
-    # message is never redrawn by it).
-    stop_event.then(lambda: gr.Button(interactive=False), None, [stop_btn], queue=False,
-                    api_visibility="private")
+    stopping = _last_word(stop, status, said)
+    stop_event = stop_btn.click(stopping, stop_inputs, [*stop_outputs, said],
+                                cancels=[run_event], queue=False, api_visibility="private")
+    # Once Stop's answer is on the page: its message again (an update the cancelled job's
+    # stream sent before the stop can land after Stop's own answer, and would stand), and
+    # Stop disabled (nothing runs any more).
+    stop_event.then(lambda text: {status: gr.skip() if text is None else text,
+                                  stop_btn: gr.Button(interactive=False)},
+                    said, [status, stop_btn], queue=False, api_visibility="private")
     return run_event, stop_event
+
+
+def _last_word(stop: Callable[..., dict], status: Any, said: gr.State) -> Callable[..., dict]:
+    """``stop`` that also keeps the message it shows in ``status`` in ``said``, for the event
+    that shows it again."""
+
+    @functools.wraps(stop)  # Gradio reads the signature (a gr.Request parameter) through it
+    def stopping(*args: Any, **kwargs: Any) -> dict:
+        shown = stop(*args, **kwargs)
+        return {**shown, said: shown.get(status)}
+
+    return stopping
 
 
 def changes(update: Any, outputs: Mapping[str, gr.components.Component]) -> dict | None:

@@ -38,7 +38,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
                               label="Budget", elem_id="cmp_budget")
             seconds = gr.Number(start_seconds, label="Seconds per method (same time)",
                                 elem_id="cmp_seconds")
-        run_btn, stop_btn = run_stop_row("Run comparison", "cmp_")
+        run_btn, stop_btn, said = run_stop_row("Run comparison", "cmp_")
 
         estimate.build(panel, limits, "cmp_estimate", extra=[methods, budget, seconds],
                        compute=lambda data: estimate.runs_text(
@@ -91,6 +91,6 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     wire_run_stop(run_btn, stop_btn, kind="compare", check=check,
                   event_inputs=panel.event_inputs(masks=False) | {methods, budget, seconds},
                   event_outputs=[gallery, status, plot, table, grid, curves, json_file],
-                  api_name="compare", job_queue=job_queue, stop=stop,
+                  api_name="compare", job_queue=job_queue, stop=stop, status=status, said=said,
                   stop_outputs=[status, run_btn])
     return copy

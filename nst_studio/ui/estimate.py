@@ -120,9 +120,13 @@ def build(panel: Panel, limits: Limits, elem_id: str = "estimate",
     makes the line from the event's values (the Stylize tab's run without one)."""
     line = gr.Markdown(PENDING, elem_id=elem_id)
     compute = compute or (lambda data: text(panel, data, limits))
+    # Outside the queue: every change of every tab's inputs asks for an estimate, and queued
+    # they would take the places of jobs in the queue (NST_MAX_QUEUE) and, once it is full,
+    # be refused with "busy" errors on the page. The estimator has its own locks; a probe
+    # holds the device lock, so it never shares the device with a job's step.
     gr.on(None, compute, {panel.content, panel.base, *panel.form.values(), *extra}, line,
           api_visibility="private", show_progress="hidden", trigger_mode="always_last",
-          queue=True, concurrency_limit=1, concurrency_id="estimate")
+          queue=False)
     return line
 
 

@@ -40,7 +40,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
                             info="each run stops after this much of its own work; the "
                                  "default keeps a sweep within about a minute here",
                             elem_id="exp_seconds")
-        run_btn, stop_btn = run_stop_row("Run sweep", "exp_")
+        run_btn, stop_btn, said = run_stop_row("Run sweep", "exp_")
         estimate.build(panel, limits, "exp_estimate", extra=[mode, vary, values, seconds],
                        compute=lambda data: estimate.runs_text(
                            panel, data, limits, lambda s: explore.cell_runs(
@@ -73,7 +73,8 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> None:
     wire_run_stop(run_btn, stop_btn, kind="explore", check=check,
                   event_inputs=panel.event_inputs() | {mode, vary, values, columns, seconds},
                   event_outputs=[gallery, status, grid, grid_png], api_name="explore",
-                  job_queue=job_queue, stop=stop, stop_outputs=[status, run_btn])
+                  job_queue=job_queue, stop=stop, status=status, said=said,
+                  stop_outputs=[status, run_btn])
     mode.input(explore.explore_defaults, mode, [vary, values], api_visibility="private")
     vary.input(explore.vary_example, vary, values, api_visibility="private")
     vary.change(lambda name: gr.Dropdown(info=explore.vary_help(name)), vary, vary,

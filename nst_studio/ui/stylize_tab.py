@@ -21,7 +21,7 @@ from .panel import Panel
 def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     """Lay out the tab (inside the caller's Tabs) and wire its events; its "Copy link" row."""
     with gr.Tab("Stylize", id="stylize"):
-        run_btn, stop_btn = run_stop_row("Run")
+        run_btn, stop_btn, said = run_stop_row("Run")
         estimate.build(panel, limits)
         status = gr.Markdown("Ready: press **Run** (or pick other images).",
                              elem_id="status")
@@ -72,7 +72,7 @@ def build(panel: Panel, limits: Limits, job_queue: dict) -> links.CopyLink:
     run_event, stop_event = wire_run_stop(
         run_btn, stop_btn, kind="stylize", check=check, event_inputs=panel.event_inputs(),
         event_outputs=list(outputs.values()), api_name="run", job_queue=job_queue, stop=stop,
-        stop_inputs=job_state,
+        status=status, said=said, stop_inputs=job_state,
         stop_outputs=[result, png_file, json_file, status, run_btn, job_state])
     reuse_btn.click(reuse, job_state, panel.form_outputs(), api_visibility="private")
     gallery.wire(shelf, panel, [run_event.success, stop_event.then], state=job_state,

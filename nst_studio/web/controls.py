@@ -45,8 +45,8 @@ COMBINED = {"param": "method", "optimizer": "method"}  # fields set by one form 
 TOGGLED = {"edge_weight": "edge_preserve"}  # optional fields with an on/off switch of their own
 
 
-METHOD_HELP = ("the optimizer, and what it optimizes: the pixels, Fourier coefficients or a Deep "
-               "Image Prior generator")
+METHOD_HELP = ("the optimizer, and what it optimizes: the pixels, Fourier coefficients, a "
+               "Laplacian pyramid, a Deep Image Prior generator, brushstrokes or a CPPN")
 
 
 @dataclass(frozen=True)

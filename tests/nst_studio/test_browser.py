@@ -82,7 +82,10 @@ def _check_screenshot(path: Path) -> None:
 
 def _screenshot(page, shots: Path, name: str) -> None:
     page.mouse.move(0, 0)  # no button shown hovered
+    for close in page.locator(".toast-close").all():  # an info toast would cover the page
+        close.click()
     page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(0.5)  # the buttons' colour transitions end
     page.screenshot(path=str(shots / name))
     _check_screenshot(shots / name)
 
@@ -147,6 +150,9 @@ def _run_then_stop(page, url: str, tmp_path: Path) -> tuple[int, bytes]:
     print(f"worker ended {ended:.3f} s after Stop ({job.state} at step {job.step})")
     assert ended < 2.0, f"the worker ran on for {ended:.2f} s after Stop"
     assert not JOBS.device_lock("cpu").locked()
+    # Stop's own answer, then (Stop disabled) its message shown again over any step update
+    # the cancelled stream sent before it.
+    page.wait_for_function("document.querySelector('#stop').disabled", timeout=10_000)
     page.wait_for_function(
         "document.querySelector('#status').innerText.includes('Stopped at step')",
         timeout=10_000)
@@ -155,8 +161,8 @@ def _run_then_stop(page, url: str, tmp_path: Path) -> tuple[int, bytes]:
     step = int(stopped.group(1))
     assert step >= 2
     page.wait_for_function("!document.querySelector('#run').disabled", timeout=10_000)
-    page.wait_for_function("document.querySelector('#stop').disabled", timeout=10_000)
-    assert "Stopped at step" in page.inner_text("#status")  # not redrawn by Stop's end
+    time.sleep(1.0)  # a late step update would show by now; Stop's message stands
+    assert "Stopped at step" in page.inner_text("#status")
     # The image at that step is the result, and it downloads with its settings and step.
     assert page.locator("#result img").count() == 1
     link = page.locator("#png_file a").first
@@ -245,6 +251,7 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
     page.wait_for_function(
         "document.querySelector('#status').innerText.includes('Done')", timeout=180_000)
     page.wait_for_function("!document.querySelector('#run').disabled", timeout=10_000)
+    page.wait_for_function("document.querySelector('#stop').disabled", timeout=10_000)
     page.wait_for_selector("#result .generating", state="detached", timeout=10_000)
     _screenshot(page, shots, "app_stylize.png")
 
@@ -258,6 +265,10 @@ def test_first_screen_run_stop_settings_and_every_tab(url, shots, browser, tmp_p
         "document.querySelector('#cmp_status').innerText.includes('Done')", timeout=180_000)
     page.wait_for_selector("#cmp_table", state="visible", timeout=10_000)
     assert page.locator("#cmp_gallery img").count() >= 2
+    page.wait_for_function("!document.querySelector('#cmp_run').disabled", timeout=10_000)
+    assert page.locator("#cmp_stop").is_disabled()  # nothing runs: Stop unarmed
+    # The estimates asked for on every change never fill the job queue (no "busy" toasts).
+    assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
     _screenshot(page, shots, "app_compare.png")
 
     # Explore: a two-value sweep shows its cells, captioned by the value, and the grid.
