@@ -147,7 +147,7 @@ def make_cppn(shape: Sequence[int], init: Optional[torch.Tensor] = None, *,
 CPPN_ENTRY = Parameterization(
     make_cppn,
     {"lbfgs": 0.03,  # 0.1 to 1 let the objective rise from some starts (no line search)
-     "adam": 0.01,  # the lowest score on both pairs of docs/methods.md (128 px, 60 steps)
+     "adam": 0.003,  # 0.01 scores lower at 128 px but blows out colours at 256 px (docs/methods.md)
      "sgd": 0.003},  # relative, on the log objective
     "weights of a small network from pixel coordinates (with Fourier features) to colour "
     "(CPPN, Distill 'Differentiable Image Parameterizations'); a start image is first fitted "
