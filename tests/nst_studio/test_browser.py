@@ -27,6 +27,7 @@ pytestmark = BROWSER_MARKS
 pytest.importorskip("playwright.sync_api")
 
 import numpy as np  # noqa: E402
+from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from nst_core.imaging import images  # noqa: E402
@@ -83,7 +84,10 @@ def _check_screenshot(path: Path) -> None:
 def _screenshot(page, shots: Path, name: str) -> None:
     page.mouse.move(0, 0)  # no button shown hovered
     for close in page.locator(".toast-close").all():  # an info toast would cover the page
-        close.click()
+        try:
+            close.click(timeout=2_000)
+        except PlaywrightError:  # already fading out on its own (inert, then gone)
+            pass
     page.evaluate("window.scrollTo(0, 0)")
     time.sleep(0.5)  # the buttons' colour transitions end
     page.screenshot(path=str(shots / name))
