@@ -63,6 +63,8 @@ def scoring_seconds(settings: Settings, width: int | None = None, height: int | 
         ran = int(ran * settings.time_budget / full.seconds)  # the steps its clock allows
     previews = ran // settings.preview_every if settings.preview_every else 0
     return SCORE_PASS_STEPS * step * (previews + 2)
+
+
 def compare_stream(content: Any, style: Any, settings: Settings, methods: Sequence[str]
                    ) -> Iterator[tuple[str, Progress]]:
     """Yield ``(method, Progress)`` for every record of every method, round-robin by step.
