@@ -271,10 +271,12 @@ def test_method_sweep_prints_a_row_per_optimizer_and_rate(bench, tmp_path):
     assert "| adam | 0.1 |" in out and len(list(tmp_path.glob("*.png"))) == 1
 
 
-def test_brushstroke_cost_prints_a_row_per_size_and_count(bench):
+def test_brushstroke_cost_prints_a_row_per_size_and_count_and_the_reuse_table(bench):
     out = bench("brushstroke_cost.py", "--sizes", "32", "--strokes", "20", "40",
-                "--repeats", "1")
-    assert out.count("| 32 |") == 2
+                "--repeats", "1", "--step-repeats", "1", "--reuse-sizes", "32",
+                "--reuse-steps", "3")
+    cost, reuse = out.split("Reusing the nearest-stroke lists")
+    assert cost.count("| 32 |") == 2 and reuse.count("| 32 |") == 1
 
 
 def test_calibrate_content_scales_prints_every_content_loss_against_mse(bench):

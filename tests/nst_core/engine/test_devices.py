@@ -260,6 +260,9 @@ def test_the_compare_stream_yields_nothing_on_the_gpu(cuda, content_path, style_
 @pytest.mark.parametrize("method, changes, reads", [
     ("lbfgs:pixels", {}, 0), ("adam:fft", {}, 0),
     ("adam:pixels", {"preserve_color": "luminance"}, 0),
+    # Brushstrokes search each pixel's nearest strokes at every render on a GPU: deciding to
+    # reuse them would read how far strokes moved.
+    ("adam:brushstrokes", {"param_options": {"strokes": 40}}, 0),
     # SGD on the generator descends the log of the objective: its value, every step.
     ("sgd:dip", {"param_options": {**PARAM_OPTIONS["dip"], "input_noise": 0.03}}, 1)],
     ids=lambda v: str(v))

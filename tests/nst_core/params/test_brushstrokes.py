@@ -80,9 +80,86 @@ def test_nearest_strokes_finds_the_covering_stroke():
     points = torch.tensor([[[2.0, 4.0], [8.0, 4.0], [14.0, 4.0]],
                            [[2.0, 12.0], [8.0, 12.0], [14.0, 12.0]]])
     idx = bs.nearest_strokes(bs.bezier(points), torch.tensor([1.0, 1.0]), 16, 16, cell=2, k=1)
-    assert idx.shape == (256, 1)
+    assert idx.shape == (1, 256)
     rows = idx.view(16, 16)
     assert bool((rows[:6] == 0).all()) and bool((rows[10:] == 1).all())
+
+
+def _segment_distance(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance from point p to the segment a-b, written out plainly."""
+    d = b - a
+    t = ((p - a) @ d / (d @ d)).clamp(0, 1)
+    return (p - (a + t * d)).norm()
+
+
+def test_polyline_distance_and_its_hand_written_gradient_are_exact():
+    g = torch.Generator().manual_seed(0)
+    xs, ys = (torch.rand(3, 6, generator=g, dtype=torch.float64) * 10 for _ in range(2))
+    pixels = torch.rand(7, 2, generator=g, dtype=torch.float64) * 10
+    idx = torch.randint(0, 3, (2, 7), generator=g)  # 2 strokes listed per pixel
+    dist = bs.PolylineDistance.apply(pixels, xs, ys, idx)
+    assert dist.shape == (2, 7)
+    points = torch.stack([xs, ys], dim=-1)
+    for rank in range(2):
+        for p in range(7):
+            line = points[idx[rank, p]]
+            expected = min(_segment_distance(pixels[p], line[i], line[i + 1]) for i in range(5))
+            # Up to the 1e-8 under the square root that keeps its gradient finite at 0.
+            torch.testing.assert_close(dist[rank, p], expected, atol=1e-6, rtol=1e-6)
+    assert torch.autograd.gradcheck(lambda a, b: bs.PolylineDistance.apply(pixels, a, b, idx),
+                                    (xs.requires_grad_(), ys.requires_grad_()))
+
+
+def _two_strokes():
+    points = torch.tensor([[[2.0, 4.0], [8.0, 4.0], [14.0, 4.0]],
+                           [[18.0, 12.0], [24.0, 12.0], [30.0, 12.0]]])
+    return bs.bezier(points), torch.tensor([1.0, 1.0])
+
+
+def test_the_nearest_strokes_are_searched_again_only_once_a_stroke_has_moved():
+    curves, widths = _two_strokes()
+    right = torch.tensor([1.0, 0.0])
+    lists = bs.Neighbours(16, 32, 2, tolerance=1.0, candidates_tolerance=4.0)
+    first = lists(curves, widths)
+    assert torch.equal(first, bs.nearest_strokes(curves, widths, 16, 32, 2))
+    assert (lists.searches, lists.reranks) == (1, 1)
+    assert lists(curves + 0.5 * right, widths) is first  # within the tolerance: kept
+    moved = curves + 2 * right  # beyond it, within the candidates': ranked again
+    assert torch.equal(lists(moved, widths), bs.nearest_strokes(moved, widths, 16, 32, 2))
+    assert (lists.searches, lists.reranks) == (1, 2)
+    lists(moved, widths + 1.5)  # a half width counts as a move
+    assert (lists.searches, lists.reranks) == (1, 3)
+    far = curves + 10 * right  # beyond the candidates' tolerance: searched from the start
+    assert torch.equal(lists(far, widths), bs.nearest_strokes(far, widths, 16, 32, 2))
+    assert (lists.searches, lists.reranks) == (2, 4)
+    with torch.no_grad():  # a read someone sees is never drawn from old lists
+        lists(far, widths)
+    assert (lists.searches, lists.reranks) == (3, 5)
+    always = bs.Neighbours(16, 32, 2)
+    always(curves, widths), always(curves, widths)
+    assert (always.searches, always.reranks) == (2, 2)
+
+
+def test_a_run_on_a_cpu_reuses_the_lists(monkeypatch):
+    made = []
+    real = bs.Neighbours.__init__
+
+    def record(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(bs.Neighbours, "__init__", record)
+    _, image_fn = bs.make_brushstrokes((1, 3, 32, 32), strokes=64)
+    spacing = math.sqrt(32 * 32 / 64)
+    assert made[-1].tolerance == pytest.approx(bs.REUSE * spacing)
+    assert made[-1].candidates_tolerance == pytest.approx(bs.REUSE_CANDIDATES * spacing)
+    image_fn(), image_fn()
+    assert made[-1].reranks == 1
+    with torch.no_grad():
+        image_fn()
+    assert made[-1].reranks == 2
+    # On a GPU it searches at every render and reads nothing back to decide: a step without
+    # host syncs, tests/nst_core/engine/test_devices.py.
 
 
 def test_strokes_start_from_the_content(content_path):
