@@ -116,12 +116,28 @@ def _styles(panel: Panel) -> None:
                                                elem_id=f"style_weight_{i}"))
 
 
+class MaskPainter(gr.ImageEditor):
+    """An image editor whose value for a job is what was painted on it (its layers): the
+    background, the content image shown to paint on, and the composite are not read. gradio
+    opens every image of an editor before any handler runs, and the browser re-saves the
+    background after each new content image; a Run pressed while that file is half written
+    failed the whole job ("cannot identify image file ... image.webp") though no mask was
+    painted."""
+
+    is_template = True  # drawn by gradio's own image editor (as its templates are)
+
+    def preprocess(self, payload):
+        if payload is not None and payload.id is None:
+            payload = payload.model_copy(update={"background": None, "composite": None})
+        return super().preprocess(payload)
+
+
 def _masks(panel: Panel) -> None:
     with gr.Accordion("Where each style applies (masks)", open=False, elem_id="masks"):
         gr.Markdown(MASKS_HELP)
         for i in range(1, len(panel.styles) + 1):
             with gr.Row():
-                panel.mask_paints.append(gr.ImageEditor(
+                panel.mask_paints.append(MaskPainter(
                     label=f"Paint where style {i} applies", type="pil", sources=(),
                     transforms=(), layers=False, height=240, elem_id=f"mask_paint_{i}",
                     brush=gr.Brush(colors=["#ff2d6f"], color_mode="fixed", default_size=24)))
