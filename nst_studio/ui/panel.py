@@ -116,20 +116,24 @@ def _styles(panel: Panel) -> None:
                                                elem_id=f"style_weight_{i}"))
 
 
-class MaskPainter(gr.ImageEditor):
+def mask_painter(**options) -> gr.ImageEditor:
     """An image editor whose value for a job is what was painted on it (its layers): the
     background, the content image shown to paint on, and the composite are not read. gradio
     opens every image of an editor before any handler runs, and the browser re-saves the
     background after each new content image; a Run pressed while that file is half written
     failed the whole job ("cannot identify image file ... image.webp") though no mask was
-    painted."""
+    painted. The editor's own reading is wrapped rather than subclassed: gradio writes a type
+    stub next to the module of every component class defined, at import."""
+    editor = gr.ImageEditor(**options)
+    read = editor.preprocess
 
-    is_template = True  # drawn by gradio's own image editor (as its templates are)
-
-    def preprocess(self, payload):
+    def painted_only(payload):
         if payload is not None and payload.id is None:
             payload = payload.model_copy(update={"background": None, "composite": None})
-        return super().preprocess(payload)
+        return read(payload)
+
+    editor.preprocess = painted_only
+    return editor
 
 
 def _masks(panel: Panel) -> None:
@@ -137,7 +141,7 @@ def _masks(panel: Panel) -> None:
         gr.Markdown(MASKS_HELP)
         for i in range(1, len(panel.styles) + 1):
             with gr.Row():
-                panel.mask_paints.append(MaskPainter(
+                panel.mask_paints.append(mask_painter(
                     label=f"Paint where style {i} applies", type="pil", sources=(),
                     transforms=(), layers=False, height=240, elem_id=f"mask_paint_{i}",
                     brush=gr.Brush(colors=["#ff2d6f"], color_mode="fixed", default_size=24)))
